@@ -1,0 +1,28 @@
+//! The crate's error type: one enum per capability, folded into [`Error`].
+
+/// Any error the SDK returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An identifier was malformed.
+    #[error(transparent)]
+    Id(#[from] crate::types::IdError),
+    /// An HTTP exchange failed below HTTP.
+    #[error(transparent)]
+    Transport(#[from] crate::ports::TransportError),
+    /// A certificate could not be used.
+    #[error(transparent)]
+    Certificate(#[from] crate::saml::CertificateError),
+    /// The replay cache failed.
+    #[error(transparent)]
+    ReplayCache(#[from] crate::ports::ReplayCacheError),
+    /// The identity map store failed.
+    #[error(transparent)]
+    IdMap(#[from] crate::ports::IdMapError),
+    /// The random source failed.
+    #[error(transparent)]
+    Random(#[from] crate::ports::RandomError),
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

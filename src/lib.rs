@@ -1,0 +1,17 @@
+//! # maestrano
+//!
+//! Sell one SaaS application through many Maestrano marketplaces at once.
+//!
+//! An application integrates once and then serves every marketplace ("tenant"), each named by
+//! a [`MarketplaceKey`](types::MarketplaceKey). The crate is sans-IO at its core: protocol
+//! logic is pure, and everything that touches the world goes through a port in [`ports`].
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod error;
+pub mod ports;
+pub mod saml;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use types::{ApiId, ApiKey, GroupUid, MarketplaceKey, Secret, UserUid};
