@@ -301,18 +301,39 @@ mod tests {
 
     #[test]
     fn path_safe_ids_accept_marketplace_style_keys() {
-        for ok in ["maestrano", "acme-corp", "mno-sandbox", "cld_333", "usr-1.cld-1"] {
+        for ok in [
+            "maestrano",
+            "acme-corp",
+            "mno-sandbox",
+            "cld_333",
+            "usr-1.cld-1",
+        ] {
             assert_eq!(MarketplaceKey::new(ok).unwrap().as_str(), ok);
         }
     }
 
     #[test]
     fn path_safe_ids_reject_traversal_and_separators() {
-        assert!(matches!(MarketplaceKey::new(""), Err(IdError::Empty { .. })));
-        assert!(matches!(MarketplaceKey::new(".."), Err(IdError::Reserved { .. })));
-        assert!(matches!(GroupUid::new("a/b"), Err(IdError::InvalidChar { found: '/', .. })));
-        assert!(matches!(GroupUid::new("a%2f"), Err(IdError::InvalidChar { found: '%', .. })));
-        assert!(matches!(UserUid::new("a\0"), Err(IdError::InvalidChar { .. })));
+        assert!(matches!(
+            MarketplaceKey::new(""),
+            Err(IdError::Empty { .. })
+        ));
+        assert!(matches!(
+            MarketplaceKey::new(".."),
+            Err(IdError::Reserved { .. })
+        ));
+        assert!(matches!(
+            GroupUid::new("a/b"),
+            Err(IdError::InvalidChar { found: '/', .. })
+        ));
+        assert!(matches!(
+            GroupUid::new("a%2f"),
+            Err(IdError::InvalidChar { found: '%', .. })
+        ));
+        assert!(matches!(
+            UserUid::new("a\0"),
+            Err(IdError::InvalidChar { .. })
+        ));
         assert!(matches!(
             UserUid::new("x".repeat(256)),
             Err(IdError::TooLong { found: 256, .. })
@@ -323,8 +344,14 @@ mod tests {
     fn api_id_rejects_colon_and_controls() {
         assert!(ApiId::new("app-1a2b").is_ok());
         assert!(ApiId::new("5f2c6f7e-1d0a-4b1e-9c8d-0e1f2a3b4c5d").is_ok());
-        assert!(matches!(ApiId::new("a:b"), Err(IdError::InvalidChar { found: ':', .. })));
-        assert!(matches!(ApiId::new("a\nb"), Err(IdError::InvalidChar { .. })));
+        assert!(matches!(
+            ApiId::new("a:b"),
+            Err(IdError::InvalidChar { found: ':', .. })
+        ));
+        assert!(matches!(
+            ApiId::new("a\nb"),
+            Err(IdError::InvalidChar { .. })
+        ));
     }
 
     #[test]

@@ -211,7 +211,8 @@ mod fake {
         for (k, v) in r.headers() {
             b = b.header(k, v);
         }
-        b.body(r.body().clone()).expect("a copy of a valid request is valid")
+        b.body(r.body().clone())
+            .expect("a copy of a valid request is valid")
     }
 
     #[async_trait]
@@ -278,11 +279,7 @@ mod tests {
             "http://x/a",
             vec![FakeReply::raw(500, "no"), FakeReply::json(200, "{}")],
         );
-        let req = || {
-            http::Request::get("http://x/a/b")
-                .body(Vec::new())
-                .unwrap()
-        };
+        let req = || http::Request::get("http://x/a/b").body(Vec::new()).unwrap();
         assert_eq!(fake.send(req()).await.unwrap().status(), 500);
         assert_eq!(fake.send(req()).await.unwrap().status(), 200);
         assert_eq!(fake.send(req()).await.unwrap().status(), 200);

@@ -53,7 +53,10 @@ pub struct LocalRef {
 
 impl LocalRef {
     /// A checked local reference.
-    pub fn new(class_name: impl Into<String>, local_id: impl Into<String>) -> Result<Self, FieldError> {
+    pub fn new(
+        class_name: impl Into<String>,
+        local_id: impl Into<String>,
+    ) -> Result<Self, FieldError> {
         let (class_name, local_id) = (class_name.into(), local_id.into());
         check_field("class_name", &class_name)?;
         check_field("local_id", &local_id)?;
@@ -123,7 +126,11 @@ pub struct RemoteRef {
 
 impl RemoteRef {
     /// A checked remote reference.
-    pub fn new(realm: Realm, entity: impl Into<String>, remote_id: impl Into<String>) -> Result<Self, FieldError> {
+    pub fn new(
+        realm: Realm,
+        entity: impl Into<String>,
+        remote_id: impl Into<String>,
+    ) -> Result<Self, FieldError> {
         let (entity, remote_id) = (entity.into(), remote_id.into());
         check_field("entity", &entity)?;
         check_field("remote_id", &remote_id)?;
@@ -248,7 +255,11 @@ pub trait IdMapStore: Send + Sync + Debug {
     ) -> Result<Vec<IdMap>, IdMapError>;
 
     /// The links of many local records of one class, in one call.
-    async fn find_locals(&self, class_name: &str, local_ids: &[String]) -> Result<Vec<IdMap>, IdMapError>;
+    async fn find_locals(
+        &self,
+        class_name: &str,
+        local_ids: &[String],
+    ) -> Result<Vec<IdMap>, IdMapError>;
 
     /// Creates the link or updates it (timestamps, metadata) when it exists with the same local
     /// record. A remote entity linked to another local record is a [`IdMapError::Conflict`].
@@ -275,10 +286,15 @@ mod tests {
                 reason: "must not be empty"
             }
         );
-        assert_eq!(Realm::new("p", "r\0").unwrap_err().reason, "must not contain NUL");
+        assert_eq!(
+            Realm::new("p", "r\0").unwrap_err().reason,
+            "must not contain NUL"
+        );
         let realm = Realm::new("maestrano", "cld-1").unwrap();
         assert_eq!(
-            RemoteRef::new(realm, "invoices", "x".repeat(256)).unwrap_err().field,
+            RemoteRef::new(realm, "invoices", "x".repeat(256))
+                .unwrap_err()
+                .field,
             "remote_id"
         );
     }

@@ -50,7 +50,9 @@ pub enum Fingerprint {
 
 /// A fingerprint string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("fingerprint must be 20 (SHA-1) or 32 (SHA-256) hex bytes, optionally colon-separated: {0}")]
+#[error(
+    "fingerprint must be 20 (SHA-1) or 32 (SHA-256) hex bytes, optionally colon-separated: {0}"
+)]
 pub struct FingerprintError(pub String);
 
 impl Fingerprint {
@@ -307,7 +309,10 @@ mod tests {
         let published = include_str!(
             "../../../shared/conformance/maestrano/mno-api-sandbox/idp-certs/cert_fingerprint"
         );
-        assert_eq!(&Fingerprint::parse(published).unwrap(), cert.sha1_fingerprint());
+        assert_eq!(
+            &Fingerprint::parse(published).unwrap(),
+            cert.sha1_fingerprint()
+        );
         assert_eq!(
             cert.sha1_fingerprint().to_string(),
             "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"
@@ -332,11 +337,15 @@ mod tests {
     #[test]
     fn broken_certificates_are_typed_errors() {
         assert!(matches!(
-            Certificate::from_pem("-----BEGIN CERTIFICATE-----MIIDezCCQ....Q32v8p5lA==-----END CERTIFICATE-----"),
+            Certificate::from_pem(
+                "-----BEGIN CERTIFICATE-----MIIDezCCQ....Q32v8p5lA==-----END CERTIFICATE-----"
+            ),
             Err(CertificateError::Encoding(_))
         ));
         assert!(matches!(
-            Certificate::from_pem("-----BEGIN CERTIFICATE-----\nNIIDezCC\n-----END CERTIFICATE-----"),
+            Certificate::from_pem(
+                "-----BEGIN CERTIFICATE-----\nNIIDezCC\n-----END CERTIFICATE-----"
+            ),
             Err(CertificateError::Der(_))
         ));
         assert!(matches!(
@@ -351,7 +360,8 @@ mod tests {
 
     #[test]
     fn fingerprints_normalise_case_and_colons() {
-        let a = Fingerprint::parse("01:06:15:89:25:7D:78:12:28:A6:69:C7:DE:63:ED:74:21:F9:F5:36").unwrap();
+        let a = Fingerprint::parse("01:06:15:89:25:7D:78:12:28:A6:69:C7:DE:63:ED:74:21:F9:F5:36")
+            .unwrap();
         let b = Fingerprint::parse("01061589257d781228a669c7de63ed7421f9f536\n").unwrap();
         assert_eq!(a, b);
         assert!(Fingerprint::parse("01:06").is_err());
