@@ -225,6 +225,42 @@ impl Certificate {
         })))
     }
 
+    /// Pins a bare RSA public key (`-----BEGIN RSA PUBLIC KEY-----`, PKCS#1, or
+    /// `-----BEGIN PUBLIC KEY-----`, SubjectPublicKeyInfo) for an IdP that publishes no
+    /// certificate. No validity period applies to it; [`der`](Self::der) returns the key's
+    /// DER.
+    pub fn from_public_key_pem(text: &str) -> Result<Self, CertificateError> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        let text = text.replace("\\n", "\n");
+        let rsa = if text.contains("-----BEGIN RSA PUBLIC KEY-----") {
+            rsa::PublicKey::from_pkcs1_pem(text.trim())
+                .map_err(|e| CertificateError::Key(e.to_string()))?
+        } else if text.contains("-----BEGIN PUBLIC KEY-----") {
+            rsa::PublicKey::from_public_key_pem(text.trim())
+                .map_err(|e| CertificateError::Key(e.to_string()))?
+        } else {
+            return Err(CertificateError::Encoding(
+                "expected an RSA PUBLIC KEY or PUBLIC KEY PEM block".into(),
+            ));
+        };
+        let rsa_pkcs1_der = rsa
+            .to_pkcs1_der()
+            .map_err(|e| CertificateError::Key(e.to_string()))?
+            .as_bytes()
+            .to_vec();
+        let modulus_bits = rsa.n().bit_width_vartime() as usize;
+        Ok(Self(Arc::new(Inner {
+            sha1: Fingerprint::Sha1(Sha1::digest(&rsa_pkcs1_der).into()),
+            der: rsa_pkcs1_der.clone(),
+            rsa_pkcs1_der,
+            rsa,
+            modulus_bits,
+            not_before: OffsetDateTime::UNIX_EPOCH,
+            not_after: time::macros::datetime!(9999-12-31 23:59:59 UTC),
+            subject: "(bare RSA public key)".into(),
+        })))
+    }
+
     /// The DER encoding.
     pub fn der(&self) -> &[u8] {
         &self.0.der

@@ -416,7 +416,7 @@ fn is_name_char(c: char) -> bool {
         || (!c.is_ascii() && c.is_alphanumeric())
 }
 
-fn is_ncname(s: &str) -> bool {
+pub(crate) fn is_ncname(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
