@@ -429,3 +429,46 @@ fn extraction_reads_whole_text_content() {
     let surname = attrs.iter().find(|(n, _)| n == "surname").expect("surname");
     assert_eq!(surname.1, vec!["smith".to_owned()]);
 }
+
+/// The unsigned semantic fixtures (py-021 … py-032) stop at missing_signature in the main run.
+/// Signed here with a test key, each must fail on exactly the check it targets, which shows
+/// the semantic layer on real documents.
+#[test]
+fn unsigned_semantic_rows_resigned_fail_on_their_own_check() {
+    use super::sign::{SigningKey, sign_enveloped};
+    const KEY: &str = include_str!(
+        "../../../shared/conformance/maestrano/mno-api-sandbox/idp-certs/rsaprivkey.pem"
+    );
+    const CERT: &str =
+        include_str!("../../../shared/conformance/maestrano/mno-api-sandbox/idp-certs/rsacert.pem");
+    let key = SigningKey::from_pem(KEY).unwrap();
+    let cert = Certificate::from_pem(CERT).unwrap();
+    let mut checked = 0;
+    for row in rows().iter().filter(|r| {
+        r.get("notes")
+            .contains("will report missing_signature instead")
+    }) {
+        let xml = load_xml(row);
+        let doc = Document::parse(xml.clone(), &XmlLimits::default()).unwrap();
+        let assertion = doc
+            .descendants_named(doc.root(), ASSERTION_NS, "Assertion")
+            .next()
+            .unwrap();
+        let assertion_id = doc.attr(assertion, "ID").unwrap().to_owned();
+        let signed = sign_enveloped(&xml, &assertion_id, &key, None).unwrap();
+        let mut s = settings(row, CryptoBackend::RustCrypto);
+        s.certificates = vec![cert.clone()];
+        let clock = ManualClock::new(time(row.get("validate_at_utc")));
+        let err = ResponseValidator::new(s)
+            .check(signed.as_bytes(), request_id(row).as_deref(), &clock)
+            .expect_err("each fixture targets a failing check");
+        assert_eq!(
+            err.class(),
+            row.get("expected_error_class"),
+            "{}: {err}",
+            row.get("case_id")
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 12);
+}

@@ -118,7 +118,7 @@ mod tests {
             Err(SamlError::Decode(_))
         ));
         assert!(
-            matches!(decode_post_message(b"PGEv", 100), Err(SamlError::Decode(_))),
+            matches!(decode_post_message(b"PGE", 100), Err(SamlError::Decode(_))),
             "unpadded"
         );
         let latin1 = base64::engine::general_purpose::STANDARD.encode(b"<a>\xE9</a>");

@@ -13,6 +13,7 @@ pub mod decode;
 mod dsig;
 mod error;
 mod response;
+pub mod sign;
 pub(crate) mod xml;
 
 #[cfg(test)]
@@ -26,4 +27,5 @@ pub use response::{
     ASSERTION_NS, CheckedResponse, NameId, PROTOCOL_NS, ResponseValidator, SamlPolicy, SpSettings,
     VerifiedAssertion,
 };
+pub use sign::{SigningKey, sign_enveloped};
 pub use xml::XmlLimits;

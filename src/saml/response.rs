@@ -460,6 +460,14 @@ impl ParsedResponse {
             ));
         }
 
+        if doc
+            .descendants_named(assertion, ASSERTION_NS, "EncryptedAttribute")
+            .next()
+            .is_some()
+        {
+            return Err(SamlError::EncryptedAttributeUnsupported);
+        }
+
         let mut response_signature = None;
         let mut assertion_signature = None;
         let (mut on_response, mut on_assertion) = (0, 0);
@@ -682,11 +690,32 @@ impl ParsedResponse {
             }
         }
 
-        // Subject: NameID and a bearer confirmation.
+        // AuthnStatement and the IdP session.
+        let authn = doc
+            .children_named(assertion, ASSERTION_NS, "AuthnStatement")
+            .next()
+            .ok_or(SamlError::AuthnStatementMissing)?;
+        let session_not_on_or_after = time_attr(doc, authn, "SessionNotOnOrAfter")?;
+        if let Some(end) = session_not_on_or_after {
+            if now >= end + skew {
+                return Err(SamlError::SessionExpired {
+                    now,
+                    session_not_on_or_after: end,
+                });
+            }
+        }
+
+        // Subject: a bearer confirmation, then the NameID.
         let subject = doc
             .children_named(assertion, ASSERTION_NS, "Subject")
             .next()
             .ok_or(SamlError::NameIdMissing)?;
+        // The confirmation may omit InResponseTo only when the Response-level InResponseTo,
+        // already checked above, is covered by a verified Response signature.
+        let irt_covered = signed.response && response_irt.is_some();
+        let confirmation_end =
+            self.check_subject_confirmation(subject, settings, request_id, irt_covered, now)?;
+
         if doc
             .children_named(subject, ASSERTION_NS, "EncryptedID")
             .next()
@@ -718,27 +747,6 @@ impl ParsedResponse {
                 });
             }
         }
-        // The confirmation may omit InResponseTo only when the Response-level InResponseTo,
-        // already checked above, is covered by a verified Response signature.
-        let irt_covered = signed.response && response_irt.is_some();
-        let confirmation_end =
-            self.check_subject_confirmation(subject, settings, request_id, irt_covered, now)?;
-
-        // AuthnStatement and the IdP session.
-        let authn = doc
-            .children_named(assertion, ASSERTION_NS, "AuthnStatement")
-            .next()
-            .ok_or(SamlError::AuthnStatementMissing)?;
-        let session_not_on_or_after = time_attr(doc, authn, "SessionNotOnOrAfter")?;
-        if let Some(end) = session_not_on_or_after {
-            if now >= end + skew {
-                return Err(SamlError::SessionExpired {
-                    now,
-                    session_not_on_or_after: end,
-                });
-            }
-        }
-
         let attributes = self.attributes()?;
         let assertion_id = doc.attr(assertion, "ID").unwrap_or("").to_owned();
         if assertion_id.is_empty() {
@@ -846,13 +854,6 @@ impl ParsedResponse {
         let doc = &self.doc;
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for statement in doc.children_named(self.assertion, ASSERTION_NS, "AttributeStatement") {
-            if doc
-                .children_named(statement, ASSERTION_NS, "EncryptedAttribute")
-                .next()
-                .is_some()
-            {
-                return Err(SamlError::EncryptedAttributeUnsupported);
-            }
             for attr in doc.children_named(statement, ASSERTION_NS, "Attribute") {
                 let name = doc.attr(attr, "Name").unwrap_or("").to_owned();
                 if out.iter().any(|(n, _)| *n == name) {

@@ -149,6 +149,9 @@ pub(crate) struct Node {
     pub(crate) parent: NodeId,
     /// One past the last node of this node's subtree.
     pub(crate) end: NodeId,
+    /// Byte offsets of the node in the source: start, end of the start tag, end; only
+    /// maintained for elements.
+    pub(crate) src_range: (u32, u32, u32),
 }
 
 /// A parsed, immutable XML document.
@@ -189,6 +192,22 @@ impl Document {
     /// The root element.
     pub(crate) fn root(&self) -> NodeId {
         0
+    }
+
+    /// The source text.
+    pub(crate) fn source(&self) -> &str {
+        &self.src
+    }
+
+    /// The byte range of element `id` in [`source`](Self::source).
+    pub(crate) fn source_range(&self, id: NodeId) -> Range<usize> {
+        let (a, _, b) = self.nodes[id].src_range;
+        a as usize..b as usize
+    }
+
+    /// The byte offset just past the start tag of element `id`.
+    pub(crate) fn start_tag_end(&self, id: NodeId) -> usize {
+        self.nodes[id].src_range.1 as usize
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -534,6 +553,7 @@ impl<'a> Parser<'a> {
             kind,
             parent,
             end: id + 1,
+            src_range: (0, 0, 0),
         });
         Ok(id)
     }
@@ -657,19 +677,19 @@ impl<'a> Parser<'a> {
                 Event::DocType(_) => return Err(XmlError::Dtd),
                 Event::Start(start) => {
                     self.flush_text()?;
-                    self.open_element(&start, position)?;
+                    self.open_element(&start, position, reader.buffer_position() as usize)?;
                 }
                 Event::Empty(start) => {
                     self.flush_text()?;
-                    self.open_element(&start, position)?;
-                    self.close_element();
+                    self.open_element(&start, position, reader.buffer_position() as usize)?;
+                    self.close_element(reader.buffer_position() as usize);
                 }
                 Event::End(_) => {
                     self.flush_text()?;
                     if self.stack.is_empty() {
                         return Err(malformed(position, "end tag without a start tag"));
                     }
-                    self.close_element();
+                    self.close_element(reader.buffer_position() as usize);
                 }
                 Event::Text(text) => {
                     let raw = text.into_inner();
@@ -740,7 +760,12 @@ impl<'a> Parser<'a> {
         Ok(self)
     }
 
-    fn open_element(&mut self, start: &BytesStart<'_>, position: usize) -> Result<(), XmlError> {
+    fn open_element(
+        &mut self,
+        start: &BytesStart<'_>,
+        position: usize,
+        tag_end: usize,
+    ) -> Result<(), XmlError> {
         if self.root_done {
             return Err(malformed(position, "content after the root element"));
         }
@@ -875,6 +900,8 @@ impl<'a> Parser<'a> {
             ns_decls: decl_start as u32..self.ns_decls.len() as u32,
         };
         let id = self.push_node(NodeKind::Element(element))?;
+        self.nodes[id].src_range.0 = position as u32;
+        self.nodes[id].src_range.1 = tag_end as u32;
         self.stack.push(id);
         Ok(())
     }
@@ -887,9 +914,10 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn close_element(&mut self) {
+    fn close_element(&mut self, src_end: usize) {
         if let Some(id) = self.stack.pop() {
             self.nodes[id].end = self.nodes.len();
+            self.nodes[id].src_range.2 = src_end as u32;
             if let Some(mark) = self.ns_marks.pop() {
                 self.ns_stack.truncate(mark);
             }
@@ -983,6 +1011,11 @@ mod tests {
         assert!(matches!(d.node(kids[2]).kind, NodeKind::Pi { .. }));
         assert!(d.is(kids[3], "urn:d", "c"));
         assert_eq!(d.parent(kids[3]), Some(root));
+        assert_eq!(
+            &d.source()[d.source_range(b)],
+            "<b p:y=\"2\">t&amp;u<![CDATA[<v>]]></b>"
+        );
+        assert_eq!(&d.source()[d.source_range(kids[3])], "<c/>");
         let e = d.element(b).unwrap();
         let a = d.attrs(e)[0];
         assert_eq!(d.str(a.ns), "urn:p");
