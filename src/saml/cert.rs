@@ -127,6 +127,7 @@ impl fmt::Debug for Fingerprint {
 struct Inner {
     der: Vec<u8>,
     /// PKCS#1 `RSAPublicKey` DER, the form every crypto provider accepts.
+    #[cfg_attr(not(feature = "aws-lc-rs"), allow(dead_code))]
     rsa_pkcs1_der: Vec<u8>,
     rsa: rsa::PublicKey,
     modulus_bits: usize,
@@ -307,6 +308,7 @@ impl Certificate {
         &self.0.rsa
     }
 
+    #[cfg_attr(not(feature = "aws-lc-rs"), allow(dead_code))]
     pub(crate) fn rsa_pkcs1_der(&self) -> &[u8] {
         &self.0.rsa_pkcs1_der
     }

@@ -318,30 +318,6 @@ impl Document {
     pub(crate) fn has_child_elements(&self, id: NodeId) -> bool {
         self.child_elements(id).next().is_some()
     }
-
-    /// Whether `node` is `ancestor` or lies inside its subtree.
-    pub(crate) fn is_inside(&self, node: NodeId, ancestor: NodeId) -> bool {
-        node >= ancestor && node < self.nodes[ancestor].end
-    }
-
-    /// The namespace declarations in scope at `id`, nearest binding first per prefix
-    /// (a later entry for the same prefix is shadowed and must be ignored by the caller).
-    pub(crate) fn in_scope_namespaces(&self, id: NodeId) -> Vec<NsDecl> {
-        let mut out: Vec<NsDecl> = Vec::new();
-        let mut cur = Some(id);
-        while let Some(n) = cur {
-            if let Some(e) = self.element(n) {
-                for d in self.ns_decls(e) {
-                    let p = self.str(d.prefix);
-                    if !out.iter().any(|o| self.str(o.prefix) == p) {
-                        out.push(*d);
-                    }
-                }
-            }
-            cur = self.parent(n);
-        }
-        out
-    }
 }
 
 /// Iterator over the children of a node.
@@ -1102,16 +1078,5 @@ mod tests {
     fn text_content_ignores_comments_and_pis() {
         let d = parse("<a>user@<!--x-->example.com<?p q?></a>").unwrap();
         assert_eq!(d.text_content(0), "user@example.com");
-    }
-
-    #[test]
-    fn in_scope_namespaces_prefer_the_nearest_binding() {
-        let d =
-            parse(r#"<a xmlns:p="urn:1" xmlns="urn:d"><b xmlns:p="urn:2"><c/></b></a>"#).unwrap();
-        let c = 2;
-        let ns = d.in_scope_namespaces(c);
-        let p = ns.iter().find(|n| d.str(n.prefix) == "p").unwrap();
-        assert_eq!(d.str(p.uri), "urn:2");
-        assert_eq!(ns.len(), 2);
     }
 }
