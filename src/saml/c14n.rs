@@ -84,6 +84,19 @@ impl Sink for Vec<u8> {
     }
 }
 
+/// Canonicalizes the root element of `xml` (parsed with the same hardening as SAML messages)
+/// with `method`: a debugging aid, and the entry point of the canonicalization fuzz target.
+pub fn canonicalize_document(
+    xml: &str,
+    method: &C14nMethod,
+    limits: &super::xml::XmlLimits,
+) -> Result<Vec<u8>, super::SamlError> {
+    let doc = Document::parse(xml.to_owned(), limits)?;
+    let mut out = Vec::with_capacity(xml.len());
+    canonicalize(&doc, doc.root(), None, method, method.with_comments(), &mut out);
+    Ok(out)
+}
+
 /// Writes the canonical form of the subtree rooted at `apex`, leaving out the subtree rooted
 /// at `exclude` (the enveloped signature), if any.
 ///
