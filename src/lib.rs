@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod config;
 pub mod error;
 pub mod ports;
+pub mod routes;
 pub mod saml;
 pub mod types;
 
