@@ -15,5 +15,6 @@ pub mod routes;
 pub mod saml;
 pub mod types;
 
+pub use config::{Maestrano, MarketplaceConfig, Tenant};
 pub use error::{Error, Result};
 pub use types::{ApiId, ApiKey, GroupUid, MarketplaceKey, Secret, UserUid};

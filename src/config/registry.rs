@@ -247,6 +247,10 @@ struct Inner {
 /// the last good snapshot keeps being served and the error is returned, traced, and kept in
 /// [`last_refresh_error`](Self::last_refresh_error).
 ///
+/// The core runs no timer of its own: call [`refresh_if_stale`](Self::refresh_if_stale) from
+/// the application's timer, or before handling a request (it returns at once while the
+/// snapshot is fresh, or while another task is refreshing).
+///
 /// Cheap to clone; clones share the same snapshot.
 #[derive(Clone)]
 pub struct Maestrano {
