@@ -16,7 +16,7 @@ use super::source::check_set;
 use crate::ports::{Clock, ConfigSource};
 use crate::routes::{RouteError, Router, RouterOptions};
 use crate::saml::{Certificate, Fingerprint};
-use crate::types::{MarketplaceKey, ct_eq_bytes};
+use crate::types::MarketplaceKey;
 
 /// One tenant: an immutable, validated configuration, cheap to clone and to share across
 /// threads. A tenant handle never changes; a refresh makes new handles.
@@ -69,7 +69,7 @@ impl Tenant {
     /// time independent of where they differ.
     pub fn check_credentials(&self, api_id: &[u8], api_key: &[u8]) -> bool {
         let api = self.config.api();
-        let id_ok = ct_eq_bytes(api.id().as_str().as_bytes(), api_id);
+        let id_ok = api.id().ct_eq(api_id);
         let key_ok = api.key().ct_eq(api_key);
         // `&`, not `&&`: the key is compared even when the id already differs.
         id_ok & key_ok
@@ -502,6 +502,23 @@ mod tests {
             1,
         )
         .unwrap()
+    }
+
+    /// Applications refresh from spawned tasks, so the futures must be `Send`.
+    #[allow(dead_code)]
+    fn refresh_futures_are_send(registry: &Maestrano) {
+        fn assert_send<T: Send>(_: &T) {}
+        assert_send(&registry.refresh());
+        assert_send(&registry.refresh_if_stale());
+        assert_send(
+            &Maestrano::builder(
+                Arc::new(
+                    crate::config::StaticSource::from_configs([config("a", "b", "c")]).unwrap(),
+                ),
+                Arc::new(crate::ports::SystemClock),
+            )
+            .build(),
+        );
     }
 
     #[test]

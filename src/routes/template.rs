@@ -35,6 +35,7 @@ pub struct PathTemplate {
 /// A string is not a valid path template.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("expected {expected}, found {found:?}")]
+#[non_exhaustive]
 pub struct TemplateError {
     /// What a valid template looks like.
     pub expected: &'static str,
