@@ -22,6 +22,15 @@ pub enum Error {
     /// The random source failed.
     #[error(transparent)]
     Random(#[from] crate::ports::RandomError),
+    /// A configuration could not be loaded, or a tenant was not found.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A router could not be built.
+    #[error(transparent)]
+    Route(#[from] crate::routes::RouteError),
+    /// A request matched no endpoint.
+    #[error(transparent)]
+    Match(#[from] crate::routes::MatchError),
 }
 
 /// `Result` with the crate's [`Error`].

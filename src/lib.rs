@@ -8,10 +8,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod config;
 pub mod error;
 pub mod ports;
+pub mod routes;
 pub mod saml;
 pub mod types;
 
+pub use config::{Maestrano, MarketplaceConfig, Tenant};
 pub use error::{Error, Result};
 pub use types::{ApiId, ApiKey, GroupUid, MarketplaceKey, Secret, UserUid};

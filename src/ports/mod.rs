@@ -1,16 +1,19 @@
 //! The ports: traits through which the SDK reaches the world.
 //!
 //! The core performs no I/O of its own. Time comes from [`Clock`], HTTP from [`HttpClient`],
-//! randomness from [`RandomSource`], identity map storage from [`IdMapStore`] and replay
-//! protection from [`ReplayCache`]. Real adapters live in `crate::adapters`, behind features.
+//! randomness from [`RandomSource`], marketplace configurations from [`ConfigSource`], identity
+//! map storage from [`IdMapStore`] and replay protection from [`ReplayCache`]. Real adapters
+//! live in `crate::adapters`, behind features.
 
 pub mod clock;
+pub mod config;
 pub mod http;
 pub mod id_map;
 pub mod random;
 pub mod replay;
 
 pub use clock::{Clock, SystemClock};
+pub use config::ConfigSource;
 pub use http::{HttpClient, HttpRequest, HttpResponse, TransportError, TransportErrorKind};
 pub use id_map::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
 pub use random::{OsRandom, RandomError, RandomSource};

@@ -1,0 +1,267 @@
+//! The pure JSON parser: bytes in, validated marketplaces out, every error naming its path.
+//!
+//! Untrusted input is bounded: at most [`MAX_CONFIG_BYTES`] bytes and [`MAX_MARKETPLACES`]
+//! marketplaces, and `serde_json`'s recursion limit bounds nesting. Nothing here panics on any
+//! input.
+
+use serde_json::{Map, Value};
+
+use super::error::{ConfigError, FieldError, FieldProblem};
+use super::model::{MarketplaceConfig, RawCertificate, RawMarketplace, validate};
+use super::{MAX_CONFIG_BYTES, MAX_MARKETPLACES};
+use crate::types::Secret;
+
+/// The JSON type of `v`, for error messages (never its value).
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads a JSON document of at most [`MAX_CONFIG_BYTES`] bytes, tolerating a UTF-8 BOM.
+pub(crate) fn read_value(bytes: &[u8]) -> Result<Value, ConfigError> {
+    if bytes.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            max: MAX_CONFIG_BYTES,
+            found: bytes.len(),
+        });
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    serde_json::from_slice(bytes).map_err(|e| ConfigError::Json {
+        message: json_message(&e),
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
+/// serde_json's message without its trailing position, which the error carries separately.
+fn json_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    match full.rfind(" at line ") {
+        Some(i) => full[..i].to_owned(),
+        None => full,
+    }
+}
+
+/// Parses marketplace configuration: either one marketplace object, or an object
+/// `{"marketplaces": [ … ]}` (the developer platform's reply). Field paths in errors are
+/// `api.key` for the first form and `marketplaces[1].api.key` for the second.
+///
+/// A bare top-level array is refused: the documented forms are objects, and the SDK does not
+/// guess. An empty `marketplaces` list is [`ConfigError::NoMarketplaces`].
+pub fn parse_marketplaces(json: &[u8]) -> Result<Vec<MarketplaceConfig>, ConfigError> {
+    match read_value(json)? {
+        Value::Object(map) if map.contains_key("marketplaces") => {
+            let list = parse_list(&map["marketplaces"])?;
+            if list.is_empty() {
+                return Err(ConfigError::NoMarketplaces);
+            }
+            Ok(list)
+        }
+        Value::Object(map) => Ok(vec![parse_object(&map, "")?]),
+        other => Err(ConfigError::Shape {
+            expected: "a JSON object: one marketplace, or {\"marketplaces\": [...]}",
+            found: kind(&other),
+        }),
+    }
+}
+
+/// Parses exactly one marketplace object. Field paths in errors are relative (`api.key`).
+pub fn parse_marketplace(json: &[u8]) -> Result<MarketplaceConfig, ConfigError> {
+    match read_value(json)? {
+        Value::Object(map) => parse_object(&map, ""),
+        other => Err(ConfigError::Shape {
+            expected: "a JSON object describing one marketplace",
+            found: kind(&other),
+        }),
+    }
+}
+
+/// Parses the value of a `marketplaces` member; an empty list is returned as such.
+pub(crate) fn parse_list(value: &Value) -> Result<Vec<MarketplaceConfig>, ConfigError> {
+    let items = match value {
+        Value::Array(items) => items,
+        other => {
+            return Err(FieldError::new(
+                "marketplaces",
+                FieldProblem::WrongType {
+                    expected: "an array",
+                    found: kind(other),
+                },
+            )
+            .into());
+        }
+    };
+    if items.len() > MAX_MARKETPLACES {
+        return Err(ConfigError::TooManyMarketplaces {
+            max: MAX_MARKETPLACES,
+            found: items.len(),
+        });
+    }
+    let mut out: Vec<MarketplaceConfig> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("marketplaces[{i}]");
+        let map = item.as_object().ok_or_else(|| {
+            FieldError::new(
+                prefix.clone(),
+                FieldProblem::WrongType {
+                    expected: "an object",
+                    found: kind(item),
+                },
+            )
+        })?;
+        let config = parse_object(map, &format!("{prefix}."))?;
+        if let Some(first) = out
+            .iter()
+            .position(|c| c.marketplace() == config.marketplace())
+        {
+            return Err(ConfigError::DuplicateMarketplace {
+                marketplace: config.marketplace().clone(),
+                first: format!("marketplaces[{first}]"),
+                second: prefix,
+            });
+        }
+        out.push(config);
+    }
+    Ok(out)
+}
+
+fn parse_object(map: &Map<String, Value>, prefix: &str) -> Result<MarketplaceConfig, ConfigError> {
+    let raw = read_raw(map, prefix).map_err(|e| {
+        // The key is worth naming even when another field failed, when it is readable.
+        let key = map
+            .get("marketplace")
+            .and_then(Value::as_str)
+            .and_then(|s| crate::types::MarketplaceKey::new(s).ok());
+        e.in_marketplace(key.as_ref())
+    })?;
+    Ok(validate(raw, prefix)?)
+}
+
+/// Typed access to the members of one JSON object, with paths for errors.
+struct Obj<'a> {
+    map: Option<&'a Map<String, Value>>,
+    path: String,
+}
+
+impl<'a> Obj<'a> {
+    fn field_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map?.get(key).filter(|v| !v.is_null())
+    }
+
+    fn wrong(&self, key: &str, expected: &'static str, found: &Value) -> FieldError {
+        FieldError::new(
+            self.field_path(key),
+            FieldProblem::WrongType {
+                expected,
+                found: kind(found),
+            },
+        )
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.wrong(key, "a string", other)),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(self.wrong(key, "a boolean", other)),
+        }
+    }
+
+    fn unsigned(&self, key: &str) -> Result<Option<u64>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v @ Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.wrong(key, "a non-negative integer", v)),
+            Some(other) => Err(self.wrong(key, "a non-negative integer", other)),
+        }
+    }
+
+    /// A nested object; absent (or `null`) gives an empty accessor whose fields are all absent.
+    fn object(&self, key: &str) -> Result<Obj<'a>, FieldError> {
+        let map = match self.get(key) {
+            None => None,
+            Some(Value::Object(m)) => Some(m),
+            Some(other) => return Err(self.wrong(key, "an object", other)),
+        };
+        Ok(Obj {
+            map,
+            path: self.field_path(key),
+        })
+    }
+
+    fn is_present(&self) -> bool {
+        self.map.is_some()
+    }
+}
+
+fn read_raw(map: &Map<String, Value>, prefix: &str) -> Result<RawMarketplace, FieldError> {
+    let root = Obj {
+        map: Some(map),
+        path: prefix.trim_end_matches('.').to_owned(),
+    };
+    let app = root.object("app")?;
+    let api = root.object("api")?;
+    let sso = root.object("sso")?;
+    let connec = root.object("connec")?;
+    let webhooks = root.object("webhooks")?;
+    let account = webhooks.object("account")?;
+    let connec_hooks = webhooks.object("connec")?;
+    Ok(RawMarketplace {
+        marketplace: root.string("marketplace")?,
+        nid: root.string("nid")?,
+        environment: root.string("environment")?,
+        app_host: app.string("host")?,
+        sync_start_path: app.string("synchronization_start_path")?,
+        sync_toggle_path: app.string("synchronization_toggle_path")?,
+        sync_status_path: app.string("synchronization_status_path")?,
+        api_id: api.string("id")?,
+        api_key: api.string("key")?.map(Secret::new),
+        api_host: api.string("host")?,
+        api_base: api.string("base")?,
+        sso_idm: sso.string("idm")?,
+        sso_init_path: sso.string("init_path")?,
+        sso_consume_path: sso.string("consume_path")?,
+        sso_idp: sso.string("idp")?,
+        sso_fingerprint: sso.string("x509_fingerprint")?,
+        sso_certificates: sso
+            .string("x509_certificate")?
+            .map(RawCertificate::Pem)
+            .into_iter()
+            .collect(),
+        sp_entity_id: None,
+        idp_entity_id: None,
+        connec_present: connec.is_present(),
+        connec_host: connec.string("host")?,
+        connec_base_path: connec.string("base_path")?,
+        connec_timeout_secs: connec.unsigned("timeout")?,
+        group_path: account.string("group_path")?,
+        group_user_path: account.string("group_user_path")?,
+        external_ids: connec_hooks.boolean("external_ids")?,
+        initialization_path: connec_hooks.string("initialization_path")?,
+        notification_path: connec_hooks.string("notification_path")?,
+        saml_policy: None,
+    })
+}
