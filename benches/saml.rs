@@ -18,17 +18,21 @@ use common::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use maestrano::ports::ManualClock;
 use maestrano::saml::c14n::{C14nMethod, canonicalize_document};
-use maestrano::saml::{CryptoBackend, ResponseValidator, SamlPolicy, SpSettings, XmlLimits, sign_enveloped};
+use maestrano::saml::{
+    CryptoBackend, ResponseValidator, SamlPolicy, SpSettings, XmlLimits, sign_enveloped,
+};
 
 fn spec(attributes: usize) -> Spec {
-    let mut s = Spec::default();
-    s.attributes = (0..attributes)
-        .map(|i| {
-            let base = &Spec::default().attributes[i % 20];
-            (format!("{}_{i}", base.0), base.1.clone())
-        })
-        .collect();
-    s
+    let base = Spec::default();
+    Spec {
+        attributes: (0..attributes)
+            .map(|i| {
+                let (name, values) = &base.attributes[i % 20];
+                (format!("{name}_{i}"), values.clone())
+            })
+            .collect(),
+        ..base
+    }
 }
 
 /// The signed Assertion on its own, as exclusive canonicalization sees it.
@@ -71,13 +75,18 @@ impl Floor {
                 "<ds:SignedInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">",
                 1,
             ),
-            &C14nMethod::Exclusive { with_comments: false, inclusive_prefixes: Vec::new() },
+            &C14nMethod::Exclusive {
+                with_comments: false,
+                inclusive_prefixes: Vec::new(),
+            },
             &XmlLimits::default(),
         )
         .unwrap();
         let sv_start = xml.find("<ds:SignatureValue>").unwrap() + "<ds:SignatureValue>".len();
         let sv_end = xml.find("</ds:SignatureValue>").unwrap();
-        let signature = base64::engine::general_purpose::STANDARD.decode(&xml[sv_start..sv_end]).unwrap();
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(&xml[sv_start..sv_end])
+            .unwrap();
         let pkcs1 = pkcs1(&cert("idp-2048"));
         Floor {
             canonical: canonical_assertion(xml),
@@ -96,7 +105,9 @@ impl Floor {
                 use sha2::{Digest, Sha256};
                 black_box(Sha256::digest(&self.canonical));
                 let h = Sha256::digest(&self.signed_info);
-                self.rsa.verify(Pkcs1v15Sign::new::<Sha256>(), &h, &self.signature).is_ok()
+                self.rsa
+                    .verify(Pkcs1v15Sign::new::<Sha256>(), &h, &self.signature)
+                    .is_ok()
             }
             #[cfg(feature = "aws-lc-rs")]
             CryptoBackend::AwsLcRs => {
@@ -117,15 +128,27 @@ fn pkcs1(c: &maestrano::saml::Certificate) -> Vec<u8> {
     use rsa::pkcs8::DecodePublicKey;
     use x509_cert::der::{Decode, Encode};
     let x = x509_cert::Certificate::from_der(c.der()).unwrap();
-    let spki = x.tbs_certificate().subject_public_key_info().to_der().unwrap();
-    rsa::PublicKey::from_public_key_der(&spki).unwrap().to_pkcs1_der().unwrap().as_bytes().to_vec()
+    let spki = x
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .unwrap();
+    rsa::PublicKey::from_public_key_der(&spki)
+        .unwrap()
+        .to_pkcs1_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec()
 }
 
 fn bench(c: &mut Criterion) {
     let k = key("idp-2048");
     let idp = cert("idp-2048");
     let clock = ManualClock::new(time::macros::datetime!(2024-05-01 10:01:00 UTC));
-    for (name, attributes) in [("typical_15_attributes", 15), ("large_2000_attributes", 2000)] {
+    for (name, attributes) in [
+        ("typical_15_attributes", 15),
+        ("large_2000_attributes", 2000),
+    ] {
         let s = spec(attributes);
         let xml = sign_enveloped(&response_xml(&s), &s.assertion_id, &k, Some(&idp)).unwrap();
         let message = b64(&xml);
@@ -141,12 +164,22 @@ fn bench(c: &mut Criterion) {
             policy.crypto_backend = backend;
             policy.xml_limits.max_nodes = 1_000_000;
             let validator = ResponseValidator::new(
-                SpSettings::new(ACS, AUDIENCE, vec![idp.clone()]).with_idp_entity_id(IDP).with_policy(policy),
+                SpSettings::new(ACS, AUDIENCE, vec![idp.clone()])
+                    .with_idp_entity_id(IDP)
+                    .with_policy(policy),
             );
-            assert!(validator.check(message.as_bytes(), Some(REQUEST_ID), &clock).is_ok());
+            assert!(
+                validator
+                    .check(message.as_bytes(), Some(REQUEST_ID), &clock)
+                    .is_ok()
+            );
             assert!(floor.run(backend), "the floor verifies");
             group.bench_function(format!("{backend:?}/validate"), |b| {
-                b.iter(|| validator.check(black_box(message.as_bytes()), Some(REQUEST_ID), &clock).unwrap())
+                b.iter(|| {
+                    validator
+                        .check(black_box(message.as_bytes()), Some(REQUEST_ID), &clock)
+                        .unwrap()
+                })
             });
             group.bench_function(format!("{backend:?}/floor"), |b| {
                 b.iter(|| floor.run(black_box(backend)))

@@ -53,10 +53,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         println!("  ACS URL           {}", tenant.acs_url());
         println!("  IdP SSO URL       {}", tenant.idp_sso_url());
         println!("  unauthorized URL  {}", tenant.unauthorized_url());
-        println!(
-            "  SP entity id      {}",
-            tenant.saml_settings().sp_entity_id
-        );
+        println!("  SP entity id      {}", tenant.sp_entity_id());
         match sso.fingerprint() {
             Some(fp) => println!("  IdP fingerprint   {fp}"),
             None => println!("  IdP fingerprint   (none)"),

@@ -1,21 +1,19 @@
 //! Autoconfigure over a real HTTP exchange with a server on loopback.
 //!
-//! The `HttpClient` used here is a thin test-local wrapper on reqwest (available with the
-//! `reqwest` feature); the server is a minimal HTTP/1.1 responder on 127.0.0.1 that records
-//! what it received, answers from a script, and stops after the scripted replies.
+//! The `HttpClient` is the SDK's reqwest adapter (feature `reqwest`); the server is a minimal
+//! HTTP/1.1 responder on 127.0.0.1 that records what it received, answers from a script, and
+//! stops after the scripted replies.
 #![cfg(feature = "reqwest")]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use maestrano::MarketplaceKey;
+use maestrano::adapters::ReqwestHttpClient;
 use maestrano::config::{
     ConfigError, DevPlatformError, DevPlatformSettings, DevPlatformSource, Maestrano,
 };
-use maestrano::ports::{
-    HttpClient, HttpRequest, HttpResponse, SystemClock, TransportError, TransportErrorKind,
-};
+use maestrano::ports::{HttpClient, SystemClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -24,35 +22,13 @@ const TWO: &str = concat!(
     "/../shared/conformance/maestrano/shapes/dev-platform/marketplaces-two.json"
 );
 
-#[derive(Debug)]
-struct Reqwest(reqwest::Client);
-
-#[async_trait]
-impl HttpClient for Reqwest {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let other =
-            |e: reqwest::Error| TransportError::new(TransportErrorKind::Other, e.to_string());
-        let request = reqwest::Request::try_from(request).map_err(other)?;
-        let response = self.0.execute(request).await.map_err(other)?;
-        let mut builder = http::Response::builder().status(response.status());
-        for (k, v) in response.headers() {
-            builder = builder.header(k, v);
-        }
-        let body = response.bytes().await.map_err(other)?.to_vec();
-        builder
-            .body(body)
-            .map_err(|e| TransportError::new(TransportErrorKind::Other, e.to_string()))
-    }
-}
-
 fn client() -> Arc<dyn HttpClient> {
-    Arc::new(Reqwest(
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+    Arc::new(
+        ReqwestHttpClient::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap(),
-    ))
+    )
 }
 
 /// Serves `replies` (status, content type, body) to successive connections, one request each,

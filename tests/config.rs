@@ -408,7 +408,7 @@ async fn secrets_never_show_in_debug_or_errors() {
     for text in [
         format!("{registry:?}"),
         format!("{tenant:?}"),
-        format!("{:?}", tenant.saml_settings()),
+        format!("{:?}", tenant.sp_settings()),
         tenant.metadata().to_string(),
     ] {
         assert!(!text.contains(UAT_KEY), "{text}");

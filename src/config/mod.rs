@@ -33,9 +33,9 @@ pub use error::{
 pub use json::{parse_marketplace, parse_marketplaces};
 pub use model::{
     AccountWebhooks, ApiConfig, AppConfig, ConnecConfig, ConnecWebhooks, MarketplaceConfig,
-    MarketplaceConfigBuilder, SamlPolicy, SsoConfig, WebhooksConfig,
+    MarketplaceConfigBuilder, SsoConfig, WebhooksConfig,
 };
-pub use registry::{Maestrano, MaestranoBuilder, RefreshReport, SamlSettings, Snapshot, Tenant};
+pub use registry::{Maestrano, MaestranoBuilder, RefreshReport, Snapshot, Tenant};
 pub use source::{StaticSource, read_config_file};
 
 /// Largest configuration document accepted, from a file or from the developer platform:

@@ -39,8 +39,9 @@
 //!
 //! A tenant with only a fingerprint is accepted. That is a weaker mode: the SAML validator then
 //! trusts the certificate embedded in the response's `KeyInfo` when it hashes to the
-//! fingerprint. [`SamlPolicy::allow_fingerprint_only`] lets an application refuse it.
+//! fingerprint; it is documented as the weaker mode in [`crate::saml::SpSettings`].
 
+use crate::saml::SamlPolicy;
 use std::time::Duration;
 
 use url::Url;
@@ -376,61 +377,6 @@ impl ConnecWebhooks {
     /// `POST` here for Connec! notifications; has no parameter.
     pub fn notification_path(&self) -> &PathTemplate {
         &self.notification_path
-    }
-}
-
-/// How strictly the SAML validator treats one tenant's responses. Set in code, per tenant
-/// ([`MarketplaceConfig::with_saml_policy`], or on the registry builder).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SamlPolicy {
-    /// Tolerance applied to `NotBefore` and `NotOnOrAfter`. Default: 3 minutes.
-    pub clock_skew: time::Duration,
-    /// Smallest RSA key accepted, in bits. Default: 1024, because the Maestrano IdPs' published
-    /// certificates carry 1024-bit keys; raise it where the IdP allows.
-    pub min_rsa_key_bits: usize,
-    /// Whether RSA-SHA1 signatures and SHA-1 digests are accepted. Default: `true`, because
-    /// the Maestrano IdPs sign with them.
-    pub allow_sha1: bool,
-    /// Whether a tenant configured with only a fingerprint may log users in, trusting the
-    /// certificate embedded in the response when it hashes to the fingerprint. Default: `true`.
-    pub allow_fingerprint_only: bool,
-}
-
-impl Default for SamlPolicy {
-    fn default() -> Self {
-        Self {
-            clock_skew: time::Duration::minutes(3),
-            min_rsa_key_bits: 1024,
-            allow_sha1: true,
-            allow_fingerprint_only: true,
-        }
-    }
-}
-
-impl SamlPolicy {
-    /// This policy with another clock skew tolerance.
-    pub fn with_clock_skew(mut self, skew: time::Duration) -> Self {
-        self.clock_skew = skew;
-        self
-    }
-
-    /// This policy with another minimum RSA key size.
-    pub fn with_min_rsa_key_bits(mut self, bits: usize) -> Self {
-        self.min_rsa_key_bits = bits;
-        self
-    }
-
-    /// This policy with SHA-1 allowed or refused.
-    pub fn with_allow_sha1(mut self, allow: bool) -> Self {
-        self.allow_sha1 = allow;
-        self
-    }
-
-    /// This policy with the fingerprint-only mode allowed or refused.
-    pub fn with_allow_fingerprint_only(mut self, allow: bool) -> Self {
-        self.allow_fingerprint_only = allow;
-        self
     }
 }
 

@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use time::{Duration, OffsetDateTime};
-use url::Url;
 
 use super::error::ConfigError;
-use super::model::{MarketplaceConfig, SamlPolicy};
+use super::model::MarketplaceConfig;
 use super::source::check_set;
 use crate::ports::{Clock, ConfigSource};
 use crate::routes::{RouteError, Router, RouterOptions};
-use crate::saml::{Certificate, Fingerprint};
+use crate::saml::{ResponseValidator, SamlPolicy, SpSettings};
 use crate::types::MarketplaceKey;
 
 /// One tenant: an immutable, validated configuration, cheap to clone and to share across
@@ -48,21 +47,34 @@ impl Tenant {
         self.config.saml_policy().cloned().unwrap_or_default()
     }
 
-    /// What the SAML validator needs for this tenant, as plain data.
-    pub fn saml_settings(&self) -> SamlSettings {
+    /// The SP's entity id: the issuer of AuthnRequests and the audience responses must be
+    /// restricted to. Defaults to `api.id`, as the earlier Maestrano SDKs use the app id as
+    /// SAML issuer.
+    pub fn sp_entity_id(&self) -> &str {
         let sso = self.config.sso();
-        SamlSettings {
-            marketplace: self.marketplace().clone(),
-            acs_url: self.acs_url().clone(),
-            sp_entity_id: sso
-                .sp_entity_id()
-                .map_or_else(|| self.config.api().id().as_str().to_owned(), str::to_owned),
-            idp_entity_id: sso.idp_entity_id().map(str::to_owned),
-            idp_sso_url: self.idp_sso_url().clone(),
-            certificates: sso.certificates().to_vec(),
-            fingerprint: sso.fingerprint().cloned(),
-            policy: self.saml_policy(),
-        }
+        sso.sp_entity_id()
+            .unwrap_or(self.config.api().id().as_str())
+    }
+
+    /// What the SAML validator needs for this tenant: its ACS URL, its SP entity id as the
+    /// audience, the IdP entity id when configured, the IdP certificates (or, in the weaker
+    /// fingerprint-only mode, the fingerprint) and the tenant's [`SamlPolicy`].
+    pub fn sp_settings(&self) -> SpSettings {
+        let sso = self.config.sso();
+        let mut settings = SpSettings::new(
+            self.acs_url().as_str(),
+            self.sp_entity_id(),
+            sso.certificates().to_vec(),
+        )
+        .with_policy(self.saml_policy());
+        settings.idp_entity_id = sso.idp_entity_id().map(str::to_owned);
+        settings.fingerprints = sso.fingerprint().cloned().into_iter().collect();
+        settings
+    }
+
+    /// A validator of this tenant's SAML responses.
+    pub fn response_validator(&self) -> ResponseValidator {
+        ResponseValidator::new(self.sp_settings())
     }
 
     /// Whether `api_id` and `api_key` are this tenant's API credentials. Both are compared, in
@@ -80,30 +92,6 @@ impl fmt::Debug for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Tenant").field(&self.config).finish()
     }
-}
-
-/// What the SAML validator needs to know about one tenant.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct SamlSettings {
-    /// The tenant.
-    pub marketplace: MarketplaceKey,
-    /// The assertion consumer service URL: `Destination` and `Recipient` must equal it.
-    pub acs_url: Url,
-    /// The SP entity id: the issuer of AuthnRequests and the expected `Audience`. Defaults to
-    /// `api.id`, as the earlier Maestrano SDKs use the app id as SAML issuer.
-    pub sp_entity_id: String,
-    /// The IdP entity id responses must name as issuer, when configured.
-    pub idp_entity_id: Option<String>,
-    /// The IdP's SSO endpoint.
-    pub idp_sso_url: Url,
-    /// The trusted IdP certificates (several during a key rotation).
-    pub certificates: Vec<Certificate>,
-    /// The configured fingerprint. Alone (no certificate), it is the weaker mode: the
-    /// certificate in the response's `KeyInfo` must hash to it.
-    pub fingerprint: Option<Fingerprint>,
-    /// The tenant's policy.
-    pub policy: SamlPolicy,
 }
 
 /// A consistent set of tenants, as loaded at one instant.
@@ -563,9 +551,18 @@ mod tests {
 
     #[test]
     fn policies_apply_by_precedence() {
-        let strict = SamlPolicy::default().with_min_rsa_key_bits(2048);
-        let own = SamlPolicy::default().with_allow_sha1(false);
-        let tenant_override = SamlPolicy::default().with_allow_fingerprint_only(false);
+        let strict = SamlPolicy {
+            require_signed_assertion: true,
+            ..SamlPolicy::default()
+        };
+        let own = SamlPolicy {
+            clock_skew: time::Duration::seconds(30),
+            ..SamlPolicy::default()
+        };
+        let tenant_override = SamlPolicy {
+            insecure_allow_sha1: true,
+            ..SamlPolicy::default()
+        };
         let policies = Policies {
             default: Some(strict.clone()),
             per_tenant: [(MarketplaceKey::new("c").unwrap(), tenant_override.clone())].into(),
@@ -592,20 +589,20 @@ mod tests {
     }
 
     #[test]
-    fn saml_settings_default_the_sp_entity_id_to_the_api_id() {
+    fn sp_settings_default_the_sp_entity_id_to_the_api_id() {
         let t = Tenant::new(config("a", "app-a", "k"));
-        let s = t.saml_settings();
-        assert_eq!(s.sp_entity_id, "app-a");
+        let s = t.sp_settings();
+        assert_eq!(s.audience, "app-a");
         assert_eq!(
-            s.acs_url.as_str(),
-            "https://app.example.com/maestrano/auth/saml/consume/a"
+            s.acs_urls,
+            vec!["https://app.example.com/maestrano/auth/saml/consume/a".to_owned()]
         );
         assert_eq!(
-            s.idp_sso_url.as_str(),
+            t.idp_sso_url().as_str(),
             "https://idp.example.com/api/v1/auth/saml"
         );
         assert!(s.certificates.is_empty());
-        assert!(s.fingerprint.is_some());
+        assert_eq!(s.fingerprints.len(), 1);
         assert!(s.idp_entity_id.is_none());
         let t = Tenant::new(
             MarketplaceConfig::builder("a")
@@ -620,8 +617,8 @@ mod tests {
                 .build()
                 .unwrap(),
         );
-        let s = t.saml_settings();
-        assert_eq!(s.sp_entity_id, "https://app.example.com/saml/metadata");
+        let s = t.sp_settings();
+        assert_eq!(s.audience, "https://app.example.com/saml/metadata");
         assert_eq!(s.idp_entity_id.as_deref(), Some("https://idp.example.com"));
     }
 }

@@ -113,10 +113,10 @@ impl ReplayCache for InMemoryReplayCache {
         now: OffsetDateTime,
     ) -> Result<bool, ReplayCacheError> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(exp) = entries.get(key) {
-            if *exp > now {
-                return Ok(false);
-            }
+        if let Some(exp) = entries.get(key)
+            && *exp > now
+        {
+            return Ok(false);
         }
         if entries.len() >= self.capacity && !entries.contains_key(key) {
             entries.retain(|_, exp| *exp > now);

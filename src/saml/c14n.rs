@@ -93,7 +93,14 @@ pub fn canonicalize_document(
 ) -> Result<Vec<u8>, super::SamlError> {
     let doc = Document::parse(xml.to_owned(), limits)?;
     let mut out = Vec::with_capacity(xml.len());
-    canonicalize(&doc, doc.root(), None, method, method.with_comments(), &mut out);
+    canonicalize(
+        &doc,
+        doc.root(),
+        None,
+        method,
+        method.with_comments(),
+        &mut out,
+    );
     Ok(out)
 }
 

@@ -63,7 +63,7 @@ impl Fingerprint {
             .chars()
             .filter(|c| *c != ':' && *c != ' ')
             .collect();
-        if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(FingerprintError("not hexadecimal".into()));
         }
         let bytes: Vec<u8> = (0..hex.len())

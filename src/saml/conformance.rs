@@ -185,18 +185,19 @@ fn skew(row: &Row) -> Duration {
 
 fn policy(row: &Row, backend: CryptoBackend) -> SamlPolicy {
     let s = row.get("settings");
-    let mut p = SamlPolicy::default();
-    p.crypto_backend = backend;
-    p.clock_skew = skew(row);
-    // Many corpus certificates are expired or 1024-bit, and many fixtures are RSA-SHA1.
-    p.insecure_allow_weak_test_certs = true;
-    p.insecure_allow_sha1 = !s.contains("rejectDeprecatedAlgorithm");
-    p.require_signed_assertion = s.contains("wantAssertionsSigned=true")
-        || (s.starts_with("defaults") && !s.contains("wantAssertionsSigned=false"));
-    p.insecure_allow_idp_initiated = row.get("request_id").starts_with("(none")
-        || (row.opt("request_id").is_none()
-            && from_fixture(&load_xml(row), "in_response_to").is_empty());
-    p
+    SamlPolicy {
+        crypto_backend: backend,
+        clock_skew: skew(row),
+        // Many corpus certificates are expired or 1024-bit, and many fixtures are RSA-SHA1.
+        insecure_allow_weak_test_certs: true,
+        insecure_allow_sha1: !s.contains("rejectDeprecatedAlgorithm"),
+        require_signed_assertion: s.contains("wantAssertionsSigned=true")
+            || (s.starts_with("defaults") && !s.contains("wantAssertionsSigned=false")),
+        insecure_allow_idp_initiated: row.get("request_id").starts_with("(none")
+            || (row.opt("request_id").is_none()
+                && from_fixture(&load_xml(row), "in_response_to").is_empty()),
+        ..SamlPolicy::default()
+    }
 }
 
 /// The request id to validate with: the configured one, else the fixture's own (upstream did
@@ -393,10 +394,10 @@ fn every_row_in_scope_gets_its_verdict_and_error_class() {
                     row.get("scope")
                 ));
             }
-            if let (Ok(Some(name_id)), Some(want)) = (&outcome, row.opt("expected_nameid")) {
-                if name_id != want {
-                    failures.push(format!("{case}: NameID {name_id:?}, expected {want:?}"));
-                }
+            if let (Ok(Some(name_id)), Some(want)) = (&outcome, row.opt("expected_nameid"))
+                && name_id != want
+            {
+                failures.push(format!("{case}: NameID {name_id:?}, expected {want:?}"));
             }
             ran += 1;
         }

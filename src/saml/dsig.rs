@@ -103,7 +103,7 @@ fn expect_ds(doc: &Document, id: Option<NodeId>, local: &'static str) -> Result<
     }
 }
 
-fn algorithm_attr<'d>(doc: &'d Document, id: NodeId) -> Result<&'d str, SamlError> {
+fn algorithm_attr(doc: &Document, id: NodeId) -> Result<&str, SamlError> {
     doc.attr(id, "Algorithm").ok_or_else(|| {
         malformed(
             "an Algorithm attribute",

@@ -36,7 +36,7 @@ const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
 /// How strictly responses are checked. The defaults are the secure ones; every switch that
 /// weakens a check is named `insecure_*`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SamlPolicy {
     /// Tolerance applied to every time check (Conditions, SubjectConfirmationData, session
@@ -570,23 +570,23 @@ impl ParsedResponse {
         let c = conditions[0];
         let not_before = time_attr(doc, c, "NotBefore")?;
         let not_on_or_after = time_attr(doc, c, "NotOnOrAfter")?;
-        if let Some(nb) = not_before {
-            if now < nb - skew {
-                return Err(SamlError::ConditionsNotYetValid {
-                    now,
-                    not_before: nb,
-                    skew,
-                });
-            }
+        if let Some(nb) = not_before
+            && now < nb - skew
+        {
+            return Err(SamlError::ConditionsNotYetValid {
+                now,
+                not_before: nb,
+                skew,
+            });
         }
-        if let Some(na) = not_on_or_after {
-            if now >= na + skew {
-                return Err(SamlError::ConditionsExpired {
-                    now,
-                    not_on_or_after: na,
-                    skew,
-                });
-            }
+        if let Some(na) = not_on_or_after
+            && now >= na + skew
+        {
+            return Err(SamlError::ConditionsExpired {
+                now,
+                not_on_or_after: na,
+                skew,
+            });
         }
         Ok((c, not_on_or_after))
     }
@@ -655,7 +655,7 @@ impl ParsedResponse {
                     .children_named(r, ASSERTION_NS, "Audience")
                     .map(|a| doc.text_content(a).trim().to_owned())
                     .collect();
-                let ok = audiences.iter().any(|a| *a == settings.audience);
+                let ok = audiences.contains(&settings.audience);
                 seen.extend(audiences);
                 ok
             });
@@ -696,13 +696,13 @@ impl ParsedResponse {
             .next()
             .ok_or(SamlError::AuthnStatementMissing)?;
         let session_not_on_or_after = time_attr(doc, authn, "SessionNotOnOrAfter")?;
-        if let Some(end) = session_not_on_or_after {
-            if now >= end + skew {
-                return Err(SamlError::SessionExpired {
-                    now,
-                    session_not_on_or_after: end,
-                });
-            }
+        if let Some(end) = session_not_on_or_after
+            && now >= end + skew
+        {
+            return Err(SamlError::SessionExpired {
+                now,
+                session_not_on_or_after: end,
+            });
         }
 
         // Subject: a bearer confirmation, then the NameID.
@@ -739,13 +739,13 @@ impl ParsedResponse {
         if name_id.value.is_empty() {
             return Err(SamlError::NameIdEmpty);
         }
-        if let Some(q) = &name_id.sp_name_qualifier {
-            if *q != settings.audience {
-                return Err(SamlError::SpNameQualifierMismatch {
-                    expected: settings.audience.clone(),
-                    found: q.clone(),
-                });
-            }
+        if let Some(q) = &name_id.sp_name_qualifier
+            && *q != settings.audience
+        {
+            return Err(SamlError::SpNameQualifierMismatch {
+                expected: settings.audience.clone(),
+                found: q.clone(),
+            });
         }
         let attributes = self.attributes()?;
         let assertion_id = doc.attr(assertion, "ID").unwrap_or("").to_owned();
@@ -816,11 +816,11 @@ impl ParsedResponse {
                 reasons.push(format!("expired at {end}"));
                 continue;
             }
-            if let Some(nb) = time_attr(doc, data, "NotBefore")? {
-                if now < nb - skew {
-                    reasons.push(format!("not valid before {nb}"));
-                    continue;
-                }
+            if let Some(nb) = time_attr(doc, data, "NotBefore")?
+                && now < nb - skew
+            {
+                reasons.push(format!("not valid before {nb}"));
+                continue;
             }
             match (doc.attr(data, "InResponseTo"), request_id) {
                 (Some(found), Some(expected)) if found != expected => {
@@ -904,10 +904,10 @@ fn check_unique_ids(doc: &Document) -> Result<(), SamlError> {
     let mut seen = std::collections::HashSet::new();
     for n in 0..doc.len() {
         for name in ["ID", "Id", "id"] {
-            if let Some(v) = doc.attr(n, name) {
-                if !seen.insert(v) {
-                    return Err(SamlError::DuplicateId { id: v.to_owned() });
-                }
+            if let Some(v) = doc.attr(n, name)
+                && !seen.insert(v)
+            {
+                return Err(SamlError::DuplicateId { id: v.to_owned() });
             }
         }
     }

@@ -1021,11 +1021,11 @@ mod tests {
     fn refuses_bad_structure() {
         assert!(reason(parse("<a/><b/>")).contains("after the root"));
         assert!(reason(parse("<a/>x")).contains("outside the root"));
-        assert!(reason(parse("<a><b></a>")).len() > 0);
+        assert!(!reason(parse("<a><b></a>")).is_empty());
         assert!(reason(parse("<a>")).contains("unclosed"));
         assert!(reason(parse("<p:a/>")).contains("unbound"));
         assert!(reason(parse("<a p:x=\"1\"/>")).contains("unbound"));
-        assert!(reason(parse("<a x=\"1\" x=\"2\"/>")).len() > 0);
+        assert!(!reason(parse("<a x=\"1\" x=\"2\"/>")).is_empty());
         assert!(
             reason(parse(
                 "<a xmlns:p=\"urn:x\" xmlns:q=\"urn:x\" p:x=\"1\" q:x=\"2\"/>"
@@ -1034,7 +1034,7 @@ mod tests {
         );
         assert!(reason(parse("<a xmlns:p=\"\"/>")).contains("undeclared"));
         assert!(reason(parse("<a>\u{1}</a>")).contains("control"));
-        assert!(reason(parse("<a x=\"<\"/>")).len() > 0);
+        assert!(!reason(parse("<a x=\"<\"/>")).is_empty());
         assert!(reason(parse("<a/><?xml version=\"1.0\"?>")).contains("declaration"));
         assert!(
             reason(parse("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>")).contains("UTF-8")
