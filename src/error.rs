@@ -13,6 +13,9 @@ pub enum Error {
     /// A certificate could not be used.
     #[error(transparent)]
     Certificate(#[from] crate::saml::CertificateError),
+    /// A SAML message was rejected.
+    #[error(transparent)]
+    Saml(#[from] crate::saml::SamlError),
     /// The replay cache failed.
     #[error(transparent)]
     ReplayCache(#[from] crate::ports::ReplayCacheError),
