@@ -77,8 +77,12 @@ pub mod error;
 pub mod ports;
 pub mod routes;
 pub mod saml;
+pub mod timestamp;
 pub mod types;
 
 pub use config::{Maestrano, MarketplaceConfig, Tenant};
+
+/// The User-Agent the SDK sends: the crate's name and version.
+pub const USER_AGENT: &str = concat!("maestrano-rust/", env!("CARGO_PKG_VERSION"));
 pub use error::{Error, Result};
 pub use types::{ApiId, ApiKey, GroupUid, MarketplaceKey, Secret, UserUid};

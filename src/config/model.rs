@@ -41,7 +41,7 @@
 //! trusts the certificate embedded in the response's `KeyInfo` when it hashes to the
 //! fingerprint; it is documented as the weaker mode in [`crate::saml::SpSettings`].
 
-use crate::saml::SamlPolicy;
+use crate::saml::{SamlPolicy, SsoOptions};
 use std::time::Duration;
 
 use url::Url;
@@ -74,6 +74,7 @@ pub struct MarketplaceConfig {
     connec: Option<ConnecConfig>,
     webhooks: WebhooksConfig,
     saml_policy: Option<SamlPolicy>,
+    sso_options: SsoOptions,
 }
 
 impl MarketplaceConfig {
@@ -135,6 +136,17 @@ impl MarketplaceConfig {
     /// This configuration with `policy` as its SAML policy.
     pub fn with_saml_policy(mut self, policy: SamlPolicy) -> Self {
         self.saml_policy = Some(policy);
+        self
+    }
+
+    /// The application's SSO choices for this tenant (identity mode, SP key, …).
+    pub fn sso_options(&self) -> &SsoOptions {
+        &self.sso_options
+    }
+
+    /// This configuration with `options` as its SSO options.
+    pub fn with_sso_options(mut self, options: SsoOptions) -> Self {
+        self.sso_options = options;
         self
     }
 
@@ -845,6 +857,7 @@ fn validate_fields(
         connec,
         webhooks,
         saml_policy: raw.saml_policy,
+        sso_options: SsoOptions::default(),
     })
 }
 

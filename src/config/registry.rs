@@ -14,7 +14,7 @@ use super::model::MarketplaceConfig;
 use super::source::check_set;
 use crate::ports::{Clock, ConfigSource};
 use crate::routes::{RouteError, Router, RouterOptions};
-use crate::saml::{ResponseValidator, SamlPolicy, SpSettings};
+use crate::saml::{AuthnRequest, ResponseValidator, SamlPolicy, SpMetadata, SpSettings};
 use crate::types::MarketplaceKey;
 
 /// One tenant: an immutable, validated configuration, cheap to clone and to share across
@@ -70,6 +70,39 @@ impl Tenant {
         settings.idp_entity_id = sso.idp_entity_id().map(str::to_owned);
         settings.fingerprints = sso.fingerprint().cloned().into_iter().collect();
         settings
+    }
+
+    /// The SP metadata XML of this tenant: entity id, ACS URL (HTTP-POST), NameID format and
+    /// the SP signing certificate when configured.
+    pub fn sp_metadata(&self) -> String {
+        let options = self.config.sso_options();
+        SpMetadata {
+            entity_id: self.sp_entity_id().to_owned(),
+            acs_url: self.acs_url().to_string(),
+            name_id_format: options.name_id_format.clone(),
+            signing_certificate: options.signing_certificate.clone(),
+            authn_requests_signed: options.signing_key.is_some(),
+            want_assertions_signed: self.saml_policy().require_signed_assertion,
+        }
+        .to_xml()
+    }
+
+    /// An AuthnRequest of this tenant with the given ID, issued at `now`: Destination the
+    /// IdP SSO URL, AssertionConsumerServiceURL the ACS URL, Issuer the SP entity id, and the
+    /// NameID format and authentication context of the tenant's
+    /// [`SsoOptions`](crate::saml::SsoOptions).
+    pub fn authn_request(&self, id: &str, now: time::OffsetDateTime) -> AuthnRequest {
+        let options = self.config.sso_options();
+        let mut r = AuthnRequest::new(
+            id,
+            now,
+            self.idp_sso_url().as_str(),
+            self.acs_url().as_str(),
+            self.sp_entity_id(),
+        );
+        r.name_id_format = options.name_id_format.clone();
+        r.requested_authn_context = options.requested_authn_context.clone();
+        r
     }
 
     /// A validator of this tenant's SAML responses.

@@ -11,6 +11,7 @@ pub mod http;
 pub mod id_map;
 pub mod random;
 pub mod replay;
+pub mod request_ids;
 
 pub use clock::{Clock, SystemClock};
 pub use config::ConfigSource;
@@ -18,6 +19,7 @@ pub use http::{HttpClient, HttpRequest, HttpResponse, TransportError, TransportE
 pub use id_map::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
 pub use random::{OsRandom, RandomError, RandomSource};
 pub use replay::{InMemoryReplayCache, ReplayCache, ReplayCacheError, ReplayKey};
+pub use request_ids::{InMemoryRequestIdStore, RequestIdStore, RequestIdStoreError};
 
 #[cfg(any(test, feature = "test-util"))]
 pub use clock::ManualClock;

@@ -78,6 +78,58 @@ impl Default for SamlPolicy {
     }
 }
 
+impl SamlPolicy {
+    /// This policy with another clock skew.
+    pub fn with_clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// This policy with another message size cap.
+    pub fn with_max_message_bytes(mut self, max: usize) -> Self {
+        self.max_message_bytes = max;
+        self
+    }
+
+    /// This policy with other parser limits.
+    pub fn with_xml_limits(mut self, limits: XmlLimits) -> Self {
+        self.xml_limits = limits;
+        self
+    }
+
+    /// This policy requiring (or not) a signed Assertion.
+    pub fn with_require_signed_assertion(mut self, required: bool) -> Self {
+        self.require_signed_assertion = required;
+        self
+    }
+
+    /// This policy with another crypto backend.
+    pub fn with_crypto_backend(mut self, backend: CryptoBackend) -> Self {
+        self.crypto_backend = backend;
+        self
+    }
+
+    /// This policy accepting (or not) SHA-1; see [`Self::insecure_allow_sha1`].
+    pub fn with_insecure_allow_sha1(mut self, allow: bool) -> Self {
+        self.insecure_allow_sha1 = allow;
+        self
+    }
+
+    /// This policy accepting (or not) IdP-initiated logins; see
+    /// [`Self::insecure_allow_idp_initiated`].
+    pub fn with_insecure_allow_idp_initiated(mut self, allow: bool) -> Self {
+        self.insecure_allow_idp_initiated = allow;
+        self
+    }
+
+    /// This policy accepting (or not) weak and expired test certificates; see
+    /// [`Self::insecure_allow_weak_test_certs`].
+    pub fn with_insecure_allow_weak_test_certs(mut self, allow: bool) -> Self {
+        self.insecure_allow_weak_test_certs = allow;
+        self
+    }
+}
+
 fn default_backend() -> CryptoBackend {
     #[cfg(feature = "aws-lc-rs")]
     {
