@@ -16,6 +16,9 @@ pub enum Error {
     /// A SAML message was rejected.
     #[error(transparent)]
     Saml(#[from] crate::saml::SamlError),
+    /// A webhook notification body was refused.
+    #[error(transparent)]
+    Notification(#[from] crate::webhook::NotificationError),
     /// The replay cache failed.
     #[error(transparent)]
     ReplayCache(#[from] crate::ports::ReplayCacheError),

@@ -79,6 +79,7 @@ pub mod routes;
 pub mod saml;
 pub mod timestamp;
 pub mod types;
+pub mod webhook;
 
 pub use config::{Maestrano, MarketplaceConfig, Tenant};
 
