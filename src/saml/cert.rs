@@ -137,6 +137,16 @@ struct Inner {
     sha1: Fingerprint,
 }
 
+/// The PKCS#1 DER and the modulus size of an RSA key.
+fn rsa_parts(rsa: &rsa::PublicKey) -> Result<(Vec<u8>, usize), CertificateError> {
+    let der = rsa
+        .to_pkcs1_der()
+        .map_err(|e| CertificateError::Key(e.to_string()))?
+        .as_bytes()
+        .to_vec();
+    Ok((der, rsa.n().bit_width_vartime() as usize))
+}
+
 /// An X.509 certificate holding an RSA public key, parsed and ready to verify with.
 ///
 /// Cheap to clone.
@@ -200,12 +210,7 @@ impl Certificate {
             .map_err(|e| CertificateError::Der(e.to_string()))?;
         let rsa = rsa::PublicKey::from_public_key_der(&spki_der)
             .map_err(|e| CertificateError::Key(e.to_string()))?;
-        let rsa_pkcs1_der = rsa
-            .to_pkcs1_der()
-            .map_err(|e| CertificateError::Key(e.to_string()))?
-            .as_bytes()
-            .to_vec();
-        let modulus_bits = rsa.n().bit_width_vartime() as usize;
+        let (rsa_pkcs1_der, modulus_bits) = rsa_parts(&rsa)?;
         let validity = tbs.validity();
         let to_odt = |t: &x509_cert::time::Time| {
             let secs = t.to_unix_duration().as_secs();
@@ -244,12 +249,7 @@ impl Certificate {
                 "expected an RSA PUBLIC KEY or PUBLIC KEY PEM block".into(),
             ));
         };
-        let rsa_pkcs1_der = rsa
-            .to_pkcs1_der()
-            .map_err(|e| CertificateError::Key(e.to_string()))?
-            .as_bytes()
-            .to_vec();
-        let modulus_bits = rsa.n().bit_width_vartime() as usize;
+        let (rsa_pkcs1_der, modulus_bits) = rsa_parts(&rsa)?;
         Ok(Self(Arc::new(Inner {
             sha1: Fingerprint::Sha1(Sha1::digest(&rsa_pkcs1_der).into()),
             der: rsa_pkcs1_der.clone(),

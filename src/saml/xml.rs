@@ -554,12 +554,18 @@ impl<'a> Parser<'a> {
             }
             return Err(malformed(position, "text outside the root element"));
         }
-        let needs_normalising = raw.contains('\r');
+        if matches!(self.pending, PendingText::None) && !raw.contains('\r') {
+            self.pending = PendingText::Borrowed(self.span_of(raw));
+            return Ok(());
+        }
+        self.pending_to_decoded();
+        push_normalised_eol(&mut self.decoded, raw);
+        Ok(())
+    }
+
+    /// Moves the pending text into the side buffer, so that more can be appended to it.
+    fn pending_to_decoded(&mut self) {
         match self.pending {
-            PendingText::None if !needs_normalising => {
-                self.pending = PendingText::Borrowed(self.span_of(raw));
-                return Ok(());
-            }
             PendingText::None => self.pending = PendingText::Decoded(self.decoded.len()),
             PendingText::Borrowed(span) => {
                 let start = self.decoded.len();
@@ -569,24 +575,13 @@ impl<'a> Parser<'a> {
             }
             PendingText::Decoded(_) => {}
         }
-        push_normalised_eol(&mut self.decoded, raw);
-        Ok(())
     }
 
     fn add_text_char(&mut self, c: char, position: usize) -> Result<(), XmlError> {
         if self.stack.is_empty() {
             return Err(malformed(position, "reference outside the root element"));
         }
-        match self.pending {
-            PendingText::None => self.pending = PendingText::Decoded(self.decoded.len()),
-            PendingText::Borrowed(span) => {
-                let start = self.decoded.len();
-                let text = self.str(span).to_owned();
-                self.decoded.push_str(&text);
-                self.pending = PendingText::Decoded(start);
-            }
-            PendingText::Decoded(_) => {}
-        }
+        self.pending_to_decoded();
         self.decoded.push(c);
         Ok(())
     }
