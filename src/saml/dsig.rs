@@ -383,7 +383,7 @@ pub(crate) fn verify(
     let method = reference_method.unwrap_or(C14nMethod::Inclusive {
         with_comments: false,
     });
-    let mut sink = DigestSink(provider.digest(dig_alg));
+    let mut sink = DigestSink::new(provider.digest(dig_alg));
     c14n::canonicalize(
         doc,
         parent,
@@ -392,7 +392,7 @@ pub(crate) fn verify(
         false,
         &mut sink,
     );
-    let computed = sink.0.finish();
+    let computed = sink.finish();
     let digest_ok = bool::from(computed.ct_eq(&digest_value));
 
     let mut signed_info_bytes = Vec::with_capacity(1024);

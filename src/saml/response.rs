@@ -905,17 +905,20 @@ impl ParsedResponse {
     pub(crate) fn attributes(&self) -> Result<Vec<(String, Vec<String>)>, SamlError> {
         let doc = &self.doc;
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for statement in doc.children_named(self.assertion, ASSERTION_NS, "AttributeStatement") {
             for attr in doc.children_named(statement, ASSERTION_NS, "Attribute") {
-                let name = doc.attr(attr, "Name").unwrap_or("").to_owned();
-                if out.iter().any(|(n, _)| *n == name) {
-                    return Err(SamlError::DuplicateAttribute { name });
+                let name = doc.attr(attr, "Name").unwrap_or("");
+                if !seen.insert(name) {
+                    return Err(SamlError::DuplicateAttribute {
+                        name: name.to_owned(),
+                    });
                 }
                 let values = doc
                     .children_named(attr, ASSERTION_NS, "AttributeValue")
                     .map(|v| doc.text_content(v))
                     .collect();
-                out.push((name, values));
+                out.push((name.to_owned(), values));
             }
         }
         Ok(out)

@@ -366,6 +366,11 @@ struct Parser<'a> {
     pending: PendingText,
     root_done: bool,
     seen_markup: bool,
+    /// Attributes of the element being opened, before their prefixes are resolved; kept
+    /// between elements to reuse its allocation.
+    scratch_attrs: Vec<(Span, Span, Span)>,
+    /// Where the XML namespace URI is stored, once some `xml:` attribute needed it.
+    xml_ns: Option<Span>,
 }
 
 fn malformed(position: usize, reason: impl Into<String>) -> XmlError {
@@ -485,6 +490,8 @@ impl<'a> Parser<'a> {
             pending: PendingText::None,
             root_done: false,
             seen_markup: false,
+            scratch_attrs: Vec::new(),
+            xml_ns: None,
         }
     }
 
@@ -756,7 +763,8 @@ impl<'a> Parser<'a> {
         let decl_start = self.ns_decls.len();
         // Attributes are read twice: namespace declarations first, because an attribute's
         // prefix may be declared after it on the same element.
-        let mut raw_attrs: Vec<(Span, Span, Span)> = Vec::new();
+        let mut raw_attrs = std::mem::take(&mut self.scratch_attrs);
+        raw_attrs.clear();
         let mut attributes = start.attributes();
         attributes.with_checks(true);
         for attr in attributes {
@@ -820,11 +828,11 @@ impl<'a> Parser<'a> {
                 raw_attrs.push((self.span_of(ap), self.span_of(al), value));
             }
         }
-        let prefix_str = self.str(prefix).to_owned();
+        let prefix_str = self.str(prefix);
         let ns = if prefix_str == "xml" {
             return Err(malformed(position, "elements cannot use the xml prefix"));
         } else {
-            match self.lookup_ns(&prefix_str) {
+            match self.lookup_ns(prefix_str) {
                 Some(uri) => uri,
                 None if prefix_str.is_empty() => Span::EMPTY,
                 None => {
@@ -836,7 +844,7 @@ impl<'a> Parser<'a> {
             }
         };
         let attr_start = self.attrs.len();
-        for (ap, al, value) in raw_attrs {
+        for &(ap, al, value) in &raw_attrs {
             let ap_str = self.str(ap);
             let ans = if ap_str.is_empty() {
                 Span::EMPTY
@@ -863,6 +871,7 @@ impl<'a> Parser<'a> {
                 value,
             });
         }
+        self.scratch_attrs = raw_attrs;
         let element = Element {
             prefix,
             local,
@@ -879,10 +888,12 @@ impl<'a> Parser<'a> {
 
     /// A span holding the XML namespace URI, shared by every `xml:` attribute.
     fn push_static_xml_ns(&mut self) -> Span {
-        match self.src.find(XML_NS) {
-            Some(i) => Span::src(i..i + XML_NS.len()),
-            None => self.push_decoded(XML_NS),
+        if let Some(span) = self.xml_ns {
+            return span;
         }
+        let span = self.push_decoded(XML_NS);
+        self.xml_ns = Some(span);
+        span
     }
 
     fn close_element(&mut self, src_end: usize) {
