@@ -110,13 +110,13 @@ pub fn canonicalize_document(
 /// `with_comments` decides whether comments are output; it is separate from the method
 /// because a same-document reference (`URI="#id"`) removes comments from the node set even
 /// when the algorithm would keep them.
-pub(crate) fn canonicalize(
+pub(crate) fn canonicalize<S: Sink>(
     doc: &Document,
     apex: NodeId,
     exclude: Option<NodeId>,
     method: &C14nMethod,
     with_comments: bool,
-    out: &mut dyn Sink,
+    out: &mut S,
 ) {
     let mut c = Canonicalizer {
         doc,
@@ -179,7 +179,7 @@ fn inherited_xml_attributes<'d>(
     out
 }
 
-struct Canonicalizer<'d, 'o> {
+struct Canonicalizer<'d, 'o, S: Sink> {
     doc: &'d Document,
     exclude: Option<NodeId>,
     with_comments: bool,
@@ -191,10 +191,10 @@ struct Canonicalizer<'d, 'o> {
     rendered: Vec<(&'d str, &'d str)>,
     attr_order: Vec<usize>,
     ns_out: Vec<(&'d str, &'d str)>,
-    out: &'o mut dyn Sink,
+    out: &'o mut S,
 }
 
-impl<'d> Canonicalizer<'d, '_> {
+impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
     fn lookup<'a>(stack: &'a [(&'d str, &'d str)], prefix: &str) -> Option<&'d str> {
         stack
             .iter()
@@ -390,7 +390,7 @@ impl<'d> Canonicalizer<'d, '_> {
     }
 }
 
-fn escape_text(s: &str, out: &mut dyn Sink) {
+fn escape_text<S: Sink>(s: &str, out: &mut S) {
     escape(s, out, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
@@ -400,7 +400,7 @@ fn escape_text(s: &str, out: &mut dyn Sink) {
     });
 }
 
-fn escape_attr(s: &str, out: &mut dyn Sink) {
+fn escape_attr<S: Sink>(s: &str, out: &mut S) {
     escape(s, out, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
@@ -412,8 +412,16 @@ fn escape_attr(s: &str, out: &mut dyn Sink) {
     });
 }
 
-fn escape(s: &str, out: &mut dyn Sink, map: impl Fn(u8) -> Option<&'static [u8]>) {
+fn escape<S: Sink>(s: &str, out: &mut S, map: impl Fn(u8) -> Option<&'static [u8]>) {
     let bytes = s.as_bytes();
+    // Most values need no escaping at all: find that out with one branch-free pass.
+    if bytes
+        .iter()
+        .fold(true, |clean, &b| clean & map(b).is_none())
+    {
+        out.put(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if let Some(rep) = map(b) {

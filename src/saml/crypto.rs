@@ -94,6 +94,7 @@ impl DigestSink {
 }
 
 impl super::c14n::Sink for DigestSink {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         if self.buf.len() + bytes.len() > DIGEST_BLOCK {
             self.ctx.update(&self.buf);

@@ -37,13 +37,18 @@ fn looks_like_xml(b: &[u8]) -> bool {
 
 /// Strict standard base64 (with padding), ignoring ASCII white space.
 pub(crate) fn decode_base64(input: &[u8]) -> Result<Vec<u8>, SamlError> {
-    let compact: Vec<u8> = input
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(&compact)
+    let engine = &base64::engine::general_purpose::STANDARD;
+    // Most messages are one line; decode them directly and only compact wrapped ones, copying
+    // the runs between white space rather than byte by byte.
+    engine
+        .decode(input)
+        .or_else(|_| {
+            let mut compact = Vec::with_capacity(input.len());
+            for run in input.split(u8::is_ascii_whitespace) {
+                compact.extend_from_slice(run);
+            }
+            engine.decode(&compact)
+        })
         .map_err(|e| SamlError::Decode(format!("not base64: {e}")))
 }
 

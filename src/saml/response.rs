@@ -476,16 +476,26 @@ impl ParsedResponse {
         check_status(&doc, response)?;
         check_unique_ids(&doc)?;
 
-        if doc
-            .descendants_named(response, ASSERTION_NS, "EncryptedAssertion")
-            .next()
-            .is_some()
-        {
+        // One pass over the document finds everything step 3 looks for.
+        let mut encrypted_assertion = false;
+        let mut nested_response = false;
+        let mut assertions: Vec<NodeId> = Vec::new();
+        let mut encrypted_attributes: Vec<NodeId> = Vec::new();
+        let mut signatures: Vec<NodeId> = Vec::new();
+        for n in response + 1..doc.len() {
+            let Some(e) = doc.element(n) else { continue };
+            match (doc.str(e.ns), doc.str(e.local)) {
+                (ASSERTION_NS, "Assertion") => assertions.push(n),
+                (ASSERTION_NS, "EncryptedAssertion") => encrypted_assertion = true,
+                (ASSERTION_NS, "EncryptedAttribute") => encrypted_attributes.push(n),
+                (PROTOCOL_NS, "Response") => nested_response = true,
+                (DSIG_NS, "Signature") => signatures.push(n),
+                _ => {}
+            }
+        }
+        if encrypted_assertion {
             return Err(SamlError::EncryptedAssertionUnsupported);
         }
-        let assertions: Vec<NodeId> = doc
-            .descendants_named(response, ASSERTION_NS, "Assertion")
-            .collect();
         if assertions.len() != 1 {
             return Err(SamlError::WrongAssertionCount {
                 found: assertions.len(),
@@ -501,21 +511,15 @@ impl ParsedResponse {
                 ),
             ));
         }
-        if doc
-            .descendants_named(response, PROTOCOL_NS, "Response")
-            .next()
-            .is_some()
-        {
+        if nested_response {
             return Err(structure(
                 "one Response",
                 "a Response nested in the Response",
             ));
         }
-
-        if doc
-            .descendants_named(assertion, ASSERTION_NS, "EncryptedAttribute")
-            .next()
-            .is_some()
+        if encrypted_attributes
+            .iter()
+            .any(|&a| doc.is_inside(a, assertion))
         {
             return Err(SamlError::EncryptedAttributeUnsupported);
         }
@@ -523,7 +527,7 @@ impl ParsedResponse {
         let mut response_signature = None;
         let mut assertion_signature = None;
         let (mut on_response, mut on_assertion) = (0, 0);
-        for sig in doc.descendants_named(response, DSIG_NS, "Signature") {
+        for sig in signatures {
             match doc.parent(sig) {
                 Some(p) if p == response => {
                     on_response += 1;
@@ -905,21 +909,22 @@ impl ParsedResponse {
     pub(crate) fn attributes(&self) -> Result<Vec<(String, Vec<String>)>, SamlError> {
         let doc = &self.doc;
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut names: Vec<&str> = Vec::new();
         for statement in doc.children_named(self.assertion, ASSERTION_NS, "AttributeStatement") {
             for attr in doc.children_named(statement, ASSERTION_NS, "Attribute") {
                 let name = doc.attr(attr, "Name").unwrap_or("");
-                if !seen.insert(name) {
-                    return Err(SamlError::DuplicateAttribute {
-                        name: name.to_owned(),
-                    });
-                }
+                names.push(name);
                 let values = doc
                     .children_named(attr, ASSERTION_NS, "AttributeValue")
                     .map(|v| doc.text_content(v))
                     .collect();
                 out.push((name.to_owned(), values));
             }
+        }
+        if let Some(name) = first_duplicate(&mut names) {
+            return Err(SamlError::DuplicateAttribute {
+                name: name.to_owned(),
+            });
         }
         Ok(out)
     }
@@ -956,15 +961,19 @@ fn check_status(doc: &Document, response: NodeId) -> Result<(), SamlError> {
 /// Every ID-like attribute (`ID`, `Id`, `id`, in no namespace) must be unique, so that no
 /// reference can be resolved two ways.
 fn check_unique_ids(doc: &Document) -> Result<(), SamlError> {
-    let mut seen = std::collections::HashSet::new();
-    for n in 0..doc.len() {
-        for name in ["ID", "Id", "id"] {
-            if let Some(v) = doc.attr(n, name)
-                && !seen.insert(v)
-            {
-                return Err(SamlError::DuplicateId { id: v.to_owned() });
-            }
-        }
-    }
-    Ok(())
+    let mut ids: Vec<&str> = doc
+        .all_attrs()
+        .iter()
+        .filter(|a| a.ns.is_empty() && matches!(doc.str(a.local), "ID" | "Id" | "id"))
+        .map(|a| doc.str(a.value))
+        .collect();
+    first_duplicate(&mut ids).map_or(Ok(()), |id| {
+        Err(SamlError::DuplicateId { id: id.to_owned() })
+    })
+}
+
+/// The first repeated value, found by sorting: no hashing of attacker-chosen strings.
+fn first_duplicate<'a>(values: &mut [&'a str]) -> Option<&'a str> {
+    values.sort_unstable();
+    values.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }

@@ -100,7 +100,7 @@ impl Span {
         }
     }
 
-    fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.len & !DECODED_BIT == 0
     }
 }
@@ -265,6 +265,16 @@ impl Document {
             .map(|a| self.str(a.value))
     }
 
+    /// Every attribute of every element, in document order.
+    pub(crate) fn all_attrs(&self) -> &[Attr] {
+        &self.attrs
+    }
+
+    /// Whether `node` is `ancestor` or lies inside its subtree.
+    pub(crate) fn is_inside(&self, node: NodeId, ancestor: NodeId) -> bool {
+        node >= ancestor && node < self.nodes[ancestor].end
+    }
+
     /// Children of `id`, in order.
     pub(crate) fn children(&self, id: NodeId) -> Children<'_> {
         Children {
@@ -390,17 +400,26 @@ fn is_xml_char(c: char) -> bool {
 /// feed and carriage return; U+FFFE and U+FFFF).
 fn check_document_chars(src: &str) -> Result<(), XmlError> {
     let bytes = src.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
-            return Err(malformed(i, format!("control character U+{b:04X}")));
+    let allowed = |b: u8| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r';
+    // A branch-free pass over blocks (which the compiler vectorizes); a block that fails is
+    // searched again for the position.
+    for (i, block) in bytes.chunks(64).enumerate() {
+        if !block.iter().fold(true, |ok, &b| ok & allowed(b)) {
+            let at = block.iter().position(|&b| !allowed(b)).unwrap_or(0);
+            return Err(malformed(
+                i * 64 + at,
+                format!("control character U+{:04X}", block[at]),
+            ));
         }
-        // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
-        if b == 0xEF
-            && bytes.get(i + 1) == Some(&0xBF)
-            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
-        {
+    }
+    // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8; 0xEF starts few characters.
+    let mut from = 0;
+    while let Some(off) = bytes[from..].iter().position(|&b| b == 0xEF) {
+        let i = from + off;
+        if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
             return Err(malformed(i, "non-character U+FFFE or U+FFFF"));
         }
+        from = i + 1;
     }
     Ok(())
 }
@@ -417,12 +436,68 @@ fn is_name_char(c: char) -> bool {
 }
 
 pub(crate) fn is_ncname(s: &str) -> bool {
+    let b = s.as_bytes();
+    // Almost every name in a SAML message is ASCII: check those bytes without decoding.
+    if b.is_ascii() {
+        return b
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'));
+    }
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
 
-/// Splits a qualified name into (prefix, local), checking both are NCNames.
+/// The class of each ASCII byte in a name: 2 may start an NCName, 1 may continue one, 0 may
+/// not appear in one (`:` separates prefix and local name).
+const NAME_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() || c == b'_' {
+            2
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Splits a qualified name into (prefix, local), checking both are NCNames. ASCII names,
+/// nearly all of them, are checked in one table-driven pass.
 fn split_qname(name: &str) -> Option<(&str, &str)> {
+    let b = name.as_bytes();
+    let mut colon = None;
+    let mut at_start = true;
+    for (i, &c) in b.iter().enumerate() {
+        if c >= 0x80 {
+            return split_qname_unicode(name);
+        }
+        match NAME_CLASS[c as usize] {
+            2 => at_start = false,
+            1 if !at_start => {}
+            _ if c == b':' && colon.is_none() && !at_start => {
+                colon = Some(i);
+                at_start = true;
+            }
+            _ => return None,
+        }
+    }
+    if at_start {
+        return None;
+    }
+    Some(match colon {
+        Some(i) => (&name[..i], &name[i + 1..]),
+        None => ("", name),
+    })
+}
+
+fn split_qname_unicode(name: &str) -> Option<(&str, &str)> {
     match name.split_once(':') {
         Some((p, l)) if is_ncname(p) && is_ncname(l) => Some((p, l)),
         None if is_ncname(name) => Some(("", name)),
@@ -765,8 +840,10 @@ impl<'a> Parser<'a> {
         // prefix may be declared after it on the same element.
         let mut raw_attrs = std::mem::take(&mut self.scratch_attrs);
         raw_attrs.clear();
+        // Duplicates are checked below by expanded name (and by prefix for declarations),
+        // which is stricter than quick-xml's check of the raw names and needs no allocation.
         let mut attributes = start.attributes();
-        attributes.with_checks(true);
+        attributes.with_checks(false);
         for attr in attributes {
             let attr = attr.map_err(|e| malformed(position, e.to_string()))?;
             let key: &str = attr.key.as_ref();
@@ -805,6 +882,15 @@ impl<'a> Parser<'a> {
                         limit: "namespace declarations per element",
                         max: self.limits.max_namespace_declarations_per_element,
                     });
+                }
+                if self.ns_decls[decl_start..]
+                    .iter()
+                    .any(|d| self.str(d.prefix) == prefix_str)
+                {
+                    return Err(malformed(
+                        position,
+                        format!("namespace prefix {prefix_str:?} declared twice"),
+                    ));
                 }
                 let p = self.span_of(prefix_str);
                 if prefix_str == "xml" {
@@ -1039,6 +1125,9 @@ mod tests {
             .contains("duplicate")
         );
         assert!(reason(parse("<a xmlns:p=\"\"/>")).contains("undeclared"));
+        assert!(reason(parse("<a xmlns:p=\"urn:1\" xmlns:p=\"urn:2\"/>")).contains("twice"));
+        assert!(reason(parse("<a xmlns=\"urn:1\" xmlns=\"urn:1\"/>")).contains("twice"));
+        assert!(reason(parse("<a x=\"1\" x=\"1\"/>")).contains("duplicate"));
         assert!(reason(parse("<a>\u{1}</a>")).contains("control"));
         assert!(!reason(parse("<a x=\"<\"/>")).is_empty());
         assert!(reason(parse("<a/><?xml version=\"1.0\"?>")).contains("declaration"));
@@ -1078,6 +1167,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn qualified_names_are_checked_in_ascii_and_beyond() {
+        for ok in ["a", "saml:Assertion", "_x-1.2", "p:_", "été", "ns:名前"] {
+            assert!(split_qname(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "", ":", "a:", ":a", "a:b:c", "1a", "a:1b", "-a", "a b", "a\u{e9}:", "::",
+        ] {
+            assert!(split_qname(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(split_qname("saml:Assertion"), Some(("saml", "Assertion")));
+        assert_eq!(split_qname("ID"), Some(("", "ID")));
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct Spec {
     pub not_on_or_after: String,
     pub session_not_on_or_after: String,
     pub attributes: Vec<(String, Vec<String>)>,
+    /// The NameFormat of every Attribute, if any.
+    pub attribute_name_format: Option<String>,
 }
 
 impl Default for Spec {
@@ -97,6 +99,7 @@ impl Default for Spec {
                 .iter()
                 .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
                 .collect(),
+            attribute_name_format: Some("urn:oasis:names:tc:SAML:2.0:attrname-format:basic".into()),
         }
     }
 }
@@ -126,10 +129,20 @@ pub fn response_xml(s: &Spec) -> String {
         .map(|(n, vs)| {
             let values: String = vs
                 .iter()
-                .map(|v| format!("<saml:AttributeValue xsi:type=\"xs:string\">{}</saml:AttributeValue>", esc(v)))
+                .map(|v| {
+                    format!(
+                        "<saml:AttributeValue xsi:type=\"xs:string\">{}</saml:AttributeValue>",
+                        esc(v)
+                    )
+                })
                 .collect();
+            let format = s
+                .attribute_name_format
+                .as_ref()
+                .map(|f| format!(" NameFormat=\"{}\"", esc(f)))
+                .unwrap_or_default();
             format!(
-                "<saml:Attribute Name=\"{}\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:basic\">{values}</saml:Attribute>",
+                "<saml:Attribute Name=\"{}\"{format}>{values}</saml:Attribute>",
                 esc(n)
             )
         })
