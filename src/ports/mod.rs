@@ -11,6 +11,7 @@ pub mod http;
 pub mod id_map;
 pub mod random;
 pub mod replay;
+pub mod sleep;
 
 pub use clock::{Clock, SystemClock};
 pub use config::ConfigSource;
@@ -18,6 +19,9 @@ pub use http::{HttpClient, HttpRequest, HttpResponse, TransportError, TransportE
 pub use id_map::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
 pub use random::{OsRandom, RandomError, RandomSource};
 pub use replay::{InMemoryReplayCache, ReplayCache, ReplayCacheError, ReplayKey};
+pub use sleep::Sleep;
+#[cfg(feature = "tokio")]
+pub use sleep::TokioSleep;
 
 #[cfg(any(test, feature = "test-util"))]
 pub use clock::ManualClock;
@@ -25,3 +29,5 @@ pub use clock::ManualClock;
 pub use http::{FakeHttpClient, FakeReply};
 #[cfg(any(test, feature = "test-util"))]
 pub use random::SequenceRandom;
+#[cfg(any(test, feature = "test-util"))]
+pub use sleep::ManualSleep;
