@@ -11,7 +11,9 @@
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod adapters;
+pub mod api;
 pub mod config;
+pub mod connec;
 pub mod error;
 pub mod ports;
 pub mod routes;
