@@ -137,7 +137,7 @@ async fn handle(
             (200, "application/json", b)
         }
         Act::Reset => {
-            let _ = stream.set_linger(Some(Duration::ZERO));
+            let _ = stream.set_zero_linger();
             drop(stream);
             return;
         }
