@@ -20,6 +20,8 @@ pub mod routes;
 pub mod saml;
 pub mod types;
 
+pub use api::{AccountClient, ApiError};
 pub use config::{Maestrano, MarketplaceConfig, Tenant};
+pub use connec::{ConnecClient, ConnecError};
 pub use error::{Error, Result};
 pub use types::{ApiId, ApiKey, GroupUid, MarketplaceKey, Secret, UserUid};
