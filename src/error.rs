@@ -37,6 +37,12 @@ pub enum Error {
     /// A request matched no endpoint.
     #[error(transparent)]
     Match(#[from] crate::routes::MatchError),
+    /// An account API call failed.
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiError),
+    /// A Connec! call failed.
+    #[error(transparent)]
+    Connec(#[from] crate::connec::ConnecError),
 }
 
 /// `Result` with the crate's [`Error`].

@@ -72,7 +72,9 @@
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod adapters;
+pub mod api;
 pub mod config;
+pub mod connec;
 pub mod error;
 pub mod ports;
 pub mod routes;
@@ -81,7 +83,9 @@ pub mod timestamp;
 pub mod types;
 pub mod webhook;
 
+pub use api::{AccountClient, ApiError};
 pub use config::{Maestrano, MarketplaceConfig, Tenant};
+pub use connec::{ConnecClient, ConnecError};
 
 /// The User-Agent the SDK sends: the crate's name and version.
 pub const USER_AGENT: &str = concat!("maestrano-rust/", env!("CARGO_PKG_VERSION"));

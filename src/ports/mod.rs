@@ -12,6 +12,7 @@ pub mod id_map;
 pub mod random;
 pub mod replay;
 pub mod request_ids;
+pub mod sleep;
 
 pub use clock::{Clock, SystemClock};
 pub use config::ConfigSource;
@@ -20,6 +21,9 @@ pub use id_map::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
 pub use random::{OsRandom, RandomError, RandomSource};
 pub use replay::{InMemoryReplayCache, ReplayCache, ReplayCacheError, ReplayKey};
 pub use request_ids::{InMemoryRequestIdStore, RequestIdStore, RequestIdStoreError};
+pub use sleep::Sleep;
+#[cfg(feature = "tokio")]
+pub use sleep::TokioSleep;
 
 #[cfg(any(test, feature = "test-util"))]
 pub use clock::ManualClock;
@@ -27,3 +31,5 @@ pub use clock::ManualClock;
 pub use http::{FakeHttpClient, FakeReply};
 #[cfg(any(test, feature = "test-util"))]
 pub use random::SequenceRandom;
+#[cfg(any(test, feature = "test-util"))]
+pub use sleep::ManualSleep;
