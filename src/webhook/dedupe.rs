@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
-use super::events::NotifiedEntity;
+use crate::connec::Entity;
 use crate::ports::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
 use crate::types::MarketplaceKey;
 
@@ -30,12 +30,12 @@ enum Backend {
 fn key(
     marketplace: &MarketplaceKey,
     kind: &str,
-    entity: &NotifiedEntity,
+    entity: &Entity,
 ) -> Option<(String, String, String)> {
     Some((
         marketplace.to_string(),
         kind.to_owned(),
-        entity.connec_id()?.to_owned(),
+        entity.connec_id()?,
     ))
 }
 
@@ -60,12 +60,12 @@ impl DeliveryLedger {
     fn remote(
         marketplace: &MarketplaceKey,
         kind: &str,
-        entity: &NotifiedEntity,
+        entity: &Entity,
     ) -> Result<Option<RemoteRef>, IdMapError> {
-        let (Some(group), Some(id)) = (&entity.group_id, entity.connec_id()) else {
+        let (Some(group), Some(id)) = (entity.group_id(), entity.connec_id()) else {
             return Ok(None);
         };
-        let realm = Realm::new(marketplace.as_str(), group.as_str())?;
+        let realm = Realm::new(marketplace.as_str(), group)?;
         Ok(Some(RemoteRef::new(realm, kind, id)?))
     }
 
@@ -75,9 +75,9 @@ impl DeliveryLedger {
         &self,
         marketplace: &MarketplaceKey,
         kind: &str,
-        entity: &NotifiedEntity,
+        entity: &Entity,
     ) -> Result<bool, IdMapError> {
-        let Some(updated_at) = entity.updated_at else {
+        let Some(updated_at) = entity.updated_at() else {
             return Ok(false);
         };
         match &self.backend {
@@ -107,11 +107,11 @@ impl DeliveryLedger {
         &self,
         marketplace: &MarketplaceKey,
         kind: &str,
-        entity: &NotifiedEntity,
+        entity: &Entity,
         local: &LocalRef,
         now: OffsetDateTime,
     ) -> Result<(), IdMapError> {
-        let Some(updated_at) = entity.updated_at else {
+        let Some(updated_at) = entity.updated_at() else {
             return Ok(());
         };
         match &self.backend {

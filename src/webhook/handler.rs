@@ -217,9 +217,9 @@ impl WebhookHandler {
             },
             EndpointKind::ConnecNotification => {
                 match parse_notification(request.body(), self.options.max_body_bytes) {
-                    Ok(batches) => WebhookEvent::ConnecNotification {
+                    Ok(notification) => WebhookEvent::ConnecNotification {
                         marketplace,
-                        batches,
+                        notification,
                     },
                     Err(e) => {
                         tracing::warn!(reason = %e, "webhook refused: malformed body");

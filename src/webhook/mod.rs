@@ -12,8 +12,5 @@ mod handler;
 
 pub use auth::{AuthError, MAX_AUTHORIZATION_BYTES, authenticate, parse_basic};
 pub use dedupe::DeliveryLedger;
-pub use events::{
-    DEFAULT_MAX_BODY_BYTES, EntityBatch, EntityRef, NotificationError, NotifiedEntity,
-    WebhookEvent, parse_notification,
-};
+pub use events::{DEFAULT_MAX_BODY_BYTES, NotificationError, WebhookEvent, parse_notification};
 pub use handler::{WebhookHandler, WebhookOptions, WebhookSink};
