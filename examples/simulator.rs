@@ -44,6 +44,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  certificate SHA-1 {}", m.certificate.sha1_fingerprint());
         println!("  the app's ACS   {}", tenant.acs_url());
         println!("  the app's init  {}", tenant.init_url());
+        let spec = sim.marketplace(&m.key)?.spec().clone();
+        for member in &spec.memberships {
+            println!(
+                "  user {} is {} of group {} (log in as them with ?{}={}&{}={})",
+                member.user,
+                member.role,
+                member.group,
+                maestrano::simulator::SIM_USER_PARAM,
+                member.user,
+                maestrano::simulator::GROUP_PARAM,
+                member.group
+            );
+        }
     }
     println!();
     println!("Press Ctrl-C to stop.");

@@ -138,8 +138,8 @@ pub enum DeliveryFault {
     /// The request reaches the application, which handles it; its answer is replaced by an
     /// HTTP 500, and the delivery is retried.
     ReplaceWith500,
-    /// The request reaches the application, which handles it; the connection is dropped
-    /// before the answer is read, and the delivery is retried.
+    /// The request reaches the application, which handles it; the sender then discards the
+    /// answer as a connection dropped after sending would, and the delivery is retried.
     DropAfterSend,
 }
 

@@ -50,6 +50,15 @@
 //! Every time it writes comes from the [`Clock`](crate::ports::Clock) given in the
 //! [`SimulatorConfig`], so a test can pin it with a manual clock.
 //!
+//! # In your own integration tests
+//!
+//! Start the application under test on a loopback port first, then the simulator with that
+//! URL as the marketplaces' `app.host`, then let the application autoconfigure from
+//! [`Simulator::dev_platform_settings`]. Each test can start its own simulator: ports are
+//! ephemeral and keys are generated at start (an RSA-2048 key takes about a second in a debug
+//! build, in parallel for several marketplaces). Drive logins through the application's own
+//! init route; the IdP answers with the form to post to its ACS.
+//!
 //! ```
 //! use std::sync::Arc;
 //!
@@ -80,6 +89,44 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Webhooks and faults are driven from the test:
+//!
+//! ```no_run
+//! # async fn demo(sim: &maestrano::simulator::Simulator) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//!
+//! use maestrano::simulator::{
+//!     Api, ApiFault, Credentials, DeliveryFault, DeliveryOptions, DeliveryOutcome, Webhook,
+//! };
+//!
+//! let acme = sim.marketplace(&"acme-corp".parse()?)?;
+//! let group: maestrano::GroupUid = "cld-1".parse()?;
+//!
+//! // The app's answer is lost twice; the sender retries and the third attempt is delivered.
+//! acme.inject_delivery_fault(DeliveryFault::ReplaceWith500, 1);
+//! acme.inject_delivery_fault(DeliveryFault::DelayResponse(Duration::from_secs(10)), 1);
+//! let report = acme.deliver(Webhook::group_destroyed(group.clone())).await;
+//! assert!(report.is_delivered());
+//! assert_eq!(report.attempts.len(), 3);
+//!
+//! // Another marketplace's credentials must be refused, and are not retried.
+//! let options = DeliveryOptions::default()
+//!     .with_credentials(Credentials::OfMarketplace("globex".parse()?));
+//! let report = acme.deliver_with(Webhook::group_destroyed(group), options).await;
+//! assert_eq!(report.outcome, DeliveryOutcome::Rejected { status: 401 });
+//!
+//! // The next two account API calls get HTTP 500; then one hangs for two seconds.
+//! acme.inject_fault(Api::Account, ApiFault::InternalError, 2);
+//! acme.inject_fault(Api::Account, ApiFault::Delay(Duration::from_secs(2)), 1);
+//! // … run the application's billing job and check that it retries …
+//! assert_eq!(acme.bills().len(), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! The simulator binds only to `127.0.0.1`, serves at most 256 connections per listener at once,
+//! reads request bodies of at most 2 MiB and bounds what it stores (sessions, bills, entities).
+//! The IdP does not verify signed AuthnRequests: it does not know the application's key.
 
 mod account;
 mod assertion;
@@ -381,6 +428,11 @@ impl MarketplaceHandle {
     /// Where the marketplace listens and the credentials it issued.
     pub fn info(&self) -> &MarketplaceInfo {
         &self.this.info
+    }
+
+    /// What was configured: users, groups, memberships, resellers and the app's paths.
+    pub fn spec(&self) -> &MarketplaceSpec {
+        &self.this.spec
     }
 
     /// The marketplace as the SDK sees it through the served configuration.

@@ -157,3 +157,135 @@ async fn shutdown_closes_the_ports() {
         assert_eq!(err.kind(), TransportErrorKind::Connect, "{url}");
     }
 }
+
+#[tokio::test]
+async fn hostile_requests_get_an_answer_and_the_servers_stay_up() {
+    let sim = two(clock(), &app_url()).await;
+    let a = &sim.marketplaces()[0];
+    let auth = basic(a.api_id.as_str(), a.api_key.expose());
+    let base = a.base_url.as_str().trim_end_matches('/');
+    let huge = serde_json::Value::String("x".repeat(3 * 1024 * 1024));
+    let cases: Vec<(&str, String, Option<serde_json::Value>, u16)> = vec![
+        ("GET", format!("{base}/"), None, 404),
+        ("GET", format!("{base}/api/v1/account/%FF%FE"), None, 404),
+        (
+            "GET",
+            format!("{base}/api/v1/account/bills/..%2F..%2Fetc"),
+            None,
+            200,
+        ),
+        (
+            "GET",
+            format!("{base}/api/v1/account/bills/a/b/c"),
+            None,
+            404,
+        ),
+        (
+            "POST",
+            format!("{base}/api/v1/account/bills"),
+            Some(json!("not an object")),
+            400,
+        ),
+        (
+            "POST",
+            format!("{base}/api/v1/account/bills"),
+            Some(json!({"price_cents": "NaN", "units": "inf"})),
+            400,
+        ),
+        (
+            "POST",
+            format!("{base}/api/v1/account/bills"),
+            Some(huge.clone()),
+            413,
+        ),
+        (
+            "GET",
+            format!("{base}/api/v1/account/bills?created_at_after=%FF"),
+            None,
+            400,
+        ),
+        (
+            "GET",
+            format!("{base}/api/v1/account/bills?price_cents_greater_than=NaN"),
+            None,
+            400,
+        ),
+        (
+            "POST",
+            format!("{base}/api/v2/cld-1/people"),
+            Some(huge),
+            413,
+        ),
+        (
+            "POST",
+            format!("{base}/api/v2/cld-1/people"),
+            Some(json!({"people": {"id": 7}})),
+            400,
+        ),
+        (
+            "POST",
+            format!("{base}/api/v2/cld-1/people"),
+            Some(json!({"people": {"id": [{"id": 1}]}})),
+            400,
+        ),
+        (
+            "GET",
+            format!("{base}/api/v2/cld-1/people?$skip=18446744073709551615&$top=1000"),
+            None,
+            200,
+        ),
+        (
+            "GET",
+            format!("{base}/api/v2/cld-1/people?$skip=-1"),
+            None,
+            400,
+        ),
+        (
+            "GET",
+            format!("{base}/api/v2/cld-1/people?$orderby=%27%27"),
+            None,
+            400,
+        ),
+        (
+            "GET",
+            format!(
+                "{base}/api/v2/cld-1/people?$filter=a%20eq%20%27{}",
+                "x".repeat(5000)
+            ),
+            None,
+            400,
+        ),
+        ("DELETE", format!("{base}/api/v2/cld-1/people/x"), None, 405),
+        (
+            "POST",
+            format!("{base}/batch"),
+            Some(
+                json!({"ops": [{"method": "FROB", "url": 3}, {"method": "get", "url": "http://elsewhere.example/api/v2/cld-1/people"}, {"method": "get", "url": "/api/v3/x"}]}),
+            ),
+            200,
+        ),
+        ("GET", format!("{base}/api/v1/auth/saml/usr-1"), None, 200),
+        ("GET", format!("{base}/app_logout"), None, 400),
+    ];
+    for (method, url, body, want) in cases {
+        let r = send(method, &url, Some(&auth), body.as_ref())
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        assert_eq!(
+            r.status().as_u16(),
+            want,
+            "{method} {}",
+            &url[..url.len().min(120)]
+        );
+    }
+    // Still serving.
+    let r = send(
+        "GET",
+        &format!("{base}/api/v1/account/groups"),
+        Some(&auth),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+}
