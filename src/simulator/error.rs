@@ -29,6 +29,15 @@ pub enum SimulatorError {
         /// Its id.
         id: String,
     },
+    /// The simulated API refused what a test asked it to store, as it would refuse the request
+    /// (an unknown group or collection, an entity carrying a Connec! id, …).
+    #[error("the simulated API refused it with HTTP {status}: {body}")]
+    Refused {
+        /// The HTTP status the API answers.
+        status: u16,
+        /// The error body the API answers.
+        body: String,
+    },
     /// The HTTP client of the webhook sender could not be built.
     #[error("webhook sender: {0}")]
     Http(#[from] crate::ports::TransportError),

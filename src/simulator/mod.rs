@@ -539,8 +539,8 @@ impl MarketplaceHandle {
     ///
     /// # Errors
     ///
-    /// [`SimulatorError::NotFound`] for an unknown group or collection, or an entity Connec!
-    /// would refuse (the JSON-API error is in the message).
+    /// [`SimulatorError::Refused`], with the JSON-API error, for an unknown group or
+    /// collection or an entity Connec! would refuse.
     pub fn insert_connec_entity(
         &self,
         group: &GroupUid,
@@ -555,9 +555,9 @@ impl MarketplaceHandle {
         if status.is_success() {
             Ok(body.get(collection).cloned().unwrap_or(Value::Null))
         } else {
-            Err(SimulatorError::NotFound {
-                kind: "connec collection",
-                id: format!("{group}/{collection}: {body}"),
+            Err(SimulatorError::Refused {
+                status: status.as_u16(),
+                body: body.to_string(),
             })
         }
     }
@@ -572,5 +572,34 @@ impl MarketplaceHandle {
     /// Ends every IdP session of `user`, as `/app_logout` does; how many were ended.
     pub fn end_sessions(&self, user: &UserUid) -> usize {
         self.this.end_sessions(user.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+
+    #[test]
+    fn handles_and_their_futures_can_move_across_threads() {
+        send_sync::<Simulator>();
+        send_sync::<MarketplaceHandle>();
+        send_sync::<DeliveryReport>();
+        let start = Simulator::start(SimulatorConfig::new(Arc::new(crate::ports::SystemClock)));
+        send(&start);
+        fn send_future<F, Fut>(_: F)
+        where
+            F: Fn(MarketplaceHandle) -> Fut,
+            Fut: std::future::Future + Send,
+        {
+        }
+        send_future(|h: MarketplaceHandle| async move {
+            h.deliver(Webhook::ConnecNotification {
+                entities: Vec::new(),
+            })
+            .await
+        });
     }
 }

@@ -198,10 +198,15 @@ async fn entities_are_created_listed_filtered_paged_and_updated() {
     assert_eq!(inserted["group_id"], "cld-1");
     let (_, body) = api.call("GET", "/api/v2/cld-1/invoices", None).await;
     assert_eq!(body["invoices"][0]["title"], "INV-1");
+    let err = handle
+        .insert_connec_entity(&group, "widgets", json!({}))
+        .unwrap_err();
     assert!(
-        handle
-            .insert_connec_entity(&group, "widgets", json!({}))
-            .is_err()
+        matches!(
+            err,
+            maestrano::simulator::SimulatorError::Refused { status: 400, .. }
+        ),
+        "{err}"
     );
     assert!(handle.requests(Api::Connec) >= 15);
 }

@@ -302,6 +302,15 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
         matches!(err, maestrano::saml::SsoFlowError::Saml(_)),
         "{err:?}"
     );
+    // For A, it answers only the request it was issued for.
+    let err = ta
+        .response_validator()
+        .check(message, Some("_another_request"), clock.as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(err, SamlError::InResponseToMismatch { .. }),
+        "{err:?}"
+    );
     // For A itself, the response is fine, but only until it expires.
     ta.response_validator()
         .check(message, Some(&redirect.request_id), clock.as_ref())
