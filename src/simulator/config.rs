@@ -315,9 +315,10 @@ impl MarketplaceSpec {
     /// demo marketplaces never share an account.
     pub fn demo(key: MarketplaceKey, app_host: Url, index: u32) -> Self {
         let id = |prefix: &str| format!("{prefix}-{index}");
-        let user = UserUid::new(id("usr")).unwrap_or_else(|_| unreachable_id());
-        let group = GroupUid::new(id("cld")).unwrap_or_else(|_| unreachable_id());
-        let reseller = ResellerUid::new(id("rsl")).unwrap_or_else(|_| unreachable_id());
+        // ASCII letters, digits and '-': every id type accepts them.
+        let user = UserUid::new(id("usr")).expect("demo uids are path-safe");
+        let group = GroupUid::new(id("cld")).expect("demo uids are path-safe");
+        let reseller = ResellerUid::new(id("rsl")).expect("demo uids are path-safe");
         let name = format!("Company {index} of {key}");
         Self::new(key.clone(), app_host)
             .user(
@@ -379,11 +380,6 @@ impl MarketplaceSpec {
     }
 }
 
-fn unreachable_id<T>() -> T {
-    // The demo ids are ASCII letters, digits and '-', which every id type accepts.
-    unreachable!("demo ids are valid")
-}
-
 /// The simulator's configuration: the marketplaces and the ports it uses.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -428,7 +424,7 @@ impl SimulatorConfig {
     /// Two demo marketplaces, `acme-corp` and `globex`, both serving the application at
     /// `app_host` (see [`MarketplaceSpec::demo`]).
     pub fn two_marketplaces(clock: Arc<dyn Clock>, app_host: &Url) -> Self {
-        let key = |k: &str| MarketplaceKey::new(k).unwrap_or_else(|_| unreachable_id());
+        let key = |k: &str| MarketplaceKey::new(k).expect("the demo keys are path-safe");
         Self::new(clock)
             .marketplace(MarketplaceSpec::demo(key("acme-corp"), app_host.clone(), 1))
             .marketplace(MarketplaceSpec::demo(key("globex"), app_host.clone(), 2))

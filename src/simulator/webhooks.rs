@@ -73,7 +73,8 @@ impl Webhook {
 pub enum Credentials {
     /// The sending marketplace's own `api.id:api.key` (what a marketplace sends).
     Own,
-    /// Another simulated marketplace's credentials (which the application must refuse).
+    /// Another simulated marketplace's credentials (which the application must refuse); no
+    /// `Authorization` header when no simulated marketplace has this key.
     OfMarketplace(MarketplaceKey),
     /// These credentials.
     Custom {
