@@ -59,6 +59,7 @@
 //! | `reqwest` | [`adapters::ReqwestHttpClient`]: the `HttpClient` port on reqwest with rustls |
 //! | `aws-lc-rs` | a second crypto provider for SAML signature verification, on AWS-LC |
 //! | `test-util` | fakes for tests: a manual clock, a scripted HTTP client, a counter random source |
+//! | `simulator` | [`simulator`]: a marketplace simulator on loopback (developer platform, IdP, account API, Connec!, webhook sender, fault injection) for integration tests; brings in axum, hyper and tokio |
 //!
 //! ## Security
 //!
@@ -79,6 +80,9 @@ pub mod error;
 pub mod ports;
 pub mod routes;
 pub mod saml;
+#[cfg(feature = "simulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "simulator")))]
+pub mod simulator;
 pub mod timestamp;
 pub mod types;
 pub mod webhook;
