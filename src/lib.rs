@@ -13,6 +13,7 @@
 pub mod adapters;
 pub mod config;
 pub mod error;
+pub mod idmap;
 pub mod ports;
 pub mod routes;
 pub mod saml;
