@@ -220,6 +220,8 @@ impl Sql {
             find_remote: format!(
                 "{select} WHERE provider = $1 AND realm = $2 AND entity = $3 AND remote_id = $4"
             ),
+            // Batches run as one-shot statements (see `query_maps_once`), so they always get
+            // a plan made for the ids at hand: an index probe per id.
             find_remotes: format!(
                 "{select} WHERE provider = $1 AND realm = $2 AND entity = $3
                    AND remote_id = ANY($4)
@@ -450,6 +452,24 @@ async fn query_maps(
         .collect()
 }
 
+/// [`query_maps`] for batches: a statement prepared for this call only. Its plan is made for
+/// the ids at hand, whereas a cached statement switches after five runs to a generic plan,
+/// which may check `= ANY($n)` as a filter, scanning the whole array for every row of the
+/// realm: quadratic, over a second for 10,000 ids. One more round trip, for a plan that is
+/// right whatever the table's statistics.
+async fn query_maps_once(
+    client: &Object,
+    operation: &'static str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<IdMap>, IdMapError> {
+    let err = |e| IdMapError::store(operation, e);
+    let rows = client.query(sql, params).await.map_err(err)?;
+    rows.iter()
+        .map(|row| read_row(row).map_err(|e| IdMapError::store(operation, e)))
+        .collect()
+}
+
 fn read_row(row: &Row) -> Result<IdMap, CorruptRow> {
     fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
         row: &'a Row,
@@ -629,7 +649,9 @@ impl IdMapStore for PostgresStore {
         if remote_ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.query(
+        let client = self.client("find links").await?;
+        query_maps_once(
+            &client,
             "find links",
             &self.sql.find_remotes,
             &[&realm.provider(), &realm.realm(), &entity, &remote_ids],
@@ -648,9 +670,11 @@ impl IdMapStore for PostgresStore {
         if local_ids.is_empty() {
             return Ok(Vec::new());
         }
+        let client = self.client("find links").await?;
         match realm {
             None => {
-                self.query(
+                query_maps_once(
+                    &client,
                     "find links",
                     &self.sql.find_locals,
                     &[&class_name, &local_ids],
@@ -658,7 +682,8 @@ impl IdMapStore for PostgresStore {
                 .await
             }
             Some(realm) => {
-                self.query(
+                query_maps_once(
+                    &client,
                     "find links",
                     &self.sql.find_locals_in,
                     &[&class_name, &local_ids, &realm.provider(), &realm.realm()],
