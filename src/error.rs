@@ -22,9 +22,12 @@ pub enum Error {
     /// The replay cache failed.
     #[error(transparent)]
     ReplayCache(#[from] crate::ports::ReplayCacheError),
-    /// The identity map store failed.
+    /// The identity map store failed, or an id map field was invalid.
     #[error(transparent)]
     IdMap(#[from] crate::ports::IdMapError),
+    /// A remote entity's URL could not be built.
+    #[error(transparent)]
+    RemoteUrl(#[from] crate::idmap::RemoteUrlError),
     /// The random source failed.
     #[error(transparent)]
     Random(#[from] crate::ports::RandomError),
@@ -43,6 +46,12 @@ pub enum Error {
     /// A Connec! call failed.
     #[error(transparent)]
     Connec(#[from] crate::connec::ConnecError),
+}
+
+impl From<crate::ports::id_map::FieldError> for Error {
+    fn from(e: crate::ports::id_map::FieldError) -> Self {
+        Self::IdMap(e.into())
+    }
 }
 
 /// `Result` with the crate's [`Error`].

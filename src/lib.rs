@@ -70,13 +70,17 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "reqwest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+#[cfg(any(feature = "reqwest", feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "reqwest", feature = "sqlite", feature = "postgres")))
+)]
 pub mod adapters;
 pub mod api;
 pub mod config;
 pub mod connec;
 pub mod error;
+pub mod idmap;
 pub mod ports;
 pub mod routes;
 pub mod saml;

@@ -56,7 +56,6 @@ impl DeliveryLedger {
         }
     }
 
-    #[allow(clippy::result_large_err)] // IdMapError is the store port's own error type
     fn remote(
         marketplace: &MarketplaceKey,
         kind: &str,

@@ -98,29 +98,22 @@ impl WebhookSink for App {
             }
             WebhookEvent::ConnecNotification {
                 marketplace,
-                batches,
+                notification,
             } => {
-                for batch in batches {
-                    for entity in batch.entities {
-                        if self
-                            .ledger
-                            .already_applied(&marketplace, &batch.kind, &entity)
-                            .await?
-                        {
-                            continue;
-                        }
-                        let local = LocalRef::new("Contact", entity.connec_id().unwrap_or("?"))?;
-                        self.ledger
-                            .record_applied(
-                                &marketplace,
-                                &batch.kind,
-                                &entity,
-                                &local,
-                                self.clock.now(),
-                            )
-                            .await?;
-                        self.apply(name);
+                for (kind, entity) in notification.entities() {
+                    if self
+                        .ledger
+                        .already_applied(&marketplace, kind, entity)
+                        .await?
+                    {
+                        continue;
                     }
+                    let id = entity.connec_id().unwrap_or_else(|| "?".to_owned());
+                    let local = LocalRef::new("Contact", id)?;
+                    self.ledger
+                        .record_applied(&marketplace, kind, entity, &local, self.clock.now())
+                        .await?;
+                    self.apply(name);
                 }
             }
             _ => return Err("unknown event".into()),
