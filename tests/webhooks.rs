@@ -461,6 +461,41 @@ async fn the_ledger_skips_an_entity_version_already_applied() {
     );
 }
 
+#[tokio::test]
+async fn the_ledger_on_the_identity_map_links_and_skips_applied_versions() {
+    use maestrano::idmap::InMemoryIdMapStore;
+    use maestrano::ports::{IdMapStore, Realm, RemoteRef};
+    let store = Arc::new(InMemoryIdMapStore::new());
+    let ledger = DeliveryLedger::on_id_map(store.clone());
+    let m = MarketplaceKey::new("maestrano-uat").unwrap();
+    let notification = maestrano::webhook::parse_notification(
+        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
+        1 << 20,
+    )
+    .unwrap();
+    let person = notification.kinds["people"][0].clone();
+    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
+    ledger
+        .record_applied(&m, "people", &person, &local, datetime!(2024-01-01 0:00 UTC))
+        .await
+        .unwrap();
+    assert!(ledger.already_applied(&m, "people", &person).await.unwrap());
+    // The link is an ordinary id map entry: the remote entity is linked to the app's record.
+    let remote = RemoteRef::new(
+        Realm::new("maestrano-uat", "cld-dkg601").unwrap(),
+        "people",
+        "23daf041-e18e-0133-7b6a-15461b913fab",
+    )
+    .unwrap();
+    let link = store.find_remote(&remote).await.unwrap().unwrap();
+    assert_eq!(link.local, local);
+    assert_eq!(link.pulled_from_remote_at, Some(datetime!(2016-02-03 22:40:12.389 UTC)));
+    let mut newer = person.clone();
+    newer.insert("updated_at", serde_json::json!("2016-02-04T00:00:00Z"));
+    assert!(!ledger.already_applied(&m, "people", &newer).await.unwrap());
+}
+
 /// The handler mounted in a real HTTP server (axum on loopback), called with real requests.
 #[cfg(feature = "reqwest")]
 #[tokio::test]
