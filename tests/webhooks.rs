@@ -477,7 +477,13 @@ async fn the_ledger_on_the_identity_map_links_and_skips_applied_versions() {
     let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
     assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
     ledger
-        .record_applied(&m, "people", &person, &local, datetime!(2024-01-01 0:00 UTC))
+        .record_applied(
+            &m,
+            "people",
+            &person,
+            &local,
+            datetime!(2024-01-01 0:00 UTC),
+        )
         .await
         .unwrap();
     assert!(ledger.already_applied(&m, "people", &person).await.unwrap());
@@ -490,7 +496,10 @@ async fn the_ledger_on_the_identity_map_links_and_skips_applied_versions() {
     .unwrap();
     let link = store.find_remote(&remote).await.unwrap().unwrap();
     assert_eq!(link.local, local);
-    assert_eq!(link.pulled_from_remote_at, Some(datetime!(2016-02-03 22:40:12.389 UTC)));
+    assert_eq!(
+        link.pulled_from_remote_at,
+        Some(datetime!(2016-02-03 22:40:12.389 UTC))
+    );
     let mut newer = person.clone();
     newer.insert("updated_at", serde_json::json!("2016-02-04T00:00:00Z"));
     assert!(!ledger.already_applied(&m, "people", &newer).await.unwrap());

@@ -1,0 +1,431 @@
+//! The quickstart scenario: two simulated marketplaces and the demo app, driven end to end
+//! over real HTTP on loopback, one transcript line per step.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
+use maestrano::config::{DevPlatformSource, Maestrano};
+use maestrano::ports::{Clock, HttpClient, Realm, RemoteRef, SystemClock};
+use maestrano::saml::SessionStatus;
+use maestrano::simulator::{
+    AutoSubmitForm, Credentials, DeliveryOptions, DeliveryOutcome, Simulator, SimulatorConfig,
+    Webhook,
+};
+use maestrano::{GroupUid, MarketplaceKey, Tenant, UserUid};
+
+use super::{DemoApp, SESSION_COOKIE};
+
+/// What a step found wrong.
+pub type StepError = Box<dyn std::error::Error + Send + Sync>;
+
+fn check(ok: bool, what: impl Into<String>) -> Result<(), StepError> {
+    if ok { Ok(()) } else { Err(what.into().into()) }
+}
+
+/// A browser: follows nothing by itself, keeps the app's session cookie.
+struct Browser {
+    http: ReqwestHttpClient,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    async fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Vec<u8>>, StepError> {
+        let mut b = http::Request::builder().method(method).uri(url);
+        if let Some(c) = &self.cookie {
+            b = b.header(http::header::COOKIE, c.as_str());
+        }
+        if method == "POST" {
+            b = b.header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            );
+        }
+        let response = self.http.send(b.body(body)?).await?;
+        if let Some(set) = response.headers().get(http::header::SET_COOKIE) {
+            let pair = set
+                .to_str()?
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            self.cookie = Some(pair);
+        }
+        Ok(response)
+    }
+
+    /// The SSO round trip: the app's init route, the IdP, the auto-submitted form back to the
+    /// app's consume route. Returns the form (to replay it) and the app's final answer.
+    async fn login(
+        &mut self,
+        init_url: &str,
+    ) -> Result<(AutoSubmitForm, http::Response<Vec<u8>>), StepError> {
+        let to_idp = self.send("GET", init_url, Vec::new()).await?;
+        check(
+            to_idp.status() == 302,
+            format!("the init route answered {}", to_idp.status()),
+        )?;
+        let idp_url = to_idp.headers()[http::header::LOCATION]
+            .to_str()?
+            .to_owned();
+        let page = self.send("GET", &idp_url, Vec::new()).await?;
+        check(
+            page.status() == 200,
+            format!("the IdP answered {}", page.status()),
+        )?;
+        let form = AutoSubmitForm::parse(std::str::from_utf8(page.body())?)
+            .ok_or("the IdP page has no form")?;
+        let done = self
+            .send("POST", &form.action.clone(), form.to_form_body())
+            .await?;
+        Ok((form, done))
+    }
+}
+
+/// Runs the whole scenario, writing the transcript to `out`. `Ok` only if every step checked
+/// out; the first failing step is the error.
+pub async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let http: Arc<dyn HttpClient> = Arc::new(ReqwestHttpClient::new()?);
+    let mut step = 0;
+    let mut say = |out: &mut (dyn Write + Send), text: String| {
+        step += 1;
+        let _ = writeln!(out, "[{step:2}] ✔ {text}");
+    };
+
+    // The app's listener first: the marketplaces must know where the app is.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let app_url = url::Url::parse(&format!("http://{}", listener.local_addr()?))?;
+    let sim = Simulator::start(SimulatorConfig::two_marketplaces(clock.clone(), &app_url)).await?;
+    let _ = writeln!(
+        out,
+        "     simulator: developer platform at {}",
+        sim.dev_platform_url()
+    );
+
+    // 1. Autoconfigure both marketplaces from the developer platform.
+    let source = DevPlatformSource::new(sim.dev_platform_settings()?, http.clone());
+    let registry = Maestrano::builder(Arc::new(source), clock.clone())
+        .build()
+        .await?;
+    let keys: Vec<MarketplaceKey> = registry.snapshot().marketplaces().cloned().collect();
+    check(
+        keys.len() == 2,
+        format!("expected 2 marketplaces, found {}", keys.len()),
+    )?;
+    say(
+        out,
+        format!(
+            "autoconfigured {} marketplaces from the developer platform: {}",
+            keys.len(),
+            keys.iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+
+    // The app, with its identity map in a SQLite file (the embedded default).
+    let dir = std::env::temp_dir().join(format!("maestrano-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let db_path = dir.join("idmap.sqlite3");
+    let _ = std::fs::remove_file(&db_path);
+    let store = Arc::new(SqliteStore::open(&db_path)?);
+    let app = DemoApp::new(registry.clone(), http.clone(), clock.clone(), store);
+    let server = tokio::spawn(super::serve(app.clone(), listener));
+
+    let tenants: Vec<Tenant> = keys
+        .iter()
+        .map(|k| registry.with(k))
+        .collect::<Result<_, _>>()?;
+    let group_of = |t: &Tenant| -> Result<GroupUid, StepError> {
+        let spec = sim.marketplace(t.marketplace())?.spec().clone();
+        Ok(spec
+            .groups
+            .first()
+            .ok_or("a demo marketplace has a group")?
+            .uid
+            .clone())
+    };
+    let user_of = |t: &Tenant| -> Result<UserUid, StepError> {
+        let spec = sim.marketplace(t.marketplace())?.spec().clone();
+        Ok(spec
+            .users
+            .first()
+            .ok_or("a demo marketplace has a user")?
+            .uid
+            .clone())
+    };
+
+    // 2. A SAML login in each marketplace, through the app's routes and the real IdP.
+    let mut first_form = None;
+    let mut first_session = None;
+    for tenant in &tenants {
+        let mut browser = Browser {
+            http: ReqwestHttpClient::new()?,
+            cookie: None,
+        };
+        let (form, done) = browser.login(tenant.init_url().as_str()).await?;
+        check(
+            done.status() == 200,
+            format!(
+                "login at {} answered {}: {}",
+                tenant.marketplace(),
+                done.status(),
+                String::from_utf8_lossy(done.body())
+            ),
+        )?;
+        let group = group_of(tenant)?;
+        let (users, orgs, members) = {
+            let db = app.db();
+            let m = tenant.marketplace();
+            (
+                db.users.keys().filter(|(k, _)| k == m).count(),
+                db.organizations
+                    .keys()
+                    .filter(|(k, g)| k == m && *g == group)
+                    .count(),
+                db.memberships
+                    .iter()
+                    .filter(|(k, _, g, _)| k == m && *g == group)
+                    .count(),
+            )
+        };
+        check(
+            users == 1 && orgs == 1 && members == 1,
+            format!(
+                "expected user, organization and membership for {}, found {users}/{orgs}/{members}",
+                tenant.marketplace()
+            ),
+        )?;
+        say(
+            out,
+            format!(
+                "SAML login at {}: user {}, organization {}, membership created, scoped to the marketplace",
+                tenant.marketplace(),
+                user_of(tenant)?,
+                group
+            ),
+        );
+        if first_form.is_none() {
+            first_form = Some((browser.cookie.clone(), form));
+            let id = browser
+                .cookie
+                .as_deref()
+                .and_then(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")))
+                .map(str::to_owned);
+            first_session = id;
+        }
+    }
+
+    // 3. The same SAML response again: refused.
+    let (cookie, form) = first_form.ok_or("a login happened")?;
+    let mut replayer = Browser {
+        http: ReqwestHttpClient::new()?,
+        cookie,
+    };
+    let replay = replayer
+        .send("POST", &form.action, form.to_form_body())
+        .await?;
+    check(
+        replay.status() == 403,
+        format!("a replayed response got {}", replay.status()),
+    )?;
+    say(
+        out,
+        format!(
+            "the same SAML response replayed: refused with {} ({})",
+            replay.status().as_u16(),
+            String::from_utf8_lossy(replay.body())
+        ),
+    );
+
+    // 4. The session re-check at the IdP.
+    let session_id = first_session.ok_or("the login set a session cookie")?;
+    let mut sso = app
+        .sso_session(&session_id)
+        .ok_or("the app kept the Maestrano session")?;
+    let status = sso.check(&tenants[0], http.as_ref()).await?;
+    check(
+        matches!(status, SessionStatus::Valid { .. }),
+        format!("session check: {status:?}"),
+    )?;
+    say(
+        out,
+        format!(
+            "session re-check at {}: still valid, next check at {}",
+            tenants[0].marketplace(),
+            maestrano::timestamp::format_utc(sso.recheck_at)
+        ),
+    );
+
+    // 5. The monthly billing job: each organization billed through its own marketplace.
+    let bills = app.bill_everyone(2500).await?;
+    check(
+        bills.len() == 2,
+        format!("expected 2 bills, got {}", bills.len()),
+    )?;
+    for (marketplace, bill) in &bills {
+        let recorded = sim
+            .marketplace(marketplace)?
+            .bills()
+            .iter()
+            .any(|b| b["id"] == bill.as_str());
+        check(recorded, format!("{marketplace} has no bill {bill}"))?;
+    }
+    say(
+        out,
+        format!(
+            "monthly billing: {}",
+            bills
+                .iter()
+                .map(|(m, b)| format!("{b} at {m}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+
+    // 6. An invoice saved in the app, pushed to Connec! and linked in the identity map.
+    let (tenant, group) = (&tenants[0], group_of(&tenants[0])?);
+    let (invoice, remote_url) = app
+        .issue_invoice(tenant.marketplace(), &group, 4200)
+        .await?;
+    let stored = sim
+        .marketplace(tenant.marketplace())?
+        .connec_entities(&group, "invoices");
+    check(
+        stored.len() == 1,
+        format!("Connec! holds {} invoices", stored.len()),
+    )?;
+    say(
+        out,
+        format!(
+            "invoice {} pushed to Connec! and linked in the id map: {remote_url}",
+            invoice.id
+        ),
+    );
+
+    // 7. A Connec! notification, received and applied.
+    let connec_id = stored[0]["id"]
+        .as_array()
+        .and_then(|ids| {
+            ids.iter()
+                .find(|i| i["provider"] == "connec")
+                .and_then(|i| i["id"].as_str().map(str::to_owned))
+        })
+        .ok_or("the stored invoice has a Connec! id")?;
+    let mut entity = stored[0].clone();
+    entity["status"] = serde_json::json!("PAID");
+    entity["updated_at"] = serde_json::json!("2030-01-01T00:00:00Z");
+    entity["group_id"] = serde_json::json!(group.as_str());
+    let handle = sim.marketplace(tenant.marketplace())?;
+    let report = handle
+        .deliver(Webhook::connec_notification("invoices", vec![entity]))
+        .await;
+    check(
+        matches!(report.outcome, DeliveryOutcome::Delivered { .. }),
+        format!("notification: {:?}", report.outcome),
+    )?;
+    let remote = RemoteRef::new(
+        Realm::marketplace(tenant.marketplace(), &group),
+        "invoices",
+        connec_id,
+    )?;
+    check(
+        app.local_for(&remote).await.is_some(),
+        "the notified invoice is linked",
+    )?;
+    let status = app.db().invoices[&invoice.id].status.clone();
+    check(status == "PAID", format!("invoice status {status}"))?;
+    say(
+        out,
+        format!(
+            "Connec! notification from {} applied: invoice {} is now {status}",
+            tenant.marketplace(),
+            invoice.id
+        ),
+    );
+
+    // 8. A user removed from a company, then the company destroyed, by webhook.
+    let user = user_of(tenant)?;
+    let report = handle
+        .deliver(Webhook::user_removed(group.clone(), user.clone()))
+        .await;
+    check(
+        matches!(report.outcome, DeliveryOutcome::Delivered { .. }),
+        format!("user removed: {:?}", report.outcome),
+    )?;
+    let left = app
+        .db()
+        .memberships
+        .iter()
+        .filter(|(m, _, g, _)| m == tenant.marketplace() && *g == group)
+        .count();
+    check(left == 0, format!("{left} memberships left"))?;
+    say(
+        out,
+        format!(
+            "webhook: user {user} removed from {group} at {}",
+            tenant.marketplace()
+        ),
+    );
+    let report = handle
+        .deliver(Webhook::group_destroyed(group.clone()))
+        .await;
+    check(
+        matches!(report.outcome, DeliveryOutcome::Delivered { .. }),
+        format!("group destroyed: {:?}", report.outcome),
+    )?;
+    let gone = !app
+        .db()
+        .organizations
+        .contains_key(&(tenant.marketplace().clone(), group.clone()));
+    check(gone, "the organization is still there")?;
+    say(
+        out,
+        format!(
+            "webhook: organization {group} destroyed at {}",
+            tenant.marketplace()
+        ),
+    );
+
+    // 9. A webhook carrying the other marketplace's credentials: refused.
+    let other = &tenants[1];
+    let other_group = group_of(other)?;
+    let report = sim
+        .marketplace(other.marketplace())?
+        .deliver_with(
+            Webhook::group_destroyed(other_group.clone()),
+            DeliveryOptions::default()
+                .with_credentials(Credentials::OfMarketplace(tenant.marketplace().clone())),
+        )
+        .await;
+    check(
+        matches!(report.outcome, DeliveryOutcome::Rejected { status: 401 }),
+        format!("forged webhook: {:?}", report.outcome),
+    )?;
+    let intact = app
+        .db()
+        .organizations
+        .contains_key(&(other.marketplace().clone(), other_group.clone()));
+    check(intact, "the forged webhook changed data")?;
+    say(
+        out,
+        format!(
+            "webhook to {} with {}'s credentials: refused with 401, nothing changed",
+            other.marketplace(),
+            tenant.marketplace()
+        ),
+    );
+
+    server.abort();
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = writeln!(out, "     every step checked out");
+    Ok(())
+}
