@@ -594,4 +594,26 @@ mod tests {
             Err(SamlError::Decode(_))
         ));
     }
+
+    /// The query of a redirect carrying `xml` as its SAMLRequest.
+    fn query_for(xml: &str) -> String {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(xml.as_bytes()).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(e.finish().unwrap());
+        format!("SAMLRequest={}", utf8_percent_encode(&b64, QUERY_VALUE))
+    }
+
+    #[test]
+    fn a_hostile_issue_instant_is_an_error_not_a_panic() {
+        for instant in ["a€bbbb", "9999-12-31T23:59:59-23:59"] {
+            let xml = request().to_xml().replace("2024-05-01T08:00:00Z", instant);
+            assert!(
+                matches!(
+                    ReceivedRedirect::from_query(&query_for(&xml), 64 * 1024),
+                    Err(SamlError::InvalidTime { .. })
+                ),
+                "{instant}"
+            );
+        }
+    }
 }
