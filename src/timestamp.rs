@@ -20,7 +20,8 @@ fn error(text: &str) -> TimestampError {
 /// Reads a timestamp as the Maestrano SDKs accept them: RFC 3339 with or without fractional
 /// seconds, an offset written without a colon (`+0000`, PHP's ISO 8601 form), or no offset at
 /// all (.NET's `s` form, read as UTC). A date in year 0000 (sent for "no date") and negative
-/// years are `None`, not errors.
+/// years, also when the offset moves the date there in UTC, are `None`, not errors. Text that
+/// is no timestamp, or one past year 9999 in UTC, is an error; no text panics.
 pub fn parse_lenient(text: &str) -> Result<Option<OffsetDateTime>, TimestampError> {
     let t = text.trim();
     if t.len() > 64 {
@@ -30,17 +31,20 @@ pub fn parse_lenient(text: &str) -> Result<Option<OffsetDateTime>, TimestampErro
         return Ok(None);
     }
     if let Ok(v) = OffsetDateTime::parse(t, &Rfc3339) {
-        return Ok(Some(v.to_offset(UtcOffset::UTC)));
+        return in_utc(v).ok_or_else(|| error(t));
     }
-    // `+hhmm` / `-hhmm` at the end: insert the colon RFC 3339 wants.
-    let b = t.as_bytes();
-    if b.len() > 5 {
-        let tail = &t[t.len() - 5..];
+    // `+hhmm` / `-hhmm` at the end: insert the colon RFC 3339 wants. The text is untrusted, so
+    // the split point may fall inside a multi-byte character: `get` refuses it instead of
+    // panicking.
+    let split = t.len().saturating_sub(5);
+    if split > 0
+        && let Some((head, tail)) = t.get(..split).zip(t.get(split..))
+    {
         let sign = tail.as_bytes()[0];
         if (sign == b'+' || sign == b'-') && tail[1..].bytes().all(|c| c.is_ascii_digit()) {
-            let fixed = format!("{}{}:{}", &t[..t.len() - 5], &tail[..3], &tail[3..]);
+            let fixed = format!("{head}{}:{}", &tail[..3], &tail[3..]);
             if let Ok(v) = OffsetDateTime::parse(&fixed, &Rfc3339) {
-                return Ok(Some(v.to_offset(UtcOffset::UTC)));
+                return in_utc(v).ok_or_else(|| error(t));
             }
         }
     }
@@ -49,8 +53,18 @@ pub fn parse_lenient(text: &str) -> Result<Option<OffsetDateTime>, TimestampErro
         "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
     );
     PrimitiveDateTime::parse(t, &naive)
-        .map(|p| Some(p.assume_utc()))
-        .map_err(|_| error(t))
+        .ok()
+        .and_then(|p| in_utc(p.assume_utc()))
+        .ok_or_else(|| error(t))
+}
+
+/// `v` in UTC; `None` when UTC falls outside the supported years (`9999-12-31T23:30:00-01:00`
+/// is in year 10000 in UTC, where `to_offset` would panic). A UTC date before year 1 is
+/// `Some(None)`, like a literal year 0000, so that whatever this returns, [`format_utc`] writes
+/// text that reads back to the same instant.
+fn in_utc(v: OffsetDateTime) -> Option<Option<OffsetDateTime>> {
+    let utc = v.checked_to_offset(UtcOffset::UTC)?;
+    Some((utc.year() >= 1).then_some(utc))
 }
 
 /// Writes a timestamp in UTC as RFC 3339 with a `Z` and whole seconds.
@@ -102,5 +116,37 @@ mod tests {
             format_utc(datetime!(2024-05-01 10:00:00.5 +02:00)),
             "2024-05-01T08:00:00Z"
         );
+    }
+
+    #[test]
+    fn hostile_text_is_an_error_not_a_panic() {
+        // The `+hhmm` check sliced five bytes from the end, which here is inside the three-byte
+        // `€` (an AuthnRequest IssueInstant, or an IdP's session-check reply, can say this).
+        assert!(parse_lenient("a€bbbb").is_err());
+        assert!(parse_lenient("2024-05-01T10:00:00+02€0").is_err());
+        // `to_offset` panics past year 9999.
+        assert!(parse_lenient("9999-12-31T23:59:59-23:59").is_err());
+        assert!(parse_lenient("9999-12-31T23:59:59-2359").is_err());
+    }
+
+    #[test]
+    fn what_parses_formats_and_parses_back() {
+        // Year 0000 in UTC would be written as the "no date" sentinel, so it is `None` from
+        // the start.
+        assert_eq!(parse_lenient("0001-01-01T00:00:00+01:00"), Ok(None));
+        assert_eq!(parse_lenient("+0000-01-01T00:00:00"), Ok(None));
+        for text in [
+            "0001-01-01T01:00:00+01:00",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T22:59:59-0100",
+            "2024-02-29T12:00:00.999",
+        ] {
+            let t = parse_lenient(text).unwrap().unwrap();
+            assert_eq!(
+                parse_lenient(&format_utc(t)),
+                Ok(Some(t.replace_nanosecond(0).unwrap())),
+                "{text}"
+            );
+        }
     }
 }

@@ -148,6 +148,36 @@ fn esc(s: &str) -> String {
         .replace('\r', "&#13;")
 }
 
+/// The parameters of the HTTP-Redirect binding itself.
+const BINDING_PARAMETERS: [&str; 4] = ["SAMLRequest", "RelayState", "SigAlg", "Signature"];
+
+/// Refuses plain parameters (the IdP URL's own query, and `extra`) that would make the
+/// redirect ambiguous: a second `SAMLRequest`, `RelayState`, `SigAlg` or `Signature` (the
+/// IdP would see two, or a lone `Signature` outside the signed string), or a value that does
+/// not decode to UTF-8 (which [`ReceivedRedirect::from_query`] refuses).
+fn check_plain_parameters(query: &str, extra: &[(&str, &str)]) -> Result<(), SamlError> {
+    let refuse = |found: String| SamlError::Structure {
+        expected: "plain query parameters other than the SAML binding's, in UTF-8",
+        found,
+    };
+    for part in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let (Ok(key), Ok(_)) = (
+            percent_decode_str(k).decode_utf8(),
+            percent_decode_str(v).decode_utf8(),
+        ) else {
+            return Err(refuse(format!("{part:?} in the IdP URL")));
+        };
+        if BINDING_PARAMETERS.contains(&&*key) {
+            return Err(refuse(format!("{key} in the IdP URL")));
+        }
+    }
+    if let Some((k, _)) = extra.iter().find(|(k, _)| BINDING_PARAMETERS.contains(k)) {
+        return Err(refuse(format!("{k} as an extra parameter")));
+    }
+    Ok(())
+}
+
 impl AuthnRequest {
     /// A request with the persistent NameID format, AllowCreate, the HTTP-POST binding and no
     /// requested authentication context.
@@ -222,7 +252,9 @@ impl AuthnRequest {
     /// percent-encoded as `SAMLRequest` on the destination URL, then `RelayState` if any. With
     /// a signing key, `SigAlg` (RSA-SHA256) and `Signature` over that exact query string.
     /// `extra` parameters (such as `group_id`, which picks the company when the user belongs
-    /// to several) follow as plain parameters, outside the signature.
+    /// to several) follow as plain parameters, outside the signature. A parameter of the
+    /// binding itself in `extra` or in the IdP URL's own query is refused, as is a query value
+    /// there that is not UTF-8.
     pub fn redirect_url(
         &self,
         relay_state: Option<&str>,
@@ -272,6 +304,7 @@ impl AuthnRequest {
             expected: "an absolute IdP SSO URL",
             found: format!("{:?}: {e}", self.destination),
         })?;
+        check_plain_parameters(url.query().unwrap_or(""), extra)?;
         let query = match url.query() {
             Some(q) if !q.is_empty() => format!("{q}&{signed}"),
             _ => signed,
@@ -593,5 +626,70 @@ mod tests {
             ReceivedRedirect::from_query(q, 100),
             Err(SamlError::Decode(_))
         ));
+    }
+
+    /// The query of a redirect carrying `xml` as its SAMLRequest.
+    fn query_for(xml: &str) -> String {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(xml.as_bytes()).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(e.finish().unwrap());
+        format!("SAMLRequest={}", utf8_percent_encode(&b64, QUERY_VALUE))
+    }
+
+    #[test]
+    fn a_hostile_issue_instant_is_an_error_not_a_panic() {
+        for instant in ["a€bbbb", "9999-12-31T23:59:59-23:59"] {
+            let xml = request().to_xml().replace("2024-05-01T08:00:00Z", instant);
+            assert!(
+                matches!(
+                    ReceivedRedirect::from_query(&query_for(&xml), 64 * 1024),
+                    Err(SamlError::InvalidTime { .. })
+                ),
+                "{instant}"
+            );
+        }
+    }
+
+    #[test]
+    fn binding_parameters_outside_the_binding_are_refused() {
+        // A decoded request whose Destination already carried a SAMLRequest re-encoded into a
+        // URL with two of them, which the decoder (rightly) refuses.
+        for destination in [
+            "https://idp.example.test/sso?SAMLRequest=x",
+            "https://idp.example.test/sso?a=1&RelayState",
+            "https://idp.example.test/sso?Sig%41lg=x",
+            "https://idp.example.test/sso?Signature=x",
+            "https://idp.example.test/sso?a=%FF",
+        ] {
+            let mut r = request();
+            r.destination = destination.into();
+            assert!(
+                matches!(
+                    r.redirect_url(Some("s"), &[], None),
+                    Err(SamlError::Structure { .. })
+                ),
+                "{destination}"
+            );
+        }
+        assert!(
+            request()
+                .redirect_url(None, &[("RelayState", "x")], None)
+                .is_err()
+        );
+        // A plain query on the IdP URL stays, and the binding's parameters follow it.
+        let mut r = request();
+        r.destination = "https://idp.example.test/sso?tenant=a%20b".into();
+        let url = r
+            .redirect_url(Some("s"), &[("group_id", "g")], None)
+            .unwrap();
+        let got = ReceivedRedirect::from_query(url.query().unwrap(), 64 * 1024).unwrap();
+        assert_eq!(got.request.destination, r.destination);
+        assert_eq!(
+            got.extra,
+            vec![
+                ("tenant".to_owned(), "a b".to_owned()),
+                ("group_id".to_owned(), "g".to_owned())
+            ]
+        );
     }
 }

@@ -626,8 +626,10 @@ impl ParsedResponse {
         let c = conditions[0];
         let not_before = time_attr(doc, c, "NotBefore")?;
         let not_on_or_after = time_attr(doc, c, "NotOnOrAfter")?;
+        // Saturating: a signed but absurd time (year 9999) must fail or pass the check, not
+        // overflow and panic.
         if let Some(nb) = not_before
-            && now < nb - skew
+            && now < nb.saturating_sub(skew)
         {
             return Err(SamlError::ConditionsNotYetValid {
                 now,
@@ -636,7 +638,7 @@ impl ParsedResponse {
             });
         }
         if let Some(na) = not_on_or_after
-            && now >= na + skew
+            && now >= na.saturating_add(skew)
         {
             return Err(SamlError::ConditionsExpired {
                 now,
@@ -753,7 +755,7 @@ impl ParsedResponse {
             .ok_or(SamlError::AuthnStatementMissing)?;
         let session_not_on_or_after = time_attr(doc, authn, "SessionNotOnOrAfter")?;
         if let Some(end) = session_not_on_or_after
-            && now >= end + skew
+            && now >= end.saturating_add(skew)
         {
             return Err(SamlError::SessionExpired {
                 now,
@@ -825,7 +827,7 @@ impl ParsedResponse {
             in_response_to: response_irt.map(str::to_owned),
             attributes,
         };
-        Ok((verified, horizon + skew))
+        Ok((verified, horizon.saturating_add(skew)))
     }
 
     /// A bearer SubjectConfirmation with data whose Recipient is an ACS URL, whose
@@ -868,12 +870,12 @@ impl ParsedResponse {
                 reasons.push("no NotOnOrAfter".to_owned());
                 continue;
             };
-            if now >= end + skew {
+            if now >= end.saturating_add(skew) {
                 reasons.push(format!("expired at {end}"));
                 continue;
             }
             if let Some(nb) = time_attr(doc, data, "NotBefore")?
-                && now < nb - skew
+                && now < nb.saturating_sub(skew)
             {
                 reasons.push(format!("not valid before {nb}"));
                 continue;
@@ -976,4 +978,50 @@ fn check_unique_ids(doc: &Document) -> Result<(), SamlError> {
 fn first_duplicate<'a>(values: &mut [&'a str]) -> Option<&'a str> {
     values.sort_unstable();
     values.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const ACS: &str = "https://sp.example.test/acs";
+
+    /// An unsigned response whose time windows run from `not_before` to `not_on_or_after`;
+    /// the semantic checks do not look at signatures, the caller says what was signed.
+    fn response_with_times(not_before: &str, not_on_or_after: &str) -> String {
+        format!(
+            r#"<samlp:Response xmlns:samlp="{PROTOCOL_NS}" xmlns:saml="{ASSERTION_NS}" ID="_r" Version="2.0" InResponseTo="_q"><samlp:Status><samlp:StatusCode Value="{STATUS_SUCCESS}"/></samlp:Status><saml:Assertion ID="_a" Version="2.0"><saml:Issuer>idp</saml:Issuer><saml:Subject><saml:NameID>u</saml:NameID><saml:SubjectConfirmation Method="{BEARER}"><saml:SubjectConfirmationData Recipient="{ACS}" InResponseTo="_q" NotBefore="{not_before}" NotOnOrAfter="{not_on_or_after}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{not_before}" NotOnOrAfter="{not_on_or_after}"><saml:AudienceRestriction><saml:Audience>sp</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement SessionNotOnOrAfter="{not_on_or_after}"/></saml:Assertion></samlp:Response>"#
+        )
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_calendar_do_not_overflow() {
+        // `9999-12-31T23:59:59Z + skew` and `-9999-...- skew` panicked in `time`. Only a
+        // signed assertion gets this far, but a trusted IdP sending "never expires" as the
+        // last representable second must not take the validator down.
+        let settings = SpSettings::new(ACS, "sp", Vec::new());
+        let signed = Signed {
+            response: true,
+            assertion: true,
+        };
+        let now = datetime!(2024-05-01 10:00 UTC);
+        let xml = response_with_times("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z");
+        let parsed = ParsedResponse::parse(xml, &XmlLimits::default()).unwrap();
+        let (assertion, expires_at) = parsed
+            .check_semantics(&settings, Some("_q"), signed, now)
+            .unwrap();
+        assert_eq!(assertion.name_id().value, "u");
+        assert!(expires_at >= datetime!(9999-12-31 23:59:59 UTC));
+
+        let mut huge_skew = settings.clone();
+        huge_skew.policy.clock_skew = Duration::MAX;
+        let xml = response_with_times("2024-05-01T09:00:00Z", "2024-05-01T11:00:00Z");
+        let parsed = ParsedResponse::parse(xml, &XmlLimits::default()).unwrap();
+        assert!(
+            parsed
+                .check_semantics(&huge_skew, Some("_q"), signed, now)
+                .is_ok()
+        );
+    }
 }
