@@ -5,7 +5,7 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// A timestamp could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected an RFC 3339 timestamp, found {found:?}")]
+#[error("expected an RFC 3339 timestamp such as \"2017-03-27T16:11:22Z\", found {found:?}")]
 pub struct TimestampError {
     /// The text found (at most 64 characters of it).
     pub found: String,
@@ -15,6 +15,23 @@ fn error(text: &str) -> TimestampError {
     TimestampError {
         found: text.chars().take(64).collect(),
     }
+}
+
+/// Reads an RFC 3339 timestamp (`2016-08-01T15:30:20Z`, `2016-08-01T15:30:20.000Z`,
+/// `2016-08-01T17:30:20+02:00`), in UTC, as the Maestrano APIs send them. A year 0000 date
+/// (`0000-01-01T00:00:00Z`, sent for "no date") and negative years are `Ok(None)`, not errors;
+/// year 0001 is a date. No text panics.
+pub fn parse_rfc3339(text: &str) -> Result<Option<OffsetDateTime>, TimestampError> {
+    if text.len() > 64 {
+        return Err(error(text));
+    }
+    if text.starts_with("0000-") || text.starts_with('-') {
+        return Ok(None);
+    }
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .and_then(in_utc)
+        .ok_or_else(|| error(text))
 }
 
 /// Reads a timestamp as the Maestrano SDKs accept them: RFC 3339 with or without fractional
@@ -27,11 +44,8 @@ pub fn parse_lenient(text: &str) -> Result<Option<OffsetDateTime>, TimestampErro
     if t.len() > 64 {
         return Err(error(t));
     }
-    if t.starts_with("0000-") || t.starts_with('-') {
-        return Ok(None);
-    }
-    if let Ok(v) = OffsetDateTime::parse(t, &Rfc3339) {
-        return in_utc(v).ok_or_else(|| error(t));
+    if let Ok(v) = parse_rfc3339(t) {
+        return Ok(v);
     }
     // `+hhmm` / `-hhmm` at the end: insert the colon RFC 3339 wants. The text is untrusted, so
     // the split point may fall inside a multi-byte character: `get` refuses it instead of
@@ -84,6 +98,18 @@ pub fn format_utc(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_strict_parser_refuses_what_is_not_rfc_3339_and_never_panics() {
+        assert!(parse_rfc3339("2017-03-06T02:40:39+0000").is_err());
+        assert!(parse_rfc3339("2017-06-02T08:21:32").is_err());
+        assert!(
+            parse_rfc3339("9999-12-31T23:59:59-23:59").is_err(),
+            "year 10000 in UTC"
+        );
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00Z"), Ok(None));
+        assert!(parse_rfc3339(&"2".repeat(100)).is_err());
+    }
     use time::macros::datetime;
 
     #[test]

@@ -6,30 +6,7 @@ use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// A timestamp that is neither RFC 3339 nor a "no date" marker.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected an RFC 3339 timestamp such as \"2017-03-27T16:11:22Z\", found {found:?}")]
-pub struct TimestampError {
-    /// The text found (at most 64 characters kept).
-    pub found: String,
-}
-
-/// Reads an RFC 3339 timestamp (`2016-08-01T15:30:20Z`, `2016-08-01T15:30:20.000Z`,
-/// `2016-08-01T17:30:20+02:00`), in UTC.
-///
-/// A year 0000 date (`0000-01-01T00:00:00Z`, which Maestrano sends in `free_trial_end_at` for
-/// "no date") and a negative year (`-000-01-01T00:00:00Z`) are `Ok(None)`, not errors. Year
-/// 0001 is a valid date.
-pub fn parse_timestamp(text: &str) -> Result<Option<OffsetDateTime>, TimestampError> {
-    if text.starts_with("0000-") || text.starts_with('-') {
-        return Ok(None);
-    }
-    OffsetDateTime::parse(text, &Rfc3339)
-        .map(|t| Some(t.to_offset(time::UtcOffset::UTC)))
-        .map_err(|_| TimestampError {
-            found: text.chars().take(64).collect(),
-        })
-}
+pub use crate::timestamp::{TimestampError, parse_rfc3339 as parse_timestamp};
 
 /// Formats `t` as RFC 3339 in UTC (`2017-03-01T00:00:00Z`), as the API expects in filters and
 /// bodies. `None` when the year is outside 0000–9999.
