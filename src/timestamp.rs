@@ -81,9 +81,16 @@ fn in_utc(v: OffsetDateTime) -> Option<Option<OffsetDateTime>> {
     Some((utc.year() >= 1).then_some(utc))
 }
 
-/// Writes a timestamp in UTC as RFC 3339 with a `Z` and whole seconds.
+/// Writes a timestamp in UTC as RFC 3339 with a `Z` and whole seconds. A time whose UTC
+/// date falls outside years 1 to 9999 is written as the nearest of those bounds.
 pub fn format_utc(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
+    let t = t
+        .checked_to_offset(UtcOffset::UTC)
+        .unwrap_or(if t.year() > 0 {
+            time::macros::datetime!(9999-12-31 23:59:59 UTC)
+        } else {
+            time::macros::datetime!(0001-01-01 00:00:00 UTC)
+        });
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         t.year(),
@@ -98,6 +105,13 @@ pub fn format_utc(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatting_saturates_instead_of_panicking() {
+        let late = time::macros::datetime!(9999-12-31 23:00 -05:00);
+        assert_eq!(format_utc(late), "9999-12-31T23:59:59Z");
+        assert_eq!(crate::api::format_timestamp(late), None);
+    }
 
     #[test]
     fn the_strict_parser_refuses_what_is_not_rfc_3339_and_never_panics() {

@@ -854,6 +854,39 @@ async fn refresh_happens_after_the_ttl_on_the_clock() {
 }
 
 #[tokio::test]
+async fn a_refresh_whose_tenant_paths_conflict_is_refused_as_a_whole() {
+    let shared = |k: &str| {
+        MarketplaceConfig::builder(k)
+            .nid("v2")
+            .app_host("https://app.example.com")
+            .api_id(format!("app-{k}"))
+            .api_key(Secret::new("k"))
+            .api_host("https://hub.example.com")
+            .sso_idp("https://idp.example.com")
+            .x509_fingerprint(SANDBOX_FP)
+            .group_path("/maestrano/account/groups/:id")
+            .build()
+            .unwrap()
+    };
+    let source = Arc::new(ScriptedSource::new(vec![
+        Ok(vec![tenant_config("a", 1), tenant_config("b", 1)]),
+        Ok(vec![shared("a"), shared("b")]),
+    ]));
+    let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
+    let registry = Maestrano::builder(source, clock).build().await.unwrap();
+    assert!(matches!(
+        registry.refresh().await,
+        Err(ConfigError::Routes(_))
+    ));
+    assert_eq!(registry.with(&key("a")).unwrap().config().nid(), Some("v1"));
+    assert!(
+        registry
+            .router(&maestrano::routes::RouterOptions::default())
+            .is_ok()
+    );
+}
+
+#[tokio::test]
 async fn a_failed_refresh_keeps_the_last_good_snapshot() {
     let source = Arc::new(ScriptedSource::new(vec![
         Ok(vec![tenant_config("a", 1)]),

@@ -221,7 +221,8 @@ async fn the_consume_flow_maps_a_sandbox_signed_response_to_user_group_and_membe
         "the session token stays secret"
     );
 
-    // The same response again: the request id was used (and the assertion too).
+    // The same response again: the replay cache refuses the assertion (and the request id
+    // was used too).
     let again = f
         .consume(
             &sandbox,
@@ -230,8 +231,36 @@ async fn the_consume_flow_maps_a_sandbox_signed_response_to_user_group_and_membe
             &handler,
         )
         .await;
-    assert!(matches!(again, Err(SsoFlowError::UnknownRequest)));
+    assert!(
+        matches!(again, Err(SsoFlowError::Saml(SamlError::Replay { .. }))),
+        "{again:?}"
+    );
     assert_eq!(handler.0.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_forged_post_does_not_spend_a_pending_login() {
+    let (sandbox, _) = tenants();
+    let f = flow(clock());
+    let redirect = f.initiate(&sandbox, None, &[]).await.unwrap();
+    let forged = f
+        .consume(
+            &sandbox,
+            b"SAMLResponse=PGZvby8%2B",
+            Some(&redirect.request_id),
+            &Recorder::default(),
+        )
+        .await;
+    assert!(matches!(forged, Err(SsoFlowError::Saml(_))));
+    let body = sandbox_response(&sandbox, &redirect.request_id, Spec::default());
+    f.consume(
+        &sandbox,
+        body.as_bytes(),
+        Some(&redirect.request_id),
+        &Recorder::default(),
+    )
+    .await
+    .expect("the real answer still completes the login");
 }
 
 #[tokio::test]

@@ -50,6 +50,11 @@ async fn a_signed_maestrano_response_yields_its_values() {
     assert_eq!(a.first_value("group_uid"), Some("cld-1"));
     assert_eq!(a.attributes().len(), 20);
     assert_eq!(a.attributes()[0].0, "mno_session", "document order is kept");
+    let shown = format!("{a:?}");
+    assert!(
+        shown.contains("mno_session") && !shown.contains("7ds8f9789a7fd7x0b898bvb8vc9989"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
@@ -445,5 +450,41 @@ fn errors_say_what_was_expected_and_found() {
     assert!(
         text.contains("app-1a2b") && text.contains("app-other"),
         "{text}"
+    );
+}
+
+#[test]
+fn hostile_signature_parameters_are_refused_before_any_canonicalization() {
+    let xml = signed_assertion(&Spec::default(), &key("idp-2048"));
+    let transform = "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>";
+    assert!(xml.contains(transform));
+    let with = |inner: &str| {
+        xml.replacen(
+            transform,
+            &format!(
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\">{inner}</ds:Transform>"
+            ),
+            1,
+        )
+    };
+    let ns = "xmlns:ec=\"http://www.w3.org/2001/10/xml-exc-c14n#\"";
+    let long: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+    let cases = [
+        format!(
+            "<ec:InclusiveNamespaces {ns} PrefixList=\"{}\"/>",
+            long.join(" ")
+        ),
+        format!("<ec:InclusiveNamespaces {ns} PrefixList=\"a b\"><ec:x/></ec:InclusiveNamespaces>"),
+        format!("<ec:InclusiveNamespaces {ns} PrefixList=\"a(b)\"/>"),
+    ];
+    for case in cases {
+        let err = check(settings(), &with(&case)).unwrap_err();
+        assert_eq!(err.class(), "signature_malformed", "{err}");
+    }
+    // A short, valid list is accepted syntactically (the digest then decides).
+    let ok = format!("<ec:InclusiveNamespaces {ns} PrefixList=\"xs #default xs\"/>");
+    assert_eq!(
+        check(settings(), &with(&ok)).unwrap_err(),
+        SamlError::SignatureInvalid
     );
 }

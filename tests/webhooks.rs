@@ -338,6 +338,38 @@ async fn every_refusal_has_its_status() {
         }
         assert!(body_json(&r)["error"].is_string(), "{what}");
     }
+    // Refusals explain without echoing the body (notifications carry personal data).
+    let secret_text = b"not json: Jane Doe, jane@example.com".to_vec();
+    let r = handler
+        .handle(request(
+            "POST",
+            "/mno-enterprise/maestrano-uat/connec/receive",
+            Some(&auth),
+            secret_text,
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        !String::from_utf8_lossy(r.body()).contains("Jane"),
+        "{:?}",
+        String::from_utf8_lossy(r.body())
+    );
+    let long_key = format!("{{\"{}\": 3}}", "k".repeat(900));
+    let r = handler
+        .handle(request(
+            "POST",
+            "/mno-enterprise/maestrano-uat/connec/receive",
+            Some(&auth),
+            long_key.into_bytes(),
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.body().len() < 300,
+        "the reason is short: {} bytes",
+        r.body().len()
+    );
+
     // An unauthenticated body is never parsed: 401, not 400.
     let r = handler
         .handle(request(

@@ -422,8 +422,10 @@ impl DemoApp {
                             .sessions
                             .lock()
                             .unwrap_or_else(|e| e.into_inner());
+                        // The request id stays in the session: the SDK's store already made it
+                        // single-use, and a second POST of the same response must meet the
+                        // replay cache, not a missing request.
                         let s = sessions.entry(session_id).or_default();
-                        s.pending_request = None;
                         s.user = Some(done.output);
                         s.sso = Some(done.session);
                         response(

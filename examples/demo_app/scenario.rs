@@ -232,16 +232,16 @@ pub async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     let replay = replayer
         .send("POST", &form.action, form.to_form_body())
         .await?;
+    let why = String::from_utf8_lossy(replay.body()).into_owned();
     check(
-        replay.status() == 403,
-        format!("a replayed response got {}", replay.status()),
+        replay.status() == 403 && why.contains("already used"),
+        format!("a replayed response got {}: {why}", replay.status()),
     )?;
     say(
         out,
         format!(
-            "the same SAML response replayed: refused with {} ({})",
-            replay.status().as_u16(),
-            String::from_utf8_lossy(replay.body())
+            "the same SAML response replayed: refused by the replay cache with {} ({why})",
+            replay.status().as_u16()
         ),
     );
 

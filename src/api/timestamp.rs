@@ -11,7 +11,9 @@ pub use crate::timestamp::{TimestampError, parse_rfc3339 as parse_timestamp};
 /// Formats `t` as RFC 3339 in UTC (`2017-03-01T00:00:00Z`), as the API expects in filters and
 /// bodies. `None` when the year is outside 0000–9999.
 pub fn format_timestamp(t: OffsetDateTime) -> Option<String> {
-    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok()
+    t.checked_to_offset(time::UtcOffset::UTC)?
+        .format(&Rfc3339)
+        .ok()
 }
 
 /// `deserialize_with` for an optional timestamp: absent, `null`, `""` and year-0000 dates are

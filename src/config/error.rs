@@ -74,6 +74,10 @@ pub enum ConfigError {
     /// No tenant has the given API credentials.
     #[error("no marketplace has these API credentials")]
     UnknownCredentials,
+    /// The marketplaces' paths overlap, so a request could reach two tenants; the set is
+    /// refused as a whole (a refresh keeps serving the previous one).
+    #[error("the marketplaces' routes conflict: {0}")]
+    Routes(#[source] crate::routes::RouteError),
     /// Several tenants share the given API credentials, so they do not identify one.
     #[error("API credentials are shared by several marketplaces ({}), so they identify none", join_keys(.marketplaces))]
     AmbiguousCredentials {

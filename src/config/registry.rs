@@ -59,6 +59,11 @@ impl Tenant {
     /// What the SAML validator needs for this tenant: its ACS URL, its SP entity id as the
     /// audience, the IdP entity id when configured, the IdP certificates (or, in the weaker
     /// fingerprint-only mode, the fingerprint) and the tenant's [`SamlPolicy`].
+    ///
+    /// The developer platform sends no IdP entity id, so unless one is set in code
+    /// ([`MarketplaceConfigBuilder::idp_entity_id`](super::MarketplaceConfigBuilder::idp_entity_id)),
+    /// Issuers are not compared: a response is tied to the tenant by the tenant's own IdP key,
+    /// its audience (the app's `api.id`) and its ACS URL.
     pub fn sp_settings(&self) -> SpSettings {
         let sso = self.config.sso();
         let mut settings = SpSettings::new(
@@ -204,6 +209,10 @@ impl Snapshot {
         generation: u64,
     ) -> Result<Self, ConfigError> {
         check_set(&configs)?;
+        // A set whose tenant paths overlap would make every request ambiguous for the webhook
+        // handler and the SSO routes: refuse it here, so that a refresh keeps the last good set.
+        crate::routes::Router::new(&crate::routes::RouterOptions::default(), configs.iter())
+            .map_err(ConfigError::Routes)?;
         let tenants = configs
             .into_iter()
             .map(|c| {
@@ -344,7 +353,7 @@ impl MaestranoBuilder {
                 policies: self.policies,
                 current: RwLock::new(Arc::new(snapshot)),
                 state: Mutex::new(RefreshState {
-                    next_attempt_at: now + self.ttl,
+                    next_attempt_at: now.saturating_add(self.ttl),
                     last_error: None,
                 }),
                 refreshing: AtomicBool::new(false),
@@ -449,7 +458,7 @@ impl Maestrano {
                     .current
                     .write()
                     .unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
-                state.next_attempt_at = now + self.inner.ttl;
+                state.next_attempt_at = now.saturating_add(self.inner.ttl);
                 state.last_error = None;
                 tracing::info!(
                     generation = report.generation,
@@ -461,7 +470,7 @@ impl Maestrano {
                 Ok(report)
             }
             Err(error) => {
-                state.next_attempt_at = now + self.inner.retry_after;
+                state.next_attempt_at = now.saturating_add(self.inner.retry_after);
                 state.last_error = Some(error.clone());
                 tracing::warn!(
                     %error,

@@ -404,9 +404,11 @@ fn metadata_len(value: &serde_json::Value) -> usize {
     counter.0
 }
 
-/// `at` in UTC, truncated to the microsecond: the precision every store keeps.
+/// `at` in UTC, truncated to the microsecond: the precision every store keeps. A time whose
+/// UTC date would fall past year 9999 (or before year -9999) keeps its own offset rather than
+/// panicking; it still names the same instant.
 pub fn normalize_time(at: OffsetDateTime) -> OffsetDateTime {
-    let at = at.to_offset(UtcOffset::UTC);
+    let at = at.checked_to_offset(UtcOffset::UTC).unwrap_or(at);
     let micros = at.microsecond();
     at.replace_microsecond(micros).unwrap_or(at)
 }

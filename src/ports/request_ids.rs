@@ -1,6 +1,6 @@
 //! The `RequestIdStore` port: AuthnRequest IDs the app issued, each usable once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 use std::sync::Mutex;
 
@@ -13,12 +13,6 @@ use crate::types::MarketplaceKey;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestIdStoreError {
-    /// The store is full of pending requests that have not expired.
-    #[error("request id store is full ({capacity} pending requests)")]
-    Full {
-        /// The capacity.
-        capacity: usize,
-    },
     /// The backing store failed.
     #[error("request id store failed: {0}")]
     Store(String),
@@ -74,10 +68,21 @@ impl<S: RequestIdStore + ?Sized> RequestIdStore for std::sync::Arc<S> {
 }
 
 /// A request id store in process memory, bounded in size.
+///
+/// When it is full, the oldest pending requests are forgotten: the init route is open to
+/// anyone, so refusing new requests would let anyone block every login, while forgetting an
+/// old one can only make that one login fail (it never lets anything in).
 #[derive(Debug)]
 pub struct InMemoryRequestIdStore {
-    pending: Mutex<HashMap<String, (MarketplaceKey, OffsetDateTime)>>,
+    state: Mutex<Pending>,
     capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    by_id: HashMap<String, (MarketplaceKey, OffsetDateTime)>,
+    /// Ids in the order they were remembered; may still hold ids already consumed.
+    order: VecDeque<String>,
 }
 
 impl InMemoryRequestIdStore {
@@ -89,12 +94,12 @@ impl InMemoryRequestIdStore {
         Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
-    /// A store holding at most `capacity` pending requests; when full, new ones are refused
-    /// rather than older ones forgotten.
+    /// A store holding at most `capacity` pending requests (at least one); when full, the
+    /// oldest are forgotten.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            pending: Mutex::new(HashMap::new()),
-            capacity,
+            state: Mutex::new(Pending::default()),
+            capacity: capacity.max(1),
         }
     }
 }
@@ -112,18 +117,28 @@ impl RequestIdStore for InMemoryRequestIdStore {
         marketplace: &MarketplaceKey,
         request_id: &str,
         expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        _now: OffsetDateTime,
     ) -> Result<(), RequestIdStoreError> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if pending.len() >= self.capacity {
-            pending.retain(|_, (_, exp)| *exp > now);
-            if pending.len() >= self.capacity {
-                return Err(RequestIdStoreError::Full {
-                    capacity: self.capacity,
-                });
-            }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while state.by_id.len() >= self.capacity {
+            let Some(oldest) = state.order.pop_front() else {
+                break;
+            };
+            state.by_id.remove(&oldest);
         }
-        pending.insert(request_id.to_owned(), (marketplace.clone(), expires_at));
+        // Ids consumed long ago linger in `order`; keep it from growing past twice the
+        // capacity.
+        if state.order.len() >= 2 * self.capacity {
+            let Pending { by_id, order } = &mut *state;
+            order.retain(|id| by_id.contains_key(id));
+        }
+        if state
+            .by_id
+            .insert(request_id.to_owned(), (marketplace.clone(), expires_at))
+            .is_none()
+        {
+            state.order.push_back(request_id.to_owned());
+        }
         Ok(())
     }
 
@@ -133,16 +148,16 @@ impl RequestIdStore for InMemoryRequestIdStore {
         request_id: &str,
         now: OffsetDateTime,
     ) -> Result<bool, RequestIdStoreError> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(match pending.get(request_id) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(match state.by_id.get(request_id) {
             Some((m, exp)) if m == marketplace && *exp > now => {
-                pending.remove(request_id);
+                state.by_id.remove(request_id);
                 true
             }
             // Another tenant's id stays pending for that tenant.
             Some((m, _)) if m != marketplace => false,
             Some(_) => {
-                pending.remove(request_id);
+                state.by_id.remove(request_id);
                 false
             }
             None => false,
@@ -175,16 +190,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_store_refuses_new_ids() {
-        let s = InMemoryRequestIdStore::with_capacity(1);
+    async fn a_full_store_forgets_its_oldest_requests() {
+        let s = InMemoryRequestIdStore::with_capacity(2);
         let a = MarketplaceKey::new("a").unwrap();
         let t0 = datetime!(2024-01-01 0:00 UTC);
         let exp = datetime!(2024-01-01 0:10 UTC);
-        s.remember(&a, "_1", exp, t0).await.unwrap();
-        assert!(matches!(
-            s.remember(&a, "_2", exp, t0).await,
-            Err(RequestIdStoreError::Full { capacity: 1 })
-        ));
-        s.remember(&a, "_3", exp, exp).await.unwrap();
+        for id in ["_1", "_2", "_3"] {
+            s.remember(&a, id, exp, t0).await.unwrap();
+        }
+        assert!(
+            !s.consume(&a, "_1", t0).await.unwrap(),
+            "the oldest was forgotten"
+        );
+        assert!(s.consume(&a, "_2", t0).await.unwrap());
+        assert!(s.consume(&a, "_3", t0).await.unwrap());
+        // Many requests never answered: memory stays bounded.
+        for i in 0..1000 {
+            s.remember(&a, &format!("_x{i}"), exp, t0).await.unwrap();
+        }
+        let state = s.state.lock().unwrap();
+        assert!(state.by_id.len() <= 2 && state.order.len() <= 4);
     }
 }

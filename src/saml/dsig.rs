@@ -22,6 +22,12 @@ pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const EXC_C14N_NS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
+/// Most prefixes accepted in an InclusiveNamespaces PrefixList.
+const MAX_INCLUSIVE_PREFIXES: usize = 32;
+
+/// Most nodes accepted in a SignedInfo: its fixed shape needs about 20, comments included.
+const MAX_SIGNED_INFO_NODES: usize = 256;
+
 /// Smallest RSA modulus accepted unless weak test certificates are allowed.
 pub const MIN_RSA_BITS: usize = 2048;
 
@@ -153,17 +159,32 @@ fn c14n_method(doc: &Document, id: NodeId, uri: &str) -> Result<Option<C14nMetho
             },
             [inc],
         ) if doc.is(*inc, EXC_C14N_NS, "InclusiveNamespaces") => {
+            if !ds_children(doc, *inc)?.is_empty() {
+                return Err(malformed("an empty InclusiveNamespaces", "child elements"));
+            }
             let list = doc.attr(*inc, "PrefixList").unwrap_or("");
-            *inclusive_prefixes = list
-                .split_ascii_whitespace()
-                .map(|p| {
-                    if p == "#default" {
-                        String::new()
-                    } else {
-                        p.to_owned()
+            let mut prefixes: Vec<String> = Vec::new();
+            for p in list.split_ascii_whitespace() {
+                let prefix = match p {
+                    "#default" => "",
+                    p if super::xml::is_ncname(p) => p,
+                    _ => {
+                        return Err(malformed(
+                            "a PrefixList of prefixes and #default",
+                            p.to_owned(),
+                        ));
                     }
-                })
-                .collect();
+                };
+                if !prefixes.iter().any(|q| q == prefix) {
+                    prefixes.push(prefix.to_owned());
+                }
+                // Every listed prefix costs a lookup per canonicalized element: a real
+                // signature lists a handful, so a long list is refused, not processed.
+                if prefixes.len() > MAX_INCLUSIVE_PREFIXES {
+                    return Err(malformed("at most 32 prefixes in a PrefixList", "more"));
+                }
+            }
+            *inclusive_prefixes = prefixes;
         }
         (_, [other, ..]) => {
             return Err(malformed(
@@ -378,6 +399,32 @@ pub(crate) fn verify(
     let keys = keys_for(doc, keyinfo, trust, policy)?;
     let provider = policy.backend.provider();
 
+    // The signature over SignedInfo is checked first: it is small (its size is capped), and
+    // until it verifies, nothing of the document is worth canonicalizing, so an attacker
+    // without the IdP's key cannot make the SP canonicalize a large hostile document.
+    let signed_info_nodes = doc.node(signed_info).end - signed_info;
+    if signed_info_nodes > MAX_SIGNED_INFO_NODES {
+        return Err(malformed(
+            "a SignedInfo of at most 256 nodes",
+            format!("{signed_info_nodes} nodes"),
+        ));
+    }
+    let mut signed_info_bytes = Vec::with_capacity(1024);
+    c14n::canonicalize(
+        doc,
+        signed_info,
+        None,
+        &signed_info_method,
+        signed_info_method.with_comments(),
+        &mut signed_info_bytes,
+    );
+    let signature_ok = keys
+        .iter()
+        .any(|k| provider.verify_rsa_pkcs1(sig_alg, k, &signed_info_bytes, &signature_bytes));
+    if !signature_ok {
+        return Err(SamlError::SignatureInvalid);
+    }
+
     // A same-document reference drops comments whatever the algorithm says; without a
     // canonicalization transform the node set is serialised with Canonical XML 1.0.
     let method = reference_method.unwrap_or(C14nMethod::Inclusive {
@@ -395,20 +442,7 @@ pub(crate) fn verify(
     let computed = sink.finish();
     let digest_ok = bool::from(computed.ct_eq(&digest_value));
 
-    let mut signed_info_bytes = Vec::with_capacity(1024);
-    c14n::canonicalize(
-        doc,
-        signed_info,
-        None,
-        &signed_info_method,
-        signed_info_method.with_comments(),
-        &mut signed_info_bytes,
-    );
-    let signature_ok = keys
-        .iter()
-        .any(|k| provider.verify_rsa_pkcs1(sig_alg, k, &signed_info_bytes, &signature_bytes));
-
-    if digest_ok && signature_ok {
+    if digest_ok {
         Ok(())
     } else {
         Err(SamlError::SignatureInvalid)

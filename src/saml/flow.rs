@@ -119,7 +119,12 @@ impl SsoFlow {
             options.signing_key.as_ref(),
         )?;
         self.request_ids
-            .remember(tenant.marketplace(), &id, now + options.request_ttl, now)
+            .remember(
+                tenant.marketplace(),
+                &id,
+                now.saturating_add(options.request_ttl),
+                now,
+            )
             .await?;
         Ok(LoginRedirect {
             url,
@@ -128,9 +133,9 @@ impl SsoFlow {
     }
 
     /// The consume route: reads `SAMLResponse` and `RelayState` from the POSTed form body,
-    /// consumes the request id the app kept (`None` only for an IdP-initiated login, which the
-    /// tenant's policy must allow), validates the response against the tenant, maps it to a
-    /// [`SsoLogin`] and calls `handler`.
+    /// validates the response against the tenant and the request id the app kept (`None` only
+    /// for an IdP-initiated login, which the tenant's policy must allow), consumes that request
+    /// id (each answers one login), maps the assertion to a [`SsoLogin`] and calls `handler`.
     pub async fn consume<H: LoginHandler>(
         &self,
         tenant: &Tenant,
@@ -157,15 +162,9 @@ impl SsoFlow {
         }
         let response =
             response.ok_or_else(|| SsoFlowError::Form("no SAMLResponse field".into()))?;
-        let now = self.clock.now();
-        if let Some(id) = request_id
-            && !self
-                .request_ids
-                .consume(tenant.marketplace(), id, now)
-                .await?
-        {
-            return Err(SsoFlowError::UnknownRequest);
-        }
+        // The request id is consumed only after the response validated against it, so that
+        // a forged POST cannot spend the pending login of a user (the replay cache, inside
+        // validation, already stops a second use of the same response).
         let assertion = tenant
             .response_validator()
             .validate(
@@ -175,6 +174,14 @@ impl SsoFlow {
                 self.replay.as_ref(),
             )
             .await?;
+        if let Some(id) = request_id
+            && !self
+                .request_ids
+                .consume(tenant.marketplace(), id, self.clock.now())
+                .await?
+        {
+            return Err(SsoFlowError::UnknownRequest);
+        }
         let login = SsoLogin::from_assertion(tenant.marketplace(), &assertion)?;
         let output = handler
             .on_login(&login)

@@ -217,8 +217,13 @@ pub struct NameId {
 }
 
 /// An assertion that passed every check, replay included. It can only be obtained from
-/// [`ResponseValidator`]; every value in it was read from inside the verified signature.
-#[derive(Debug, Clone)]
+/// [`ResponseValidator`]; every value in it was read from inside the verified signature,
+/// except [`in_response_to`](Self::in_response_to), which is the Response's and always equals
+/// the request id the app gave to validation (or is absent).
+///
+/// Its `Debug` output shows attribute names, not values: Maestrano sends a bearer session
+/// token (`mno_session`) among them.
+#[derive(Clone)]
 pub struct VerifiedAssertion {
     assertion_id: String,
     issuer: String,
@@ -229,6 +234,26 @@ pub struct VerifiedAssertion {
     not_on_or_after: Option<OffsetDateTime>,
     in_response_to: Option<String>,
     attributes: Vec<(String, Vec<String>)>,
+}
+
+impl std::fmt::Debug for VerifiedAssertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<(&str, usize)> = self
+            .attributes
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.len()))
+            .collect();
+        f.debug_struct("VerifiedAssertion")
+            .field("assertion_id", &self.assertion_id)
+            .field("issuer", &self.issuer)
+            .field("name_id", &self.name_id)
+            .field("session_index", &self.session_index)
+            .field("session_not_on_or_after", &self.session_not_on_or_after)
+            .field("not_on_or_after", &self.not_on_or_after)
+            .field("in_response_to", &self.in_response_to)
+            .field("attributes (name, value count)", &names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifiedAssertion {

@@ -31,6 +31,9 @@ pub struct XmlLimits {
     pub max_attributes_per_element: usize,
     /// Most namespace declarations on one element.
     pub max_namespace_declarations_per_element: usize,
+    /// Most namespace declarations in scope at any element (on it and its ancestors): every
+    /// name lookup scans them.
+    pub max_namespaces_in_scope: usize,
     /// Most nodes (elements, text, comments, processing instructions) in the document.
     pub max_nodes: usize,
 }
@@ -41,6 +44,7 @@ impl Default for XmlLimits {
             max_depth: 64,
             max_attributes_per_element: 64,
             max_namespace_declarations_per_element: 32,
+            max_namespaces_in_scope: 128,
             max_nodes: 200_000,
         }
     }
@@ -861,7 +865,7 @@ impl<'a> Parser<'a> {
             let value = self.decode_attr_value(&attr.value, position)?;
             if key == "xmlns" || key.starts_with("xmlns:") {
                 let prefix_str = key.strip_prefix("xmlns:").unwrap_or("");
-                if !prefix_str.is_empty() && !is_ncname(prefix_str) {
+                if key.starts_with("xmlns:") && !is_ncname(prefix_str) {
                     return Err(malformed(
                         position,
                         format!("bad namespace prefix {prefix_str:?}"),
@@ -907,6 +911,12 @@ impl<'a> Parser<'a> {
                 if prefix_str == "xml" {
                     // Declaring xml is allowed but changes nothing; it is not rendered.
                     continue;
+                }
+                if self.ns_stack.len() >= self.limits.max_namespaces_in_scope {
+                    return Err(XmlError::Limit {
+                        limit: "namespace declarations in scope",
+                        max: self.limits.max_namespaces_in_scope,
+                    });
                 }
                 self.ns_decls.push(NsDecl {
                     prefix: p,
@@ -1137,6 +1147,7 @@ mod tests {
         );
         assert!(reason(parse("<a xmlns:p=\"\"/>")).contains("undeclared"));
         assert!(reason(parse("<a xmlns:p=\"urn:1\" xmlns:p=\"urn:2\"/>")).contains("twice"));
+        assert!(reason(parse("<a xmlns:=\"urn:1\"/>")).contains("prefix"));
         assert!(reason(parse("<a xmlns=\"urn:1\" xmlns=\"urn:1\"/>")).contains("twice"));
         assert!(reason(parse("<a x=\"1\" x=\"1\"/>")).contains("duplicate"));
         assert!(reason(parse("<a>\u{1}</a>")).contains("control"));
@@ -1164,6 +1175,17 @@ mod tests {
             XmlError::Limit {
                 limit: "attributes per element",
                 ..
+            }
+        ));
+        let decls: String = (0..20)
+            .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
+            .collect();
+        let nested = format!("{}{}", format!("<a{decls}>").repeat(7), "</a>".repeat(7));
+        assert!(matches!(
+            parse(&nested).unwrap_err(),
+            XmlError::Limit {
+                limit: "namespace declarations in scope",
+                max: 128
             }
         ));
         let limits = XmlLimits {

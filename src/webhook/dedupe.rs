@@ -1,7 +1,7 @@
 //! Duplicate deliveries: marketplaces retry, so the same notification may arrive twice. The
 //! ledger remembers which version (`updated_at`) of each entity the app already applied.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
@@ -16,8 +16,17 @@ pub struct DeliveryLedger {
     backend: Backend,
 }
 
-/// The latest applied `updated_at` per (marketplace, kind, Connec! id).
-type SeenVersions = HashMap<(String, String, String), OffsetDateTime>;
+/// The latest applied `updated_at` per (marketplace, kind, Connec! id), and the keys in the
+/// order they were first recorded, to forget the oldest when full.
+#[derive(Debug, Default)]
+struct SeenVersions {
+    latest: HashMap<(String, String, String), OffsetDateTime>,
+    order: VecDeque<(String, String, String)>,
+}
+
+/// How many entities the in-memory ledger remembers; past that it forgets the oldest, so a
+/// very old version redelivered could be applied again (which idempotent apps tolerate).
+pub const IN_MEMORY_LEDGER_CAPACITY: usize = 100_000;
 
 #[derive(Debug, Clone)]
 enum Backend {
@@ -85,7 +94,7 @@ impl DeliveryLedger {
                     return Ok(false);
                 };
                 let map = map.lock().unwrap_or_else(|e| e.into_inner());
-                Ok(map.get(&k).is_some_and(|seen| *seen >= updated_at))
+                Ok(map.latest.get(&k).is_some_and(|seen| *seen >= updated_at))
             }
             Backend::IdMap(store) => {
                 let Some(remote) = Self::remote(marketplace, kind, entity)? else {
@@ -117,7 +126,16 @@ impl DeliveryLedger {
             Backend::Memory(map) => {
                 if let Some(k) = key(marketplace, kind, entity) {
                     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-                    let seen = map.entry(k).or_insert(updated_at);
+                    if !map.latest.contains_key(&k) {
+                        while map.latest.len() >= IN_MEMORY_LEDGER_CAPACITY {
+                            let Some(oldest) = map.order.pop_front() else {
+                                break;
+                            };
+                            map.latest.remove(&oldest);
+                        }
+                        map.order.push_back(k.clone());
+                    }
+                    let seen = map.latest.entry(k).or_insert(updated_at);
                     *seen = (*seen).max(updated_at);
                 }
                 Ok(())

@@ -23,6 +23,37 @@ pub enum NotificationError {
     Invalid(#[source] ConnecError),
 }
 
+impl NotificationError {
+    /// A short reason for the reply and the logs: what was wrong, never the body itself (a
+    /// notification carries personal data) and never more than 160 characters.
+    pub fn reason(&self) -> String {
+        let reason = match self {
+            Self::TooLarge { .. } => self.to_string(),
+            Self::Invalid(ConnecError::NotJson { .. }) => "the body is not JSON".to_owned(),
+            Self::Invalid(ConnecError::NestingTooDeep { limit, .. }) => {
+                format!("the body nests JSON deeper than {limit} levels")
+            }
+            Self::Invalid(ConnecError::ResponseTooLarge { limit, found, .. }) => {
+                format!("body is {found} bytes, more than the {limit}-byte limit")
+            }
+            Self::Invalid(ConnecError::InvalidResponse { detail, .. }) => detail.clone(),
+            Self::Invalid(_) => "the body is not a Connec! notification".to_owned(),
+        };
+        match reason.char_indices().nth(160) {
+            Some((at, _)) => format!("{}…", &reason[..at]),
+            None => reason,
+        }
+    }
+
+    /// Whether the body was refused for its size.
+    pub fn is_too_large(&self) -> bool {
+        matches!(
+            self,
+            Self::TooLarge { .. } | Self::Invalid(ConnecError::ResponseTooLarge { .. })
+        )
+    }
+}
+
 /// What a marketplace tells the application.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

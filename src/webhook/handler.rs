@@ -31,7 +31,8 @@ pub trait WebhookSink: Send + Sync {
 pub struct WebhookOptions {
     /// The routes' prefix and tenant paths.
     pub router: RouterOptions,
-    /// Largest notification body accepted (checked before parsing). Default 10 MiB.
+    /// Largest notification body accepted (checked before parsing). Default 10 MiB; the
+    /// Connec! decoder refuses more than 16 MiB whatever this says.
     pub max_body_bytes: usize,
 }
 
@@ -222,13 +223,14 @@ impl WebhookHandler {
                         notification,
                     },
                     Err(e) => {
-                        tracing::warn!(reason = %e, "webhook refused: malformed body");
-                        let status = if matches!(e, super::NotificationError::TooLarge { .. }) {
+                        let reason = e.reason();
+                        tracing::warn!(%reason, "webhook refused: malformed body");
+                        let status = if e.is_too_large() {
                             StatusCode::PAYLOAD_TOO_LARGE
                         } else {
                             StatusCode::BAD_REQUEST
                         };
-                        return Err(Box::new(error_response(status, &e.to_string())));
+                        return Err(Box::new(error_response(status, &reason)));
                     }
                 }
             }

@@ -11,6 +11,6 @@ mod events;
 mod handler;
 
 pub use auth::{AuthError, MAX_AUTHORIZATION_BYTES, authenticate, parse_basic};
-pub use dedupe::DeliveryLedger;
+pub use dedupe::{DeliveryLedger, IN_MEMORY_LEDGER_CAPACITY};
 pub use events::{DEFAULT_MAX_BODY_BYTES, NotificationError, WebhookEvent, parse_notification};
 pub use handler::{WebhookHandler, WebhookOptions, WebhookSink};
