@@ -999,9 +999,11 @@ fn check_unique_ids(doc: &Document) -> Result<(), SamlError> {
     })
 }
 
-/// The first repeated value, found by sorting: no hashing of attacker-chosen strings.
+/// The first repeated value, found by sorting: no hashing of attacker-chosen strings. Length
+/// first, because names and IDs in one message often share long prefixes and most pairs then
+/// differ in length without a byte comparison; equal strings still end up side by side.
 fn first_duplicate<'a>(values: &mut [&'a str]) -> Option<&'a str> {
-    values.sort_unstable();
+    values.sort_unstable_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
     values.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
@@ -1048,5 +1050,30 @@ mod tests {
                 .check_semantics(&huge_skew, Some("_q"), signed, now)
                 .is_ok()
         );
+    }
+    #[test]
+    fn first_duplicate_finds_repeats_whatever_their_place_and_length() {
+        let mut none = ["group_name_10", "group_name_1", "group_name_100", "a", "b"];
+        assert_eq!(first_duplicate(&mut none), None);
+        let mut apart = ["uid_2", "group_uid", "uid_20", "x", "group_uid", "uid"];
+        assert_eq!(first_duplicate(&mut apart), Some("group_uid"));
+        let mut empties = ["", "a", ""];
+        assert_eq!(first_duplicate(&mut empties), Some(""));
+        assert_eq!(first_duplicate(&mut []), None);
+    }
+
+    #[test]
+    fn a_repeated_attribute_name_is_refused_with_its_name() {
+        let statement = r#"<saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue>a@x</saml:AttributeValue></saml:Attribute><saml:Attribute Name="uid"><saml:AttributeValue>usr-1</saml:AttributeValue></saml:Attribute><saml:Attribute Name="email"><saml:AttributeValue>b@x</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#;
+        let xml = response_with_times("2024-05-01T09:00:00Z", "2024-05-01T11:00:00Z").replacen(
+            "</saml:Assertion>",
+            statement,
+            1,
+        );
+        let parsed = ParsedResponse::parse(xml, &XmlLimits::default()).unwrap();
+        match parsed.attributes() {
+            Err(SamlError::DuplicateAttribute { name }) => assert_eq!(name, "email"),
+            other => panic!("expected a duplicate attribute error, got {other:?}"),
+        }
     }
 }

@@ -702,6 +702,7 @@ impl<'a> Parser<'a> {
     fn run(mut self) -> Result<Self, XmlError> {
         check_document_chars(self.src)?;
         let src = self.src;
+        self.reserve_for(src);
         let mut reader = Reader::from_str(src);
         {
             let cfg = reader.config_mut();
@@ -826,6 +827,27 @@ impl<'a> Parser<'a> {
             return Err(malformed(src.len(), "no root element"));
         }
         Ok(self)
+    }
+
+    /// Sizes the node and attribute arrays once from a count of `<` and `=`: on large
+    /// documents a series of doubling reallocations (each a copy of the array so far) cost
+    /// more than the parse itself. Every node other than text starts with `<`, and text is
+    /// always followed by one, so the count of `<` is close to the node count of a SAML
+    /// message; every attribute has its `=`. Both are capped by the input length, so markup
+    /// stuffed with `<` or `=` (inside comments, say) cannot inflate the reservation beyond a
+    /// few bytes per input byte; past the estimate the arrays simply grow.
+    fn reserve_for(&mut self, src: &str) {
+        // Byte-wide counters over short chunks, which the compiler vectorizes.
+        let count = |c: u8| -> usize {
+            src.as_bytes()
+                .chunks(255)
+                .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n + u8::from(b == c))))
+                .sum()
+        };
+        let (lt, eq) = (count(b'<'), count(b'='));
+        let cap = src.len() / 16;
+        self.nodes.reserve(lt.min(cap).min(self.limits.max_nodes));
+        self.attrs.reserve(eq.min(cap));
     }
 
     fn open_element(
@@ -1232,5 +1254,23 @@ mod tests {
     fn text_content_ignores_comments_and_pis() {
         let d = parse("<a>user@<!--x-->example.com<?p q?></a>").unwrap();
         assert_eq!(d.text_content(0), "user@example.com");
+    }
+    #[test]
+    fn node_arrays_are_sized_once_and_markup_cannot_inflate_them() {
+        // A SAML-shaped document fits in the first reservation: no regrowth.
+        let attribute =
+            r#"<s:Attribute Name="n"><s:AttributeValue t="x">v</s:AttributeValue></s:Attribute>"#;
+        let src = format!(r#"<s:A xmlns:s="urn:s">{}</s:A>"#, attribute.repeat(500));
+        let d = parse(&src).unwrap();
+        let lt = src.bytes().filter(|&b| b == b'<').count();
+        assert_eq!((d.nodes.len(), d.nodes.capacity()), (1_501, lt));
+        assert_eq!(d.attrs.capacity(), 1_001);
+
+        // `<` and `=` inside a comment count toward the estimate but the input length caps it.
+        let src = format!("<a><!--{}--></a>", "<=".repeat(50_000));
+        let d = parse(&src).unwrap();
+        assert_eq!(d.nodes.len(), 2);
+        assert!(d.nodes.capacity() <= src.len() / 16);
+        assert!(d.attrs.capacity() <= src.len() / 16);
     }
 }
