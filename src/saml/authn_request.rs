@@ -15,6 +15,7 @@ use super::decode;
 use super::error::SamlError;
 use super::response::{ASSERTION_NS, PROTOCOL_NS};
 use super::sign::SigningKey;
+use super::xml::escape as esc;
 use super::xml::{Document, XmlLimits};
 use crate::ports::{RandomError, RandomSource};
 use crate::timestamp::format_utc;
@@ -134,18 +135,6 @@ pub fn new_request_id(random: &dyn RandomSource) -> Result<String, RandomError> 
         let _ = write!(id, "{b:02x}");
     }
     Ok(id)
-}
-
-/// Escapes text for an attribute value or element content; white space other than a space is
-/// written as a character reference so that attribute normalization leaves it unchanged.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\t', "&#9;")
-        .replace('\n', "&#10;")
-        .replace('\r', "&#13;")
 }
 
 /// The parameters of the HTTP-Redirect binding itself.

@@ -4,15 +4,9 @@ use base64::Engine as _;
 
 use super::authn_request::BINDING_HTTP_POST;
 use super::cert::Certificate;
+use super::xml::escape as esc;
 
 const METADATA_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// What goes into SP metadata.
 #[derive(Debug, Clone)]

@@ -464,6 +464,26 @@ pub(crate) fn is_ncname(s: &str) -> bool {
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
 
+/// Escapes text for element content or a double-quoted attribute value in XML this crate
+/// writes. White space other than a space becomes a character reference, so attribute value
+/// normalization leaves it as it was.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The class of each ASCII byte in a name: 2 may start an NCName, 1 may continue one, 0 may
 /// not appear in one (`:` separates prefix and local name).
 const NAME_CLASS: [u8; 128] = {
@@ -1272,5 +1292,17 @@ mod tests {
         assert_eq!(d.nodes.len(), 2);
         assert!(d.nodes.capacity() <= src.len() / 16);
         assert!(d.attrs.capacity() <= src.len() / 16);
+    }
+    #[test]
+    fn escaped_text_parses_back_to_itself_in_attributes_and_content() {
+        let original = "a&b<c>d\"e'f\tg\nh\ri  j";
+        let d = parse(&format!(
+            r#"<r v="{}">{}</r>"#,
+            escape(original),
+            escape(original)
+        ))
+        .unwrap();
+        assert_eq!(d.attr(0, "v"), Some(original));
+        assert_eq!(d.text_content(0), original);
     }
 }

@@ -3,6 +3,7 @@
 
 use time::OffsetDateTime;
 
+use crate::saml::xml::escape as esc;
 use crate::saml::{ASSERTION_NS, Certificate, PROTOCOL_NS, SamlError, SigningKey, sign_enveloped};
 use crate::timestamp::format_utc;
 
@@ -29,25 +30,6 @@ pub(crate) struct ResponseSpec {
     pub(crate) not_on_or_after: OffsetDateTime,
     pub(crate) session_not_on_or_after: OffsetDateTime,
     pub(crate) attributes: Vec<(&'static str, String)>,
-}
-
-/// Escapes text for XML content and double-quoted attributes; white space other than a space is
-/// written as a character reference so attribute normalization keeps it.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl ResponseSpec {
