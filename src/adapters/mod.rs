@@ -44,3 +44,45 @@ pub(crate) struct SchemaTooNew {
     pub(crate) found: u32,
     pub(crate) supported: u32,
 }
+
+/// One step of an SQL schema. In the PostgreSQL schema, `{p}` stands for the schema prefix
+/// (`"name".` or nothing).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct Migration {
+    pub(crate) version: u32,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// A store failure as the replay cache reports it: the whole chain of causes in one message.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn replay_error(
+    e: crate::ports::id_map::IdMapError,
+) -> crate::ports::replay::ReplayCacheError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    crate::ports::replay::ReplayCacheError::Store(message)
+}
+
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests {
+    use super::*;
+    use crate::ports::id_map::IdMapError;
+    use crate::ports::replay::ReplayCacheError;
+
+    #[test]
+    fn replay_errors_keep_every_cause() {
+        let cause = std::io::Error::other("disk full");
+        let ReplayCacheError::Store(message) = replay_error(IdMapError::store("insert", cause))
+        else {
+            panic!("expected a store error");
+        };
+        assert!(message.contains("insert"), "{message}");
+        assert!(message.ends_with(": disk full"), "{message}");
+    }
+}

@@ -28,14 +28,7 @@ use crate::ports::id_map::{
 };
 use crate::ports::replay::{ReplayCache, ReplayCacheError, ReplayKey};
 
-use super::{DEFAULT_PURGE_INTERVAL, SchemaTooNew};
-
-/// One step of the schema; `{p}` stands for the schema prefix (`"name".` or nothing).
-struct Migration {
-    version: u32,
-    name: &'static str,
-    sql: &'static str,
-}
+use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, replay_error};
 
 /// The schema, oldest step first. Steps are append-only: a released step never changes.
 const MIGRATIONS: &[Migration] = &[Migration {
@@ -488,17 +481,6 @@ fn read_row(row: &Row) -> Result<IdMap, CorruptRow> {
     map.pulled_from_remote_at = get(row, 9)?;
     map.metadata = get(row, 10)?;
     Ok(map)
-}
-
-fn replay_error(e: IdMapError) -> ReplayCacheError {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    ReplayCacheError::Store(message)
 }
 
 /// A stable 64-bit key for the migration advisory lock of one schema (FNV-1a).

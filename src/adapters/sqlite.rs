@@ -26,14 +26,7 @@ use crate::ports::id_map::{
 };
 use crate::ports::replay::{ReplayCache, ReplayCacheError, ReplayKey};
 
-use super::{DEFAULT_PURGE_INTERVAL, SchemaTooNew};
-
-/// One step of the schema.
-struct Migration {
-    version: u32,
-    name: &'static str,
-    sql: &'static str,
-}
+use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, replay_error};
 
 /// The schema, oldest step first. Steps are append-only: a released step never changes.
 const MIGRATIONS: &[Migration] = &[Migration {
@@ -299,17 +292,6 @@ fn store_error(operation: &'static str, e: rusqlite::Error) -> IdMapError {
         }
         other => IdMapError::store(operation, other),
     }
-}
-
-fn replay_error(e: IdMapError) -> ReplayCacheError {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    ReplayCacheError::Store(message)
 }
 
 /// Microseconds since the Unix epoch: how timestamps are stored.
