@@ -441,7 +441,18 @@ impl ReceivedRedirect {
                         found: format!("{k} repeated"),
                     });
                 }
-                _ => extra.push((decode_value(k)?, decode_value(v)?)),
+                _ => {
+                    // A binding parameter whose name arrives percent-encoded would reach the
+                    // app as an unsigned second copy of a signed value.
+                    let key = decode_value(k)?;
+                    if BINDING_PARAMETERS.contains(&key.as_str()) {
+                        return Err(SamlError::Structure {
+                            expected: "each SAML parameter once, under its literal name",
+                            found: format!("{key} with a percent-encoded name"),
+                        });
+                    }
+                    extra.push((key, decode_value(v)?));
+                }
             }
         }
         let saml_request = saml_request.ok_or(SamlError::Structure {
@@ -600,6 +611,22 @@ mod tests {
             .unwrap()
             .verify_signature(&cert)
             .unwrap();
+        // ... but a binding parameter cannot pose as one by percent-encoding its name: it would
+        // be an unsigned second RelayState beside the signed one.
+        for smuggled in [
+            "Relay%53tate=evil",
+            "SAML%52equest=x",
+            "Sig%41lg=x",
+            "Signatur%65=x",
+        ] {
+            assert!(
+                matches!(
+                    ReceivedRedirect::from_query(&format!("{q}&{smuggled}"), 64 * 1024),
+                    Err(SamlError::Structure { .. })
+                ),
+                "{smuggled} was accepted"
+            );
+        }
     }
 
     #[test]
