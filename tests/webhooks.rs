@@ -613,3 +613,44 @@ async fn end_to_end_over_loopback() {
     assert_eq!(sink.events.lock().unwrap().len(), 2);
     server.abort();
 }
+
+/// A notification can carry kinds and ids of any size up to the body limit; neither ledger
+/// keeps them: both refuse them by the id map's field rules, so memory per entry stays small.
+#[tokio::test]
+async fn both_ledgers_refuse_oversized_kinds_and_ids_alike() {
+    use maestrano::idmap::InMemoryIdMapStore;
+    use maestrano::ports::IdMapError;
+    use maestrano::ports::id_map::FieldError;
+    let m = MarketplaceKey::new("maestrano-uat").unwrap();
+    let notification = maestrano::webhook::parse_notification(
+        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
+        1 << 20,
+    )
+    .unwrap();
+    let person = notification.kinds["people"][0].clone();
+    let mut huge_id = person.clone();
+    huge_id.insert(
+        "id",
+        serde_json::json!([{"id": "x".repeat(100_000), "provider": "connec", "realm": "cld-dkg601"}]),
+    );
+    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    let at = datetime!(2024-01-01 0:00 UTC);
+    for ledger in [
+        DeliveryLedger::in_memory(),
+        DeliveryLedger::on_id_map(Arc::new(InMemoryIdMapStore::new())),
+    ] {
+        let huge_kind = "k".repeat(100_000);
+        for (kind, entity, field) in [
+            (huge_kind.as_str(), &person, "entity"),
+            ("people", &huge_id, "remote_id"),
+        ] {
+            let refused = |r: Result<_, IdMapError>| matches!(r, Err(IdMapError::Field(FieldError { field: f, .. })) if f == field);
+            assert!(refused(
+                ledger.already_applied(&m, kind, entity).await.map(|_| ())
+            ));
+            assert!(refused(
+                ledger.record_applied(&m, kind, entity, &local, at).await
+            ));
+        }
+    }
+}

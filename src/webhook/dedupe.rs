@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 use crate::connec::Entity;
+use crate::ports::id_map::validate_field;
 use crate::ports::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
 use crate::types::MarketplaceKey;
 
@@ -35,17 +36,20 @@ enum Backend {
 }
 
 /// Identifies an entity for the ledger: tenant, kind and Connec! id. Entities without a
-/// Connec! id or `updated_at` cannot be de-duplicated and are always applied.
+/// Connec! id or `updated_at` cannot be de-duplicated and are always applied. Kind and id
+/// obey the id map's field rules, as in the id map backend, so that what memory keeps per
+/// entry stays small whatever a notification carries.
 fn key(
     marketplace: &MarketplaceKey,
     kind: &str,
     entity: &Entity,
-) -> Option<(String, String, String)> {
-    Some((
-        marketplace.to_string(),
-        kind.to_owned(),
-        entity.connec_id()?,
-    ))
+) -> Result<Option<(String, String, String)>, IdMapError> {
+    let Some(id) = entity.connec_id() else {
+        return Ok(None);
+    };
+    validate_field("entity", kind)?;
+    validate_field("remote_id", &id)?;
+    Ok(Some((marketplace.to_string(), kind.to_owned(), id)))
 }
 
 impl DeliveryLedger {
@@ -79,6 +83,11 @@ impl DeliveryLedger {
 
     /// Whether this version of the entity was already applied (same Connec! id and the same
     /// or a later `updated_at`); then the app can skip it.
+    ///
+    /// # Errors
+    ///
+    /// [`IdMapError::Field`] when the kind or the Connec! id breaks the id map's field rules
+    /// (1 to 255 bytes, no NUL), with either backend; a store failure with the id map one.
     pub async fn already_applied(
         &self,
         marketplace: &MarketplaceKey,
@@ -90,7 +99,7 @@ impl DeliveryLedger {
         };
         match &self.backend {
             Backend::Memory(map) => {
-                let Some(k) = key(marketplace, kind, entity) else {
+                let Some(k) = key(marketplace, kind, entity)? else {
                     return Ok(false);
                 };
                 let map = map.lock().unwrap_or_else(|e| e.into_inner());
@@ -124,7 +133,7 @@ impl DeliveryLedger {
         };
         match &self.backend {
             Backend::Memory(map) => {
-                if let Some(k) = key(marketplace, kind, entity) {
+                if let Some(k) = key(marketplace, kind, entity)? {
                     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
                     if !map.latest.contains_key(&k) {
                         while map.latest.len() >= IN_MEMORY_LEDGER_CAPACITY {
