@@ -1,0 +1,15 @@
+//! The integration tests of `maestrano-simulator`: the simulator by itself over real HTTP on
+//! loopback, through the SDK's public API, and the quickstart scenario as a test.
+
+mod simulator {
+    pub(crate) mod support;
+
+    mod account;
+    mod connec;
+    mod devplatform;
+    mod faults;
+    mod sso;
+    mod webhooks;
+}
+
+mod quickstart;

@@ -1,0 +1,95 @@
+//! Real adapters for the [ports](crate::ports), each behind its own feature.
+//!
+//! | adapter | port | feature |
+//! | --- | --- | --- |
+//! | [`ReqwestHttpClient`] | [`HttpClient`](crate::ports::HttpClient) | `reqwest` |
+//! | [`SqliteStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`ReplayCache`](crate::saml::ReplayCache) | `sqlite` |
+//! | [`TokioSleep`] | [`Sleep`](crate::ports::Sleep) | `tokio` |
+//! | [`PostgresStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`ReplayCache`](crate::saml::ReplayCache) | `postgres` |
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "reqwest")]
+mod reqwest;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "tokio")]
+mod tokio_sleep;
+
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
+
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use self::sqlite::SqliteStore;
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use self::tokio_sleep::TokioSleep;
+
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::postgres::{PostgresOptions, PostgresStore};
+/// The PostgreSQL driver and pool [`PostgresStore::from_pool`] takes (for TLS, or a pool
+/// shared with the application).
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use {deadpool_postgres, tokio_postgres};
+
+/// How often, by default, the SQL replay caches also delete expired entries.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub const DEFAULT_PURGE_INTERVAL: time::Duration = time::Duration::minutes(5);
+
+/// The database's schema is newer than this crate knows: it was migrated by a newer SDK.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database schema is at version {found}, newer than this SDK supports (at most {supported})"
+)]
+pub(crate) struct SchemaTooNew {
+    pub(crate) found: u32,
+    pub(crate) supported: u32,
+}
+
+/// One step of an SQL schema. In the PostgreSQL schema, `{p}` stands for the schema prefix
+/// (`"name".` or nothing).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) struct Migration {
+    pub(crate) version: u32,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// A store failure as the replay cache reports it: the whole chain of causes in one message.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn replay_error(
+    e: crate::idmap::IdMapError,
+) -> crate::saml::ReplayCacheError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    crate::saml::ReplayCacheError::Store(message)
+}
+
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests {
+    use super::*;
+    use crate::idmap::IdMapError;
+    use crate::saml::ReplayCacheError;
+
+    #[test]
+    fn replay_errors_keep_every_cause() {
+        let cause = std::io::Error::other("disk full");
+        let ReplayCacheError::Store(message) = replay_error(IdMapError::store("insert", cause))
+        else {
+            panic!("expected a store error");
+        };
+        assert!(message.contains("insert"), "{message}");
+        assert!(message.ends_with(": disk full"), "{message}");
+    }
+}

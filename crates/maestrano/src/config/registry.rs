@@ -1,0 +1,553 @@
+//! The registry of tenants: one immutable snapshot at a time, refreshed from a
+//! [`ConfigSource`] after a TTL measured on the [`Clock`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use subtle::{ConditionallySelectable, ConstantTimeEq};
+use time::{Duration, OffsetDateTime};
+
+use super::error::ConfigError;
+use super::model::MarketplaceConfig;
+use super::tenant::Tenant;
+use super::source::check_set;
+use crate::config::ConfigSource;
+use crate::ports::Clock;
+use crate::routes::{RouteError, Router, RouterOptions};
+use crate::saml::SamlPolicy;
+use crate::types::MarketplaceKey;
+
+/// A consistent set of tenants, as loaded at one instant.
+#[derive(Debug)]
+pub struct Snapshot {
+    tenants: BTreeMap<MarketplaceKey, Tenant>,
+    loaded_at: OffsetDateTime,
+    generation: u64,
+}
+
+impl Snapshot {
+    /// The tenant with this key.
+    pub fn get(&self, marketplace: &MarketplaceKey) -> Result<Tenant, ConfigError> {
+        self.tenants
+            .get(marketplace)
+            .cloned()
+            .ok_or_else(|| ConfigError::UnknownMarketplace {
+                marketplace: marketplace.clone(),
+            })
+    }
+
+    /// Every tenant, by key.
+    pub fn tenants(&self) -> impl ExactSizeIterator<Item = &Tenant> {
+        self.tenants.values()
+    }
+
+    /// The tenant keys, sorted.
+    pub fn marketplaces(&self) -> impl ExactSizeIterator<Item = &MarketplaceKey> {
+        self.tenants.keys()
+    }
+
+    /// When this set was loaded, on the registry's clock.
+    pub fn loaded_at(&self) -> OffsetDateTime {
+        self.loaded_at
+    }
+
+    /// 1 for the first set, then one more for every successful refresh.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The only tenant whose `(api.id, api.key)` are these credentials.
+    ///
+    /// Every tenant is compared, in constant time per tenant, whether or not an earlier one
+    /// matched. Credentials shared by several tenants identify none of them:
+    /// [`ConfigError::AmbiguousCredentials`].
+    pub fn find_by_credentials(
+        &self,
+        api_id: &[u8],
+        api_key: &[u8],
+    ) -> Result<Tenant, ConfigError> {
+        let tenants: Vec<&Tenant> = self.tenants.values().collect();
+        let mut index = 0u64;
+        let mut count = 0u64;
+        for (i, t) in tenants.iter().enumerate() {
+            let hit = subtle::Choice::from(u8::from(t.check_credentials(api_id, api_key)));
+            index.conditional_assign(&(i as u64), hit & count.ct_eq(&0));
+            count += u64::from(hit.unwrap_u8());
+        }
+        match count {
+            0 => Err(ConfigError::UnknownCredentials),
+            1 => Ok(tenants[index as usize].clone()),
+            _ => Err(ConfigError::AmbiguousCredentials {
+                marketplaces: tenants
+                    .iter()
+                    .filter(|t| t.check_credentials(api_id, api_key))
+                    .map(|t| t.marketplace().clone())
+                    .collect(),
+            }),
+        }
+    }
+
+    fn build(
+        configs: Vec<MarketplaceConfig>,
+        policies: &Policies,
+        loaded_at: OffsetDateTime,
+        generation: u64,
+    ) -> Result<Self, ConfigError> {
+        check_set(&configs)?;
+        // A set whose tenant paths overlap would make every request ambiguous for the webhook
+        // handler and the SSO routes: refuse it here, so that a refresh keeps the last good set.
+        crate::routes::Router::new(&crate::routes::RouterOptions::default(), configs.iter())
+            .map_err(ConfigError::Routes)?;
+        let tenants = configs
+            .into_iter()
+            .map(|c| {
+                let c = match (policies.per_tenant.get(c.marketplace()), &policies.default) {
+                    (Some(p), _) => c.with_saml_policy(p.clone()),
+                    (None, Some(p)) if c.saml_policy().is_none() => c.with_saml_policy(p.clone()),
+                    _ => c,
+                };
+                (c.marketplace().clone(), Tenant::new(c))
+            })
+            .collect();
+        Ok(Self {
+            tenants,
+            loaded_at,
+            generation,
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Policies {
+    default: Option<SamlPolicy>,
+    per_tenant: HashMap<MarketplaceKey, SamlPolicy>,
+}
+
+/// What a successful refresh changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshReport {
+    /// The new snapshot's generation.
+    pub generation: u64,
+    /// How many tenants it holds.
+    pub tenants: usize,
+    /// Tenants that were not in the previous snapshot.
+    pub added: Vec<MarketplaceKey>,
+    /// Tenants that are gone.
+    pub removed: Vec<MarketplaceKey>,
+}
+
+#[derive(Debug)]
+struct RefreshState {
+    next_attempt_at: OffsetDateTime,
+    last_error: Option<ConfigError>,
+}
+
+struct Inner {
+    source: Arc<dyn ConfigSource>,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    retry_after: Duration,
+    policies: Policies,
+    current: RwLock<Arc<Snapshot>>,
+    state: Mutex<RefreshState>,
+    refreshing: AtomicBool,
+}
+
+/// The registry of tenants: `with(marketplace)` gives a tenant handle.
+///
+/// Readers take the current [`Snapshot`] (an `Arc` clone under a lock held only for that
+/// clone), so they are never blocked by a refresh and never see a half-updated set: a refresh
+/// loads and validates a whole new set first, then swaps the pointer. When a refresh fails,
+/// the last good snapshot keeps being served and the error is returned, traced, and kept in
+/// [`last_refresh_error`](Self::last_refresh_error).
+///
+/// The core runs no timer of its own: call [`refresh_if_stale`](Self::refresh_if_stale) from
+/// the application's timer, or before handling a request (it returns at once while the
+/// snapshot is fresh, or while another task is refreshing).
+///
+/// Cheap to clone; clones share the same snapshot.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snap = self.snapshot();
+        f.debug_struct("Maestrano")
+            .field("source", &self.inner.source)
+            .field("ttl", &self.inner.ttl)
+            .field("generation", &snap.generation)
+            .field("marketplaces", &snap.tenants.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Builds a [`Registry`] registry.
+#[derive(Debug)]
+pub struct RegistryBuilder {
+    source: Arc<dyn ConfigSource>,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    retry_after: Duration,
+    policies: Policies,
+}
+
+impl RegistryBuilder {
+    /// How long a snapshot is fresh. Default: one hour.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How long to wait after a failed refresh before [`Registry::refresh_if_stale`] tries
+    /// again. Default: 30 seconds.
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = delay;
+        self
+    }
+
+    /// The SAML policy of tenants whose configuration sets none.
+    pub fn default_saml_policy(mut self, policy: SamlPolicy) -> Self {
+        self.policies.default = Some(policy);
+        self
+    }
+
+    /// The SAML policy of one tenant, overriding any set in its configuration.
+    pub fn saml_policy(mut self, marketplace: MarketplaceKey, policy: SamlPolicy) -> Self {
+        self.policies.per_tenant.insert(marketplace, policy);
+        self
+    }
+
+    /// Loads the first snapshot. Fails when the source fails: there is no default tenant.
+    pub async fn build(self) -> Result<Registry, ConfigError> {
+        let configs = self.source.load_all().await?;
+        let now = self.clock.now();
+        let snapshot = Snapshot::build(configs, &self.policies, now, 1)?;
+        tracing::info!(
+            marketplaces = snapshot.tenants.len(),
+            "maestrano configuration loaded"
+        );
+        Ok(Registry {
+            inner: Arc::new(Inner {
+                source: self.source,
+                clock: self.clock,
+                ttl: self.ttl,
+                retry_after: self.retry_after,
+                policies: self.policies,
+                current: RwLock::new(Arc::new(snapshot)),
+                state: Mutex::new(RefreshState {
+                    next_attempt_at: now.saturating_add(self.ttl),
+                    last_error: None,
+                }),
+                refreshing: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+/// Clears the single-flight flag even when the refresh future is dropped mid-way.
+struct RefreshGuard<'a>(&'a AtomicBool);
+
+impl Drop for RefreshGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Registry {
+    /// Starts building a registry on `source`, with time from `clock`.
+    pub fn builder(source: Arc<dyn ConfigSource>, clock: Arc<dyn Clock>) -> RegistryBuilder {
+        RegistryBuilder {
+            source,
+            clock,
+            ttl: Duration::hours(1),
+            retry_after: Duration::seconds(30),
+            policies: Policies::default(),
+        }
+    }
+
+    /// The tenant with this key, from the current snapshot. Never does I/O, never waits for a
+    /// refresh. An unknown key is [`ConfigError::UnknownMarketplace`].
+    pub fn with(&self, marketplace: &MarketplaceKey) -> Result<Tenant, ConfigError> {
+        self.snapshot().get(marketplace)
+    }
+
+    /// The current snapshot. Hold it to see one consistent set across several look-ups.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.inner.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The only tenant with these API credentials (see [`Snapshot::find_by_credentials`]).
+    pub fn find_by_credentials(
+        &self,
+        api_id: &[u8],
+        api_key: &[u8],
+    ) -> Result<Tenant, ConfigError> {
+        self.snapshot().find_by_credentials(api_id, api_key)
+    }
+
+    /// A request router for the current tenants.
+    pub fn router(&self, options: &RouterOptions) -> Result<Router, RouteError> {
+        let snapshot = self.snapshot();
+        Router::new(options, snapshot.tenants().map(Tenant::config))
+    }
+
+    /// Whether the TTL has run out (or the retry delay after a failure), on the clock.
+    pub fn is_stale(&self) -> bool {
+        let state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.inner.clock.now() >= state.next_attempt_at
+    }
+
+    /// The error of the last refresh, when it failed; cleared by a successful one.
+    pub fn last_refresh_error(&self) -> Option<ConfigError> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_error
+            .clone()
+    }
+
+    /// Loads a new snapshot now. On failure the current snapshot stays in service and the
+    /// error is returned (and traced, and kept for [`last_refresh_error`](Self::last_refresh_error)).
+    pub async fn refresh(&self) -> Result<RefreshReport, ConfigError> {
+        let loaded = self.inner.source.load_all().await;
+        let now = self.inner.clock.now();
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = self.snapshot();
+        let built = loaded.and_then(|configs| {
+            Snapshot::build(configs, &self.inner.policies, now, previous.generation + 1)
+        });
+        match built {
+            Ok(snapshot) => {
+                let report = RefreshReport {
+                    generation: snapshot.generation,
+                    tenants: snapshot.tenants.len(),
+                    added: snapshot
+                        .tenants
+                        .keys()
+                        .filter(|k| !previous.tenants.contains_key(*k))
+                        .cloned()
+                        .collect(),
+                    removed: previous
+                        .tenants
+                        .keys()
+                        .filter(|k| !snapshot.tenants.contains_key(*k))
+                        .cloned()
+                        .collect(),
+                };
+                *self
+                    .inner
+                    .current
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+                state.next_attempt_at = now.saturating_add(self.inner.ttl);
+                state.last_error = None;
+                tracing::info!(
+                    generation = report.generation,
+                    marketplaces = report.tenants,
+                    added = report.added.len(),
+                    removed = report.removed.len(),
+                    "maestrano configuration refreshed"
+                );
+                Ok(report)
+            }
+            Err(error) => {
+                state.next_attempt_at = now.saturating_add(self.inner.retry_after);
+                state.last_error = Some(error.clone());
+                tracing::warn!(
+                    %error,
+                    generation = previous.generation,
+                    "maestrano configuration refresh failed; keeping the last good configuration"
+                );
+                Err(error)
+            }
+        }
+    }
+
+    /// Refreshes when [stale](Self::is_stale), unless another refresh is already running.
+    /// Returns `Ok(None)` when nothing was done.
+    pub async fn refresh_if_stale(&self) -> Result<Option<RefreshReport>, ConfigError> {
+        if !self.is_stale() {
+            return Ok(None);
+        }
+        if self
+            .inner
+            .refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Ok(None);
+        }
+        let _guard = RefreshGuard(&self.inner.refreshing);
+        // Another task may have refreshed between the staleness check and the flag.
+        if !self.is_stale() {
+            return Ok(None);
+        }
+        self.refresh().await.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Secret;
+
+    const SANDBOX_FP: &str = "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36";
+
+    fn config(key: &str, id: &str, secret: &str) -> MarketplaceConfig {
+        MarketplaceConfig::builder(key)
+            .app_host("https://app.example.com")
+            .api_id(id)
+            .api_key(Secret::new(secret))
+            .api_host("https://hub.example.com")
+            .sso_idp("https://idp.example.com")
+            .x509_fingerprint(SANDBOX_FP)
+            .build()
+            .unwrap()
+    }
+
+    fn snapshot(configs: Vec<MarketplaceConfig>) -> Snapshot {
+        Snapshot::build(
+            configs,
+            &Policies::default(),
+            time::macros::datetime!(2024-01-01 0:00 UTC),
+            1,
+        )
+        .unwrap()
+    }
+
+    /// Applications refresh from spawned tasks, so the futures must be `Send`.
+    #[allow(dead_code)]
+    fn refresh_futures_are_send(registry: &Registry) {
+        fn assert_send<T: Send>(_: &T) {}
+        assert_send(&registry.refresh());
+        assert_send(&registry.refresh_if_stale());
+        assert_send(
+            &Registry::builder(
+                Arc::new(
+                    crate::config::StaticSource::from_configs([config("a", "b", "c")]).unwrap(),
+                ),
+                Arc::new(crate::ports::SystemClock),
+            )
+            .build(),
+        );
+    }
+
+    #[test]
+    fn credentials_identify_exactly_one_tenant() {
+        let s = snapshot(vec![
+            config("a", "app-a", "key-a"),
+            config("b", "app-b", "key-b"),
+            config("c", "app-c", "key-c"),
+        ]);
+        for (id, key, want) in [("app-a", "key-a", "a"), ("app-c", "key-c", "c")] {
+            let t = s
+                .find_by_credentials(id.as_bytes(), key.as_bytes())
+                .unwrap();
+            assert_eq!(t.marketplace().as_str(), want);
+        }
+        for (id, key) in [
+            ("app-a", "key-b"),
+            ("app-b", ""),
+            ("", "key-b"),
+            ("app-x", "key-x"),
+        ] {
+            assert!(matches!(
+                s.find_by_credentials(id.as_bytes(), key.as_bytes()),
+                Err(ConfigError::UnknownCredentials)
+            ));
+        }
+    }
+
+    #[test]
+    fn shared_credentials_are_ambiguous() {
+        let s = snapshot(vec![
+            config("a", "app-x", "same"),
+            config("b", "app-x", "same"),
+        ]);
+        match s.find_by_credentials(b"app-x", b"same") {
+            Err(ConfigError::AmbiguousCredentials { marketplaces }) => {
+                assert_eq!(marketplaces.len(), 2)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn policies_apply_by_precedence() {
+        let strict = SamlPolicy {
+            require_signed_assertion: true,
+            ..SamlPolicy::default()
+        };
+        let own = SamlPolicy {
+            clock_skew: time::Duration::seconds(30),
+            ..SamlPolicy::default()
+        };
+        let tenant_override = SamlPolicy {
+            insecure_allow_sha1: true,
+            ..SamlPolicy::default()
+        };
+        let policies = Policies {
+            default: Some(strict.clone()),
+            per_tenant: [(MarketplaceKey::new("c").unwrap(), tenant_override.clone())].into(),
+        };
+        let s = Snapshot::build(
+            vec![
+                config("a", "app-a", "k"),
+                config("b", "app-b", "k").with_saml_policy(own.clone()),
+                config("c", "app-c", "k").with_saml_policy(own.clone()),
+            ],
+            &policies,
+            time::macros::datetime!(2024-01-01 0:00 UTC),
+            1,
+        )
+        .unwrap();
+        let policy = |k: &str| {
+            s.get(&MarketplaceKey::new(k).unwrap())
+                .unwrap()
+                .saml_policy()
+        };
+        assert_eq!(policy("a"), strict);
+        assert_eq!(policy("b"), own);
+        assert_eq!(policy("c"), tenant_override);
+    }
+
+    #[test]
+    fn sp_settings_default_the_sp_entity_id_to_the_api_id() {
+        let t = Tenant::new(config("a", "app-a", "k"));
+        let s = t.sp_settings();
+        assert_eq!(s.audience, "app-a");
+        assert_eq!(
+            s.acs_urls,
+            vec!["https://app.example.com/maestrano/auth/saml/consume/a".to_owned()]
+        );
+        assert_eq!(
+            t.idp_sso_url().as_str(),
+            "https://idp.example.com/api/v1/auth/saml"
+        );
+        assert!(s.certificates.is_empty());
+        assert_eq!(s.fingerprints.len(), 1);
+        assert!(s.idp_entity_id.is_none());
+        let t = Tenant::new(
+            MarketplaceConfig::builder("a")
+                .app_host("https://app.example.com")
+                .api_id("app-a")
+                .api_key(Secret::new("k"))
+                .api_host("https://hub.example.com")
+                .sso_idp("https://idp.example.com")
+                .x509_fingerprint(SANDBOX_FP)
+                .sp_entity_id("https://app.example.com/saml/metadata")
+                .idp_entity_id("https://idp.example.com")
+                .build()
+                .unwrap(),
+        );
+        let s = t.sp_settings();
+        assert_eq!(s.audience, "https://app.example.com/saml/metadata");
+        assert_eq!(s.idp_entity_id.as_deref(), Some("https://idp.example.com"));
+    }
+}

@@ -1,0 +1,33 @@
+//! Connected objects: the identity map between the application's records and remote entities.
+//!
+//! Apps sync records with marketplaces and with other providers (Xero, QuickBooks, …), so any
+//! local record (class name + local id) may be linked to remote entities identified by
+//! provider (for a marketplace: its key), realm (the customer account: for a marketplace, the
+//! group uid), entity name and remote id. Each link is an [`IdMap`], kept by an
+//! [`IdMapStore`]:
+//!
+//! | store | where | feature |
+//! | --- | --- | --- |
+//! | [`InMemoryIdMapStore`] | process memory (tests, examples) | none |
+//! | `adapters::SqliteStore` | an SQLite file, or SQLite in memory | `sqlite` |
+//! | `adapters::PostgresStore` | PostgreSQL | `postgres` |
+//!
+//! The application's models implement [`ConnectedObject`] (class name and local id) and get
+//! `id_maps`, `id_map_for`, `link`, `unlink` and `remote_url`; [`RemoteUrls`] says where a
+//! remote entity can be seen.
+//!
+//! A store written outside this crate proves that it keeps the [contract](IdMapStore)
+//! with one call to `maestrano::test_util::idmap_conformance::run` (feature `test-util`).
+
+mod connected;
+mod memory;
+
+pub(crate) mod store;
+
+pub use connected::{ConnectedObject, RemoteUrlError, RemoteUrls};
+pub use memory::InMemoryIdMapStore;
+
+pub use store::{MAX_BATCH, MAX_FIELD_LEN, MAX_PAGE_SIZE, 
+    AmbiguousLinks, FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore,
+    LocalConflict, LocalRef, PageCursor, PageRequest, Realm, RemoteConflict, RemoteRef,
+};

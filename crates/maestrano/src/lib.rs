@@ -1,0 +1,169 @@
+//! # maestrano
+//!
+//! Sell one SaaS application through many Maestrano marketplaces at once: Maestrano.com and
+//! the enterprise tenants that run their own copy of the platform.
+//!
+//! An application integrates once and then serves every marketplace ("tenant"), each named by
+//! a [`MarketplaceKey`]. For every tenant the SDK provides its configuration (fetched from the
+//! developer platform or given in code), the routes the application serves, SAML 2.0 single
+//! sign-on with signatures verified in pure Rust, account webhooks and Connec! notifications
+//! authenticated per tenant, the account and data-sharing APIs, and the identity map of
+//! connected objects, each scoped to the tenant so that nothing of one marketplace is ever used
+//! for another.
+//!
+//! ## The public interface
+//!
+//! - At the root: the [`Registry`] of tenants (built with a [`RegistryBuilder`] from a
+//!   [`config::ConfigSource`]), the [`Tenant`] handle it hands out, the identifiers
+//!   ([`MarketplaceKey`], [`ApiId`], [`GroupUid`], [`UserUid`], …), [`Secret`], and the crate
+//!   [`Error`] into which every error of the SDK converts.
+//! - [`ports`]: the cross-cutting ports ([`Clock`](ports::Clock),
+//!   [`HttpClient`](ports::HttpClient), [`RandomSource`](ports::RandomSource),
+//!   [`Sleep`](ports::Sleep)).
+//! - [`config`]: the marketplace model and its sources (JSON, code, the developer platform).
+//! - [`routes`]: the endpoints an application serves and a matcher from `http::Request`.
+//! - [`sso`]: the login routes ([`SsoFlow`](sso::SsoFlow)) and the Maestrano session;
+//!   [`saml`]: the SAML 2.0 protocol underneath (validation, AuthnRequest, certificates,
+//!   policy, the replay and request id stores).
+//! - [`webhook`]: the marketplace's calls to the app, as typed events.
+//! - [`api`]: the account and billing API; [`connec`]: the Connec! data-sharing API.
+//! - [`idmap`]: connected objects, the identity map and its store port.
+//! - `adapters` (features `reqwest`, `sqlite`, `postgres`, `tokio`): real implementations of
+//!   the ports; `test_util` (feature `test-util`): fakes and conformance suites.
+//!
+//! ## Architecture
+//!
+//! The core is sans-IO, like rustls and quinn-proto: protocol logic is pure, and everything
+//! that touches the world goes through a port. Real adapters ship behind cargo features; the
+//! marketplace simulator is its own crate, `maestrano-simulator`. ARCHITECTURE.md in the
+//! repository gives the layers and the rule they follow.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use maestrano::config::StaticSource;
+//! use maestrano::ports::SystemClock;
+//! use maestrano::{MarketplaceKey, Registry};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), maestrano::Error> {
+//! let source = StaticSource::from_json(r#"{"marketplaces": [{
+//!     "marketplace": "acme-corp",
+//!     "app": {"host": "https://app.example.com"},
+//!     "api": {"id": "app-1a2b", "key": "s3cret", "host": "https://hub.acme.example"},
+//!     "sso": {"idp": "https://hub.acme.example",
+//!             "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"}
+//! }]}"#)?;
+//! let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock)).build().await?;
+//!
+//! let tenant = registry.with(&MarketplaceKey::new("acme-corp")?)?;
+//! assert_eq!(tenant.idp_sso_url().as_str(), "https://hub.acme.example/api/v1/auth/saml");
+//!
+//! // An unknown marketplace is an error, never a default tenant.
+//! assert!(registry.with(&MarketplaceKey::new("someone-else")?).is_err());
+//!
+//! // The tenant's SAML settings, as the SSO routes use them:
+//! let settings = maestrano::sso::sp_settings(&tenant);
+//! # let _ = settings;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! | --- | --- |
+//! | `reqwest` | `adapters::ReqwestHttpClient`: the `HttpClient` port on reqwest with rustls |
+//! | `sqlite` | `adapters::SqliteStore`: the identity map and the replay cache in SQLite (compiled in) |
+//! | `postgres` | `adapters::PostgresStore`: the same on PostgreSQL, for apps that run many instances |
+//! | `tokio` | `adapters::TokioSleep`: the retry policy's sleep on the Tokio timer |
+//! | `aws-lc-rs` | a second crypto provider for SAML signature verification, on AWS-LC |
+//! | `test-util` | `test_util`: a manual clock, a scripted HTTP client, a counter random source, the id map store conformance suite |
+//!
+//! ## Security
+//!
+//! Checks fail closed. Every option that weakens one is off by default and named
+//! `insecure_*` (see [`saml::SamlPolicy`]). Secrets ([`Secret`]) have a redacted `Debug`, are
+//! compared in constant time and never logged. Untrusted input (SAML messages, API replies,
+//! configuration JSON) is size-capped before it is decoded and rejected with a typed error.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod timestamp;
+mod types;
+
+pub mod api;
+pub mod config;
+pub mod connec;
+pub mod idmap;
+pub mod ports;
+pub mod routes;
+pub mod saml;
+pub mod sso;
+pub mod webhook;
+
+
+#[cfg(any(
+    feature = "reqwest",
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "tokio"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "reqwest",
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "tokio"
+    )))
+)]
+pub mod adapters;
+
+#[cfg(any(test, feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test_util;
+
+pub use config::registry::{RefreshReport, Registry, RegistryBuilder, Snapshot};
+pub use config::tenant::Tenant;
+pub use error::{Error, Result};
+pub use types::{
+    ApiId, ApiKey, BillId, GroupUid, IdError, MarketplaceKey, RecurringBillId, ResellerUid,
+    Secret, UserUid,
+};
+
+/// The User-Agent the SDK sends: the crate's name and version.
+pub const USER_AGENT: &str = concat!("maestrano-rust/", env!("CARGO_PKG_VERSION"));
+
+/// Internals that the fuzz targets, the conformance drivers and the simulator crate reach.
+/// Not part of the public interface: no semver guarantee, may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::saml::c14n::{C14nMethod, canonicalize_document};
+    pub use crate::saml::decode::{decode_post_message, decode_redirect_message, inflate};
+    pub use crate::saml::dsig::DSIG_NS;
+    pub use crate::saml::response::{ASSERTION_NS, PROTOCOL_NS};
+    pub use crate::saml::sign::sign_enveloped;
+    pub use crate::saml::xml::escape as xml_escape;
+    pub use crate::saml::authn_request::new_request_id;
+    pub use crate::timestamp::{format_utc, parse_lenient};
+    pub use crate::types::ct_eq_bytes;
+
+    pub use crate::api::account::{
+        AccountRequests, decode_cancelled_bill, decode_cancelled_recurring_bill,
+    };
+    pub use crate::api::envelope::{decode_list, decode_one};
+    pub use crate::api::retry::Retrier;
+    pub use crate::api::timestamp::parse_timestamp;
+    pub use crate::config::autoconfigure::{build_request, decode_response};
+    pub use crate::connec::decode::{
+        decode_batch, decode_entities, decode_entity, decode_notification, decode_page,
+        decode_report, decode_version,
+    };
+    pub use crate::connec::requests::{CONNEC_MEDIA_TYPE, ConnecRequests};
+    pub use crate::webhook::auth::parse_basic;
+    pub use crate::webhook::events::parse_notification;
+}

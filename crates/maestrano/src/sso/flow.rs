@@ -1,0 +1,196 @@
+//! The two SSO routes an application serves, framework-agnostic: the init route builds the
+//! redirect to the IdP and remembers the request; the consume route validates the POSTed
+//! response, maps it to user, group and membership, and hands them to the app.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::session::SsoSession;
+use super::tenant::{authn_request, response_validator};
+use crate::saml::authn_request::new_request_id;
+use crate::saml::{AttributeError, LoginRedirect, SamlError, SsoLogin};
+use crate::config::tenant::Tenant;
+use crate::ports::{Clock, RandomError, RandomSource};
+use crate::saml::{ReplayCache, RequestIdStore, RequestIdStoreError};
+
+/// The app's side of a login: find or create its own records for the user, the company and
+/// the membership, scoped to `login.marketplace`, and return what it needs to sign the user
+/// in (for example its session).
+#[async_trait]
+pub trait LoginHandler: Send + Sync {
+    /// What the app returns for a successful login.
+    type Output: Send;
+
+    /// Called once per verified login.
+    async fn on_login(
+        &self,
+        login: &SsoLogin,
+    ) -> Result<Self::Output, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// A login could not be started or completed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SsoFlowError {
+    /// The POSTed form is not what the IdP sends.
+    #[error("invalid SSO form: {0}")]
+    Form(String),
+    /// The request the response claims to answer was not issued by this app for this
+    /// tenant, has expired, or was already answered.
+    #[error("the login request is unknown, expired or already used")]
+    UnknownRequest,
+    /// The response was rejected.
+    #[error(transparent)]
+    Saml(#[from] SamlError),
+    /// The assertion lacks a Maestrano attribute.
+    #[error(transparent)]
+    Attributes(#[from] AttributeError),
+    /// The request id store failed.
+    #[error(transparent)]
+    RequestStore(#[from] RequestIdStoreError),
+    /// The random source failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The app's handler failed.
+    #[error("the application's login handler failed: {0}")]
+    Handler(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A completed login.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CompletedLogin<T> {
+    /// What the app's handler returned.
+    pub output: T,
+    /// The typed login.
+    pub login: SsoLogin,
+    /// The Maestrano session to keep and re-check.
+    pub session: SsoSession,
+    /// The RelayState the IdP sent back, if any (untrusted: check it before redirecting).
+    pub relay_state: Option<String>,
+}
+
+/// The SSO routes, with the ports they need.
+#[derive(Debug, Clone)]
+pub struct SsoFlow {
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn RandomSource>,
+    request_ids: Arc<dyn RequestIdStore>,
+    replay: Arc<dyn ReplayCache>,
+}
+
+/// Largest form body accepted on the consume route.
+const MAX_FORM_BYTES: usize = 512 * 1024;
+
+impl SsoFlow {
+    /// A flow on these ports.
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn RandomSource>,
+        request_ids: Arc<dyn RequestIdStore>,
+        replay: Arc<dyn ReplayCache>,
+    ) -> Self {
+        Self {
+            clock,
+            random,
+            request_ids,
+            replay,
+        }
+    }
+
+    /// The init route: a fresh AuthnRequest for `tenant` (signed when the tenant has an SP
+    /// key), its redirect URL with `relay_state` and the `extra` parameters (such as
+    /// `group_id`), and the request remembered for the consume route. Keep the returned
+    /// request id in the user's session.
+    pub async fn initiate(
+        &self,
+        tenant: &Tenant,
+        relay_state: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<LoginRedirect, SsoFlowError> {
+        let now = self.clock.now();
+        let id = new_request_id(self.random.as_ref())?;
+        let options = tenant.config().sso_options();
+        let url = authn_request(tenant, &id, now).redirect_url(
+            relay_state,
+            extra,
+            options.signing_key.as_ref(),
+        )?;
+        self.request_ids
+            .remember(
+                tenant.marketplace(),
+                &id,
+                now.saturating_add(options.request_ttl),
+                now,
+            )
+            .await?;
+        Ok(LoginRedirect {
+            url,
+            request_id: id,
+        })
+    }
+
+    /// The consume route: reads `SAMLResponse` and `RelayState` from the POSTed form body,
+    /// validates the response against the tenant and the request id the app kept (`None` only
+    /// for an IdP-initiated login, which the tenant's policy must allow), consumes that request
+    /// id (each answers one login), maps the assertion to a [`SsoLogin`] and calls `handler`.
+    pub async fn consume<H: LoginHandler>(
+        &self,
+        tenant: &Tenant,
+        form_body: &[u8],
+        request_id: Option<&str>,
+        handler: &H,
+    ) -> Result<CompletedLogin<H::Output>, SsoFlowError> {
+        if form_body.len() > MAX_FORM_BYTES {
+            return Err(SsoFlowError::Form(format!(
+                "body exceeds {MAX_FORM_BYTES} bytes"
+            )));
+        }
+        let mut response = None;
+        let mut relay_state = None;
+        for (k, v) in url::form_urlencoded::parse(form_body) {
+            match &*k {
+                "SAMLResponse" if response.is_none() => response = Some(v.into_owned()),
+                "RelayState" if relay_state.is_none() => relay_state = Some(v.into_owned()),
+                "SAMLResponse" | "RelayState" => {
+                    return Err(SsoFlowError::Form(format!("{k} appears twice")));
+                }
+                _ => {}
+            }
+        }
+        let response =
+            response.ok_or_else(|| SsoFlowError::Form("no SAMLResponse field".into()))?;
+        // The request id is consumed only after the response validated against it, so that
+        // a forged POST cannot spend the pending login of a user (the replay cache, inside
+        // validation, already stops a second use of the same response).
+        let assertion = response_validator(tenant)
+            .validate(
+                response.as_bytes(),
+                request_id,
+                self.clock.as_ref(),
+                self.replay.as_ref(),
+            )
+            .await?;
+        if let Some(id) = request_id
+            && !self
+                .request_ids
+                .consume(tenant.marketplace(), id, self.clock.now())
+                .await?
+        {
+            return Err(SsoFlowError::UnknownRequest);
+        }
+        let login = SsoLogin::from_assertion(tenant.marketplace(), &assertion)?;
+        let output = handler
+            .on_login(&login)
+            .await
+            .map_err(SsoFlowError::Handler)?;
+        let session = SsoSession::from_login(&login);
+        Ok(CompletedLogin {
+            output,
+            login,
+            session,
+            relay_state,
+        })
+    }
+}

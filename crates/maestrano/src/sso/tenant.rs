@@ -1,0 +1,81 @@
+//! What SSO takes from a tenant: its SAML policy, SP settings, AuthnRequest and SP metadata,
+//! built from the tenant's configuration.
+
+use time::OffsetDateTime;
+
+use crate::config::tenant::Tenant;
+use crate::saml::{AuthnRequest, ResponseValidator, SamlPolicy, SpMetadata, SpSettings};
+
+/// The effective SAML policy: the one set in code, or the default.
+pub fn saml_policy(tenant: &Tenant) -> SamlPolicy {
+    tenant.config().saml_policy().cloned().unwrap_or_default()
+}
+
+/// The SP's entity id: the issuer of AuthnRequests and the audience responses must be
+/// restricted to. Defaults to `api.id`, as the earlier Maestrano SDKs use the app id as
+/// SAML issuer.
+pub fn sp_entity_id(tenant: &Tenant) -> &str {
+    let sso = tenant.config().sso();
+    sso.sp_entity_id()
+        .unwrap_or(tenant.config().api().id().as_str())
+}
+
+/// What the SAML validator needs for this tenant: its ACS URL, its SP entity id as the
+/// audience, the IdP entity id when configured, the IdP certificates (or, in the weaker
+/// fingerprint-only mode, the fingerprint) and the tenant's [`SamlPolicy`].
+///
+/// The developer platform sends no IdP entity id, so unless one is set in code
+/// ([`MarketplaceConfigBuilder::idp_entity_id`](super::MarketplaceConfigBuilder::idp_entity_id)),
+/// Issuers are not compared: a response is tied to the tenant by the tenant's own IdP key,
+/// its audience (the app's `api.id`) and its ACS URL.
+pub fn sp_settings(tenant: &Tenant) -> SpSettings {
+    let sso = tenant.config().sso();
+    let mut settings = SpSettings::new(
+        tenant.acs_url().as_str(),
+        sp_entity_id(tenant),
+        sso.certificates().to_vec(),
+    )
+    .with_policy(saml_policy(tenant));
+    settings.idp_entity_id = sso.idp_entity_id().map(str::to_owned);
+    settings.fingerprints = sso.fingerprint().cloned().into_iter().collect();
+    settings
+}
+
+/// The SP metadata XML of this tenant: entity id, ACS URL (HTTP-POST), NameID format and
+/// the SP signing certificate when configured.
+pub fn sp_metadata(tenant: &Tenant) -> String {
+    let options = tenant.config().sso_options();
+    SpMetadata {
+        entity_id: sp_entity_id(tenant).to_owned(),
+        acs_url: tenant.acs_url().to_string(),
+        name_id_format: options.name_id_format.clone(),
+        signing_certificate: options.signing_certificate.clone(),
+        authn_requests_signed: options.signing_key.is_some(),
+        want_assertions_signed: saml_policy(tenant).require_signed_assertion,
+    }
+    .to_xml()
+}
+
+/// An AuthnRequest of this tenant with the given ID, issued at `now`: Destination the
+/// IdP SSO URL, AssertionConsumerServiceURL the ACS URL, Issuer the SP entity id, and the
+/// NameID format and authentication context of the tenant's
+/// [`SsoOptions`](crate::saml::SsoOptions).
+pub fn authn_request(tenant: &Tenant, id: &str, now: OffsetDateTime) -> AuthnRequest {
+    let options = tenant.config().sso_options();
+    let mut r = AuthnRequest::new(
+        id,
+        now,
+        tenant.idp_sso_url().as_str(),
+        tenant.acs_url().as_str(),
+        sp_entity_id(tenant),
+    );
+    r.name_id_format = options.name_id_format.clone();
+    r.requested_authn_context = options.requested_authn_context.clone();
+    r
+}
+
+/// A validator of this tenant's SAML responses.
+pub fn response_validator(tenant: &Tenant) -> ResponseValidator {
+    ResponseValidator::new(sp_settings(tenant))
+}
+

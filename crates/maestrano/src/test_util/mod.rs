@@ -1,0 +1,14 @@
+//! Fakes for tests (feature `test-util`): a manual clock, a scripted HTTP client, a
+//! predictable random source, a sleep that moves the clock, and the identity map store
+//! conformance suite, for users' own tests of their integration and their own stores.
+
+mod clock;
+mod http;
+pub mod idmap_conformance;
+mod random;
+mod sleep;
+
+pub use clock::ManualClock;
+pub use http::{FakeHttpClient, FakeReply};
+pub use random::SequenceRandom;
+pub use sleep::ManualSleep;

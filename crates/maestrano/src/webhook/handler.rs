@@ -1,0 +1,245 @@
+//! The framework-agnostic webhook handler: an `http::Request` in, an `http::Response` out.
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use http::{Response, StatusCode};
+use tracing::Instrument as _;
+
+use super::auth::authenticate;
+use super::events::{DEFAULT_MAX_BODY_BYTES, WebhookEvent, parse_notification};
+use crate::config::registry::Registry;
+use crate::routes::{EndpointKind, MatchError, Router, RouterOptions};
+
+/// The application's side of the webhooks: apply each event (scoped to its marketplace).
+///
+/// Return an error when the event could not be applied: the marketplace gets a 5xx and
+/// delivers it again later, so the application must apply events idempotently (see
+/// [`DeliveryLedger`](super::DeliveryLedger)).
+#[async_trait]
+pub trait WebhookSink: Send + Sync {
+    /// Called once per authenticated, well-formed delivery.
+    async fn on_event(
+        &self,
+        event: WebhookEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Handler settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WebhookOptions {
+    /// The routes' prefix and tenant paths.
+    pub router: RouterOptions,
+    /// Largest notification body accepted (checked before parsing). Default 10 MiB; the
+    /// Connec! decoder refuses more than 16 MiB whatever this says.
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            router: RouterOptions::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl WebhookOptions {
+    /// These options with another body size cap.
+    pub fn with_max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
+    /// These options with other router options.
+    pub fn with_router(mut self, router: RouterOptions) -> Self {
+        self.router = router;
+        self
+    }
+}
+
+/// Serves the marketplace's calls: account webhooks (`DELETE` a group, `DELETE` a group
+/// user) and Connec! notifications (`POST`), each authenticated with the HTTP Basic
+/// credentials of the tenant its route names.
+///
+/// Replies: 200 `{"success":true}`; 401 `{"error":"Invalid credentials"}`; 404 for an
+/// unknown route or tenant; 405 with `Allow` for a wrong method; 400 with the reason for a
+/// malformed identifier or body; 413 for a body over the limit; 500 when the application's
+/// sink fails, so that the marketplace retries.
+pub struct WebhookHandler {
+    registry: Arc<Registry>,
+    sink: Arc<dyn WebhookSink>,
+    options: WebhookOptions,
+    router: RwLock<Option<(u64, Arc<Router>)>>,
+}
+
+impl std::fmt::Debug for WebhookHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookHandler")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Vec<u8>> {
+    let mut r = Response::new(body.to_string().into_bytes());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response<Vec<u8>> {
+    json_response(status, serde_json::json!({ "error": message }))
+}
+
+impl WebhookHandler {
+    /// A handler for the tenants of `registry`, delivering events to `sink`.
+    pub fn new(registry: Arc<Registry>, sink: Arc<dyn WebhookSink>) -> Self {
+        Self::with_options(registry, sink, WebhookOptions::default())
+    }
+
+    /// A handler with explicit options.
+    pub fn with_options(
+        registry: Arc<Registry>,
+        sink: Arc<dyn WebhookSink>,
+        options: WebhookOptions,
+    ) -> Self {
+        Self {
+            registry,
+            sink,
+            options,
+            router: RwLock::new(None),
+        }
+    }
+
+    /// The router of the registry's current tenants, rebuilt when the registry refreshed.
+    fn router(&self) -> Option<Arc<Router>> {
+        let generation = self.registry.snapshot().generation();
+        if let Some((g, r)) = &*self.router.read().unwrap_or_else(|e| e.into_inner())
+            && *g == generation
+        {
+            return Some(r.clone());
+        }
+        let router = match self.registry.router(&self.options.router) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the webhook routes");
+                return None;
+            }
+        };
+        *self.router.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((generation, router.clone()));
+        Some(router)
+    }
+
+    /// Handles one request.
+    pub async fn handle(&self, request: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
+        let Some(router) = self.router() else {
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "routes unavailable");
+        };
+        let endpoint = match router.match_request(&request) {
+            Ok(e) => e,
+            Err(e) => {
+                let mut r = error_response(e.status(), &e.to_string());
+                if let MatchError::MethodNotAllowed { allowed } = &e {
+                    let allow: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
+                    if let Ok(v) = http::HeaderValue::from_str(&allow.join(", ")) {
+                        r.headers_mut().insert(http::header::ALLOW, v);
+                    }
+                }
+                return r;
+            }
+        };
+        let marketplace = endpoint.marketplace.clone();
+        let kind = endpoint.kind.route_kind();
+        let span =
+            tracing::info_span!("maestrano_webhook", marketplace = %marketplace, endpoint = ?kind);
+        let event = match span.in_scope(|| self.event_for(endpoint, &request)) {
+            Ok(event) => event,
+            Err(response) => return *response,
+        };
+        let name = event.name();
+        match self.sink.on_event(event).instrument(span.clone()).await {
+            Ok(()) => {
+                span.in_scope(|| tracing::info!(event = name, "webhook applied"));
+                json_response(StatusCode::OK, serde_json::json!({ "success": true }))
+            }
+            Err(e) => {
+                span.in_scope(|| {
+                    tracing::error!(event = name, error = %e, "webhook sink failed; the marketplace will retry")
+                });
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the application could not apply the event",
+                )
+            }
+        }
+    }
+
+    /// Authenticates the request and reads its event; a ready response when it must be
+    /// refused.
+    fn event_for(
+        &self,
+        endpoint: crate::routes::Endpoint,
+        request: &http::Request<Vec<u8>>,
+    ) -> Result<WebhookEvent, Box<Response<Vec<u8>>>> {
+        let marketplace = endpoint.marketplace;
+        let tenant = match self.registry.with(&marketplace) {
+            Ok(t) => t,
+            Err(_) => {
+                return Err(Box::new(error_response(
+                    StatusCode::NOT_FOUND,
+                    "unknown marketplace",
+                )));
+            }
+        };
+        if let Err(e) = authenticate(&tenant, request.headers()) {
+            tracing::warn!(reason = %e, "webhook refused: invalid credentials");
+            let mut r = error_response(StatusCode::UNAUTHORIZED, "Invalid credentials");
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Basic realm=\"maestrano\""),
+            );
+            return Err(Box::new(r));
+        }
+        Ok(match endpoint.kind {
+            EndpointKind::GroupDestroyed { group } => WebhookEvent::GroupDestroyed {
+                marketplace,
+                group_uid: group,
+            },
+            EndpointKind::GroupUserRemoved { group, user } => WebhookEvent::UserRemovedFromGroup {
+                marketplace,
+                group_uid: group,
+                user_uid: user,
+            },
+            EndpointKind::ConnecNotification => {
+                match parse_notification(request.body(), self.options.max_body_bytes) {
+                    Ok(notification) => WebhookEvent::ConnecNotification {
+                        marketplace,
+                        notification,
+                    },
+                    Err(e) => {
+                        let reason = e.reason();
+                        tracing::warn!(%reason, "webhook refused: malformed body");
+                        let status = if e.is_too_large() {
+                            StatusCode::PAYLOAD_TOO_LARGE
+                        } else {
+                            StatusCode::BAD_REQUEST
+                        };
+                        return Err(Box::new(error_response(status, &reason)));
+                    }
+                }
+            }
+            EndpointKind::SamlInitialize | EndpointKind::SamlConsume => {
+                return Err(Box::new(error_response(
+                    StatusCode::NOT_FOUND,
+                    "not a webhook endpoint",
+                )));
+            }
+        })
+    }
+}

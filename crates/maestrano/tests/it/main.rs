@@ -1,0 +1,21 @@
+//! The integration tests of `maestrano`, through its public API: one binary (see ARCHITECTURE.md).
+
+mod common;
+mod idmap_support;
+
+mod api_conformance;
+mod api_loopback;
+mod api_properties;
+mod api_requests;
+mod autoconfigure_loopback;
+mod config;
+mod connec_client;
+mod idmap_memory;
+mod idmap_postgres;
+mod idmap_sqlite;
+mod reqwest_adapter;
+mod routes;
+mod saml_check_cli;
+mod saml_sso;
+mod saml_validation;
+mod webhooks;

@@ -1,0 +1,656 @@
+//! Webhooks through the public API: the conformance requests, every refusal, tenant
+//! isolation as a property, and the handler mounted in a real HTTP server on loopback.
+
+use crate::common;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use common::*;
+use maestrano::config::StaticSource;
+use maestrano::ports::ManualClock;
+use maestrano::webhook::{
+    DeliveryLedger, WebhookEvent, WebhookHandler, WebhookOptions, WebhookSink,
+};
+use maestrano::{Maestrano, MarketplaceKey};
+use serde_json::Value;
+use time::macros::datetime;
+
+const MNO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/maestrano/"
+);
+
+#[derive(Default)]
+struct Sink {
+    events: Mutex<Vec<WebhookEvent>>,
+    fail: bool,
+}
+
+#[async_trait]
+impl WebhookSink for Sink {
+    async fn on_event(
+        &self,
+        event: WebhookEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if self.fail {
+            return Err("database down".into());
+        }
+        self.events.lock().unwrap().push(event);
+        Ok(())
+    }
+}
+
+async fn registry_from(json: &str) -> Arc<Maestrano> {
+    Arc::new(
+        Maestrano::builder(
+            Arc::new(StaticSource::from_json(json).unwrap()),
+            Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
+        )
+        .build()
+        .await
+        .unwrap(),
+    )
+}
+
+async fn two() -> Arc<Maestrano> {
+    registry_from(&read(&format!(
+        "{MNO}shapes/dev-platform/marketplaces-two.json"
+    )))
+    .await
+}
+
+fn request(method: &str, path: &str, auth: Option<&str>, body: Vec<u8>) -> http::Request<Vec<u8>> {
+    let mut b = http::Request::builder().method(method).uri(path);
+    if let Some(a) = auth {
+        b = b.header("authorization", a);
+    }
+    b.body(body).unwrap()
+}
+
+fn basic(id: &str, key: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{key}"))
+    )
+}
+
+fn body_json(r: &http::Response<Vec<u8>>) -> Value {
+    serde_json::from_slice(r.body()).unwrap()
+}
+
+#[tokio::test]
+async fn the_conformance_account_webhook_requests_get_their_outcome() {
+    let spec: Value = serde_json::from_str(&read(&format!(
+        "{MNO}shapes/webhooks/account-webhook-requests.json"
+    )))
+    .unwrap();
+    let sink = Arc::new(Sink::default());
+    let handler = WebhookHandler::new(two().await, sink.clone());
+    let mut authenticated = 0;
+    for r in spec["requests"].as_array().unwrap() {
+        let auth = r["headers"]["Authorization"].as_str();
+        let response = handler
+            .handle(request(
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap(),
+                auth,
+                Vec::new(),
+            ))
+            .await;
+        let expected = &r["expected"];
+        assert_eq!(
+            response.status().as_u16() as u64,
+            expected["status"].as_u64().unwrap(),
+            "{}",
+            r["name"]
+        );
+        assert_eq!(body_json(&response), expected["body"], "{}", r["name"]);
+        if expected["authenticated"] == true {
+            authenticated += 1;
+        } else {
+            assert_eq!(
+                response.headers()["www-authenticate"],
+                "Basic realm=\"maestrano\""
+            );
+        }
+    }
+    assert_eq!(authenticated, 2);
+    let events = sink.events.lock().unwrap();
+    assert_eq!(
+        *events,
+        vec![
+            WebhookEvent::GroupDestroyed {
+                marketplace: MarketplaceKey::new("maestrano-uat").unwrap(),
+                group_uid: "cld-9axx".parse().unwrap(),
+            },
+            WebhookEvent::UserRemovedFromGroup {
+                marketplace: MarketplaceKey::new("maestrano-uat").unwrap(),
+                group_uid: "cld-9axx".parse().unwrap(),
+                user_uid: "usr-9f2k".parse().unwrap(),
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_conformance_connec_notifications_are_delivered_by_kind_with_their_groups() {
+    let spec: Value = serde_json::from_str(&read(&format!(
+        "{MNO}shapes/webhooks/connec-notification-request.json"
+    )))
+    .unwrap();
+    let sink = Arc::new(Sink::default());
+    let handler = WebhookHandler::new(two().await, sink.clone());
+    let body = std::fs::read(format!("{MNO}{}", spec["body_file"].as_str().unwrap())).unwrap();
+    let response = handler
+        .handle(request(
+            "POST",
+            spec["path"].as_str().unwrap(),
+            spec["headers"]["Authorization"].as_str(),
+            body,
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_json(&response), serde_json::json!({"success": true}));
+    {
+        let events = sink.events.lock().unwrap();
+        let WebhookEvent::ConnecNotification {
+            marketplace,
+            notification,
+        } = &events[0]
+        else {
+            panic!()
+        };
+        assert_eq!(marketplace.as_str(), "maestrano-uat");
+        for (kind, count) in spec["expected"]["entities"].as_object().unwrap() {
+            assert_eq!(
+                notification.kinds[kind].len() as u64,
+                count.as_u64().unwrap(),
+                "{kind}"
+            );
+        }
+        let groups: Vec<&str> = notification
+            .entities()
+            .filter_map(|(_, e)| e.group_id())
+            .collect();
+        for g in spec["expected"]["groups"].as_array().unwrap() {
+            assert!(groups.contains(&g.as_str().unwrap()), "{g}");
+        }
+        let person = &notification.kinds["people"][0];
+        assert_eq!(
+            person.connec_id().as_deref(),
+            Some("23daf041-e18e-0133-7b6a-15461b913fab")
+        );
+        assert_eq!(
+            person.id_for("myapp", Some("realm-42")).as_deref(),
+            Some("C-1001")
+        );
+        assert_eq!(
+            person.updated_at(),
+            Some(datetime!(2016-02-03 22:40:12.389 UTC))
+        );
+    }
+
+    // Connector-rails' notification: group "cld_333", no id array: accepted, id absent.
+    let body = std::fs::read(format!(
+        "{MNO}maestrano-connector-rails/written/connec_controller_spec-notification-people.json"
+    ))
+    .unwrap();
+    let response = handler
+        .handle(request(
+            "POST",
+            "/mno-enterprise/maestrano-uat/connec/receive",
+            Some(&basic("app-3c4d", UAT_KEY)),
+            body,
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let events = sink.events.lock().unwrap();
+    let WebhookEvent::ConnecNotification { notification, .. } = &events[1] else {
+        panic!()
+    };
+    let person = &notification.kinds["people"][0];
+    assert_eq!(person.group_id(), Some("cld_333"));
+    assert!(person.ids().is_none());
+}
+
+const UAT_KEY: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0";
+const SANDBOX_KEY: &str = "5b1e0c9d7f3a2e4b6c8d0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c";
+
+#[tokio::test]
+async fn every_refusal_has_its_status() {
+    let sink = Arc::new(Sink::default());
+    let handler = WebhookHandler::with_options(
+        two().await,
+        sink.clone(),
+        WebhookOptions::default().with_max_body_bytes(1024),
+    );
+    let auth = basic("app-3c4d", UAT_KEY);
+    let cases: Vec<(http::Request<Vec<u8>>, u16)> = vec![
+        (
+            request(
+                "DELETE",
+                "/mno-enterprise/nobody/account/group/cld-1",
+                Some(&auth),
+                vec![],
+            ),
+            404,
+        ),
+        (
+            request(
+                "GET",
+                "/mno-enterprise/maestrano-uat/account/group/cld-1",
+                Some(&auth),
+                vec![],
+            ),
+            405,
+        ),
+        (
+            request(
+                "DELETE",
+                "/mno-enterprise/maestrano-uat/account/group/cld%2F1",
+                Some(&auth),
+                vec![],
+            ),
+            400,
+        ),
+        (
+            request(
+                "DELETE",
+                "/mno-enterprise/maestrano-uat/account/group/..",
+                Some(&auth),
+                vec![],
+            ),
+            400,
+        ),
+        (
+            request(
+                "POST",
+                "/mno-enterprise/maestrano-uat/connec/receive",
+                Some(&auth),
+                b"not json".to_vec(),
+            ),
+            400,
+        ),
+        (
+            request(
+                "POST",
+                "/mno-enterprise/maestrano-uat/connec/receive",
+                Some(&auth),
+                b"[]".to_vec(),
+            ),
+            400,
+        ),
+        (
+            request(
+                "POST",
+                "/mno-enterprise/maestrano-uat/connec/receive",
+                Some(&auth),
+                vec![b' '; 1025],
+            ),
+            413,
+        ),
+        (
+            request(
+                "POST",
+                "/mno-enterprise/maestrano-uat/saml/consume",
+                Some(&auth),
+                vec![],
+            ),
+            404,
+        ),
+        (request("DELETE", "/elsewhere", Some(&auth), vec![]), 404),
+        (
+            request(
+                "DELETE",
+                "/mno-enterprise/maestrano-uat/account/group/cld-1",
+                Some("Basic !!!"),
+                vec![],
+            ),
+            401,
+        ),
+        (
+            request(
+                "DELETE",
+                "/mno-enterprise/maestrano-uat/account/group/cld-1",
+                Some("Bearer x"),
+                vec![],
+            ),
+            401,
+        ),
+        (
+            request(
+                "DELETE",
+                "/mno-enterprise/maestrano-uat/account/group/cld-1",
+                Some(&basic("app-1a2b", SANDBOX_KEY)),
+                vec![],
+            ),
+            401,
+        ),
+    ];
+    for (req, status) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let r = handler.handle(req).await;
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        if status == 405 {
+            assert_eq!(r.headers()["allow"], "DELETE");
+        }
+        assert!(body_json(&r)["error"].is_string(), "{what}");
+    }
+    // Refusals explain without echoing the body (notifications carry personal data).
+    let secret_text = b"not json: Jane Doe, jane@example.com".to_vec();
+    let r = handler
+        .handle(request(
+            "POST",
+            "/mno-enterprise/maestrano-uat/connec/receive",
+            Some(&auth),
+            secret_text,
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        !String::from_utf8_lossy(r.body()).contains("Jane"),
+        "{:?}",
+        String::from_utf8_lossy(r.body())
+    );
+    let long_key = format!("{{\"{}\": 3}}", "k".repeat(900));
+    let r = handler
+        .handle(request(
+            "POST",
+            "/mno-enterprise/maestrano-uat/connec/receive",
+            Some(&auth),
+            long_key.into_bytes(),
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.body().len() < 300,
+        "the reason is short: {} bytes",
+        r.body().len()
+    );
+
+    // An unauthenticated body is never parsed: 401, not 400.
+    let r = handler
+        .handle(request(
+            "POST",
+            "/mno-enterprise/maestrano-uat/connec/receive",
+            None,
+            b"not json".to_vec(),
+        ))
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(sink.events.lock().unwrap().is_empty());
+
+    let failing = WebhookHandler::new(
+        two().await,
+        Arc::new(Sink {
+            fail: true,
+            ..Sink::default()
+        }),
+    );
+    let r = failing
+        .handle(request(
+            "DELETE",
+            "/mno-enterprise/maestrano-uat/account/group/cld-1",
+            Some(&auth),
+            vec![],
+        ))
+        .await;
+    assert_eq!(
+        r.status(),
+        500,
+        "a failing app gets the marketplace to retry"
+    );
+    assert!(
+        !String::from_utf8_lossy(r.body()).contains("database"),
+        "internal errors stay internal"
+    );
+}
+
+mod isolation {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tenant_json(key: &str, id: &str, secret: &str) -> Value {
+        serde_json::json!({
+            "marketplace": key,
+            "app": {"host": "https://app.example.com"},
+            "api": {"id": id, "key": secret, "host": "https://hub.example.com"},
+            "sso": {"idp": "https://hub.example.com", "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"},
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn credentials_of_one_tenant_never_authenticate_on_another(
+            id_a in "[a-z0-9-]{1,12}", key_a in "[ -~]{1,40}",
+            id_b in "[a-z0-9-]{1,12}", key_b in "[ -~]{1,40}",
+            same_id in any::<bool>(),
+        ) {
+            let id_b = if same_id { id_a.clone() } else { id_b };
+            prop_assume!((id_a.as_str(), key_a.as_str()) != (id_b.as_str(), key_b.as_str()));
+            let json = serde_json::json!({"marketplaces": [
+                tenant_json("tenant-a", &format!("app-{id_a}"), &key_a),
+                tenant_json("tenant-b", &format!("app-{id_b}"), &key_b),
+            ]}).to_string();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(async {
+                let handler = WebhookHandler::new(registry_from(&json).await, Arc::new(Sink::default()));
+                for (tenant, own, other) in [
+                    ("tenant-a", basic(&format!("app-{id_a}"), &key_a), basic(&format!("app-{id_b}"), &key_b)),
+                    ("tenant-b", basic(&format!("app-{id_b}"), &key_b), basic(&format!("app-{id_a}"), &key_a)),
+                ] {
+                    let path = format!("/mno-enterprise/{tenant}/account/group/cld-1");
+                    let r = handler.handle(request("DELETE", &path, Some(&other), vec![])).await;
+                    prop_assert_eq!(r.status().as_u16(), 401, "other tenant's credentials on {}", tenant);
+                    let r = handler.handle(request("DELETE", &path, Some(&own), vec![])).await;
+                    prop_assert_eq!(r.status().as_u16(), 200, "own credentials on {}", tenant);
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_skips_an_entity_version_already_applied() {
+    let ledger = DeliveryLedger::in_memory();
+    let m = MarketplaceKey::new("maestrano-uat").unwrap();
+    let notification = maestrano::webhook::parse_notification(
+        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
+        1 << 20,
+    )
+    .unwrap();
+    let person = notification.kinds["people"][0].clone();
+    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
+    ledger
+        .record_applied(
+            &m,
+            "people",
+            &person,
+            &local,
+            datetime!(2024-01-01 0:00 UTC),
+        )
+        .await
+        .unwrap();
+    assert!(ledger.already_applied(&m, "people", &person).await.unwrap());
+    let mut newer = person.clone();
+    newer.insert("updated_at", serde_json::json!("2016-02-04T00:00:00Z"));
+    assert!(
+        !ledger.already_applied(&m, "people", &newer).await.unwrap(),
+        "a newer version applies"
+    );
+    let other = MarketplaceKey::new("mno-sandbox").unwrap();
+    assert!(
+        !ledger
+            .already_applied(&other, "people", &person)
+            .await
+            .unwrap(),
+        "scoped by tenant"
+    );
+}
+
+#[tokio::test]
+async fn the_ledger_on_the_identity_map_links_and_skips_applied_versions() {
+    use maestrano::idmap::InMemoryIdMapStore;
+    use maestrano::ports::{IdMapStore, Realm, RemoteRef};
+    let store = Arc::new(InMemoryIdMapStore::new());
+    let ledger = DeliveryLedger::on_id_map(store.clone());
+    let m = MarketplaceKey::new("maestrano-uat").unwrap();
+    let notification = maestrano::webhook::parse_notification(
+        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
+        1 << 20,
+    )
+    .unwrap();
+    let person = notification.kinds["people"][0].clone();
+    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
+    ledger
+        .record_applied(
+            &m,
+            "people",
+            &person,
+            &local,
+            datetime!(2024-01-01 0:00 UTC),
+        )
+        .await
+        .unwrap();
+    assert!(ledger.already_applied(&m, "people", &person).await.unwrap());
+    // The link is an ordinary id map entry: the remote entity is linked to the app's record.
+    let remote = RemoteRef::new(
+        Realm::new("maestrano-uat", "cld-dkg601").unwrap(),
+        "people",
+        "23daf041-e18e-0133-7b6a-15461b913fab",
+    )
+    .unwrap();
+    let link = store.find_remote(&remote).await.unwrap().unwrap();
+    assert_eq!(link.local, local);
+    assert_eq!(
+        link.pulled_from_remote_at,
+        Some(datetime!(2016-02-03 22:40:12.389 UTC))
+    );
+    let mut newer = person.clone();
+    newer.insert("updated_at", serde_json::json!("2016-02-04T00:00:00Z"));
+    assert!(!ledger.already_applied(&m, "people", &newer).await.unwrap());
+}
+
+/// The handler mounted in a real HTTP server (axum on loopback), called with real requests.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn end_to_end_over_loopback() {
+    use axum::body::Body;
+    let sink = Arc::new(Sink::default());
+    let handler = Arc::new(WebhookHandler::new(two().await, sink.clone()));
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let handler = handler.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, 10 * 1024 * 1024)
+                .await
+                .unwrap_or_default();
+            let response = handler
+                .handle(http::Request::from_parts(parts, bytes.to_vec()))
+                .await;
+            response.map(Body::from)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    use maestrano::ports::HttpClient;
+    let client = maestrano::adapters::ReqwestHttpClient::new().unwrap();
+    let send = |method: &str, path: &str, auth: Option<String>, body: Vec<u8>| {
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"));
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        client.send(b.body(body).unwrap())
+    };
+    let ok = send(
+        "DELETE",
+        "/maestrano/account/groups/cld-9axx/maestrano-uat",
+        Some(basic("app-3c4d", UAT_KEY)),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["content-type"], "application/json");
+    let other = send(
+        "DELETE",
+        "/maestrano/account/groups/cld-9axx/maestrano-uat",
+        Some(basic("app-1a2b", SANDBOX_KEY)),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 401);
+    let body = std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap();
+    let notif = send(
+        "POST",
+        "/maestrano/connec/notifications/maestrano-uat",
+        Some(basic("app-3c4d", UAT_KEY)),
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(notif.status(), 200);
+    let wrong = send(
+        "PUT",
+        "/maestrano/connec/notifications/maestrano-uat",
+        None,
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(sink.events.lock().unwrap().len(), 2);
+    server.abort();
+}
+
+/// A notification can carry kinds and ids of any size up to the body limit; neither ledger
+/// keeps them: both refuse them by the id map's field rules, so memory per entry stays small.
+#[tokio::test]
+async fn both_ledgers_refuse_oversized_kinds_and_ids_alike() {
+    use maestrano::idmap::InMemoryIdMapStore;
+    use maestrano::ports::IdMapError;
+    use maestrano::ports::id_map::FieldError;
+    let m = MarketplaceKey::new("maestrano-uat").unwrap();
+    let notification = maestrano::webhook::parse_notification(
+        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
+        1 << 20,
+    )
+    .unwrap();
+    let person = notification.kinds["people"][0].clone();
+    let mut huge_id = person.clone();
+    huge_id.insert(
+        "id",
+        serde_json::json!([{"id": "x".repeat(100_000), "provider": "connec", "realm": "cld-dkg601"}]),
+    );
+    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    let at = datetime!(2024-01-01 0:00 UTC);
+    for ledger in [
+        DeliveryLedger::in_memory(),
+        DeliveryLedger::on_id_map(Arc::new(InMemoryIdMapStore::new())),
+    ] {
+        let huge_kind = "k".repeat(100_000);
+        for (kind, entity, field) in [
+            (huge_kind.as_str(), &person, "entity"),
+            ("people", &huge_id, "remote_id"),
+        ] {
+            let refused = |r: Result<_, IdMapError>| matches!(r, Err(IdMapError::Field(FieldError { field: f, .. })) if f == field);
+            assert!(refused(
+                ledger.already_applied(&m, kind, entity).await.map(|_| ())
+            ));
+            assert!(refused(
+                ledger.record_applied(&m, kind, entity, &local, at).await
+            ));
+        }
+    }
+}
