@@ -15,15 +15,15 @@ fuzz_target!(|data: &[u8]| {
         .status(status)
         .body(body.to_vec())
         .expect("valid status");
-    let _ = api::decode_one::<Bill>(&response);
-    let _ = api::decode_list::<Bill>(&response);
-    let _ = api::decode_one::<RecurringBill>(&response);
-    let _ = api::decode_list::<Group>(&response);
-    let _ = api::decode_one::<User>(&response);
-    let _ = api::decode_list::<Reseller>(&response);
-    let _ = api::decode_cancelled_bill(&response);
+    let _ = maestrano::__private::decode_one::<Bill>(&response);
+    let _ = maestrano::__private::decode_list::<Bill>(&response);
+    let _ = maestrano::__private::decode_one::<RecurringBill>(&response);
+    let _ = maestrano::__private::decode_list::<Group>(&response);
+    let _ = maestrano::__private::decode_one::<User>(&response);
+    let _ = maestrano::__private::decode_list::<Reseller>(&response);
+    let _ = maestrano::__private::decode_cancelled_bill(&response);
     if let Ok(text) = std::str::from_utf8(body) {
-        let _ = api::parse_timestamp(text);
+        let _ = maestrano::__private::parse_timestamp(text);
         let _ = text.parse::<api::Decimal>();
         let _ = api::Currency::new(text);
     }

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use maestrano::saml::decode::decode_post_message;
+use maestrano::__private::decode_post_message;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = decode_post_message(data, 64 * 1024) {

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use maestrano::saml::XmlLimits;
-use maestrano::saml::c14n::{C14nMethod, canonicalize_document};
+use maestrano::__private::{C14nMethod, canonicalize_document};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -13,18 +13,18 @@ fuzz_target!(|data: &[u8]| {
         .status(status)
         .body(body.to_vec())
         .expect("valid status");
-    let _ = connec::decode_entity(&response, "people");
-    if let Ok(page) = connec::decode_page(&response, "people") {
+    let _ = maestrano::__private::decode_entity(&response, "people");
+    if let Ok(page) = maestrano::__private::decode_page(&response, "people") {
         for entity in &page.entities {
             let _ = entity.ids();
             let _ = entity.to_typed::<connec::Person>();
         }
     }
-    if let Ok(reply) = connec::decode_batch(&response) {
+    if let Ok(reply) = maestrano::__private::decode_batch(&response) {
         for result in &reply.results {
             let _ = result.entity("people");
         }
     }
-    let _ = connec::decode_version(&response);
-    let _ = connec::decode_notification(body);
+    let _ = maestrano::__private::decode_version(&response);
+    let _ = maestrano::__private::decode_notification(body);
 });

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use maestrano::saml::decode::{decode_redirect_message, inflate};
+use maestrano::__private::{decode_redirect_message, inflate};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(out) = inflate(data, 4096) {

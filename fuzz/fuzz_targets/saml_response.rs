@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use maestrano::ports::ManualClock;
+use maestrano::test_util::ManualClock;
 use maestrano::saml::{Certificate, ResponseValidator, SamlPolicy, SpSettings};
 
 const CERT: &str = include_str!("../../tests/fixtures/keys/idp-2048.crt");

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use maestrano::webhook::parse_basic;
+use maestrano::__private::parse_basic;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok((user, password)) = parse_basic(data) {

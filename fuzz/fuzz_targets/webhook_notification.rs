@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use maestrano::webhook::parse_notification;
+use maestrano::__private::parse_notification;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(notification) = parse_notification(data, 64 * 1024) {

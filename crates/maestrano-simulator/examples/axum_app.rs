@@ -13,10 +13,11 @@ mod demo_app;
 
 use std::sync::Arc;
 
+use maestrano::Registry;
 use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
-use maestrano::config::{DevPlatformSource, Maestrano};
+use maestrano::config::DevPlatformSource;
 use maestrano::ports::{Clock, HttpClient, SystemClock};
-use maestrano::simulator::{Simulator, SimulatorConfig};
+use maestrano_simulator::{Simulator, SimulatorConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -31,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let app_url = url::Url::parse(&format!("http://{}", listener.local_addr()?))?;
     let sim = Simulator::start(SimulatorConfig::two_marketplaces(clock.clone(), &app_url)).await?;
     let source = DevPlatformSource::new(sim.dev_platform_settings()?, http.clone());
-    let registry = Maestrano::builder(Arc::new(source), clock.clone())
+    let registry = Registry::builder(Arc::new(source), clock.clone())
         .build()
         .await?;
     let db =

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use maestrano::ports::SystemClock;
-use maestrano::simulator::{Simulator, SimulatorConfig};
+use maestrano_simulator::{Simulator, SimulatorConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,9 +51,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 member.user,
                 member.role,
                 member.group,
-                maestrano::simulator::SIM_USER_PARAM,
+                maestrano_simulator::SIM_USER_PARAM,
                 member.user,
-                maestrano::simulator::GROUP_PARAM,
+                maestrano_simulator::GROUP_PARAM,
                 member.group
             );
         }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::state::{Marketplace, lock};
 use super::wire::{query_pairs, random_hex, reply};
-use crate::timestamp::{format_utc, parse_lenient};
+use maestrano::__private::{format_utc, parse_lenient};
 
 /// Most bills (and, separately, recurring bills) one marketplace keeps.
 pub(crate) const MAX_BILLS: usize = 100_000;

@@ -3,9 +3,10 @@
 
 use time::OffsetDateTime;
 
-use crate::saml::xml::escape as esc;
-use crate::saml::{ASSERTION_NS, Certificate, PROTOCOL_NS, SamlError, SigningKey, sign_enveloped};
-use crate::timestamp::format_utc;
+use maestrano::__private::format_utc;
+use maestrano::__private::xml_escape as esc;
+use maestrano::__private::{ASSERTION_NS, PROTOCOL_NS, sign_enveloped};
+use maestrano::saml::{Certificate, SamlError, SigningKey};
 
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::error::SimulatorError;
-use crate::ports::{Clock, OsRandom, RandomSource};
-use crate::types::{GroupUid, MarketplaceKey, ResellerUid, Secret, UserUid};
+use maestrano::ports::{Clock, OsRandom, RandomSource};
+use maestrano::{GroupUid, MarketplaceKey, ResellerUid, Secret, UserUid};
 
 /// A user of a simulated marketplace.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::config::MarketplaceSpec;
 use super::state::{Marketplace, lock};
 use super::wire::{random_uuid, reply};
-use crate::timestamp::{format_utc, parse_lenient};
+use maestrano::__private::{format_utc, parse_lenient};
 
 /// The media type of Connec! replies.
 pub const CONNEC_MEDIA_TYPE: &str = "application/vnd.api+json";
@@ -112,7 +112,7 @@ impl ConnecStore {
 
 /// A JSON-API error body.
 pub(crate) fn error_body(
-    random: &dyn crate::ports::RandomSource,
+    random: &dyn maestrano::ports::RandomSource,
     status: &str,
     code: &str,
     title: &str,

@@ -15,9 +15,9 @@ use super::faults::{Api, ApiFault, FaultQueue};
 use super::server::ConnectionControl;
 use super::state::Marketplace;
 use super::wire::{basic_credentials, json, segments};
-use crate::config::DevPlatformSettings;
-use crate::saml::Certificate;
-use crate::types::{ApiId, Secret};
+use maestrano::config::DevPlatformSettings;
+use maestrano::saml::Certificate;
+use maestrano::{ApiId, Secret};
 
 /// The developer platform's state.
 pub(crate) struct DevPlatform {
@@ -139,7 +139,7 @@ async fn handle(State(state): State<Arc<DevPlatform>>, request: Request) -> Resp
         return r;
     }
     let authorized = basic_credentials(request.headers()).is_some_and(|(user, password)| {
-        let key_ok = crate::types::ct_eq_bytes(state.env_key.as_bytes(), &user);
+        let key_ok = maestrano::__private::ct_eq_bytes(state.env_key.as_bytes(), &user);
         let secret_ok = state.env_secret.ct_eq(&password);
         key_ok & secret_ok
     });

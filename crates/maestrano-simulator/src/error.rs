@@ -17,10 +17,10 @@ pub enum SimulatorError {
     /// The developer-platform configuration the simulator serves was refused by the SDK's own
     /// parser (a bug in the simulator or an invalid app URL).
     #[error("the simulated marketplace configuration is invalid: {0}")]
-    MarketplaceConfig(#[from] crate::config::ConfigError),
+    MarketplaceConfig(#[from] maestrano::config::ConfigError),
     /// No simulated marketplace has this key.
     #[error("no simulated marketplace {0}")]
-    UnknownMarketplace(crate::types::MarketplaceKey),
+    UnknownMarketplace(maestrano::MarketplaceKey),
     /// The simulated marketplace has no such object.
     #[error("{kind} {id} does not exist in the simulated marketplace")]
     NotFound {
@@ -40,5 +40,5 @@ pub enum SimulatorError {
     },
     /// The HTTP client of the webhook sender could not be built.
     #[error("webhook sender: {0}")]
-    Http(#[from] crate::ports::TransportError),
+    Http(#[from] maestrano::ports::TransportError),
 }

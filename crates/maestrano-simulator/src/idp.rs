@@ -9,9 +9,9 @@ use serde_json::json;
 use super::assertion::{ResponseSpec, auto_submit_form};
 use super::state::{Marketplace, Session};
 use super::wire::{json, page, query_pairs, random_hex, reply};
-use crate::saml::ReceivedRedirect;
-use crate::timestamp::format_utc;
-use crate::types::Secret;
+use maestrano::__private::format_utc;
+use maestrano::Secret;
+use maestrano::saml::ReceivedRedirect;
 
 /// Largest redirect query the IdP decodes.
 const MAX_QUERY_BYTES: usize = 64 * 1024;
@@ -73,7 +73,7 @@ fn sso(m: &Marketplace, uri: &http::Uri) -> Response {
         Err(e) => return bad_request(&format!("the AuthnRequest cannot be read: {e}")),
     };
     let request = &redirect.request;
-    if request.issuer != m.tenant.sp_entity_id() {
+    if request.issuer != maestrano::sso::sp_entity_id(&m.tenant) {
         return bad_request(&format!(
             "the issuer {:?} is not the application of this marketplace",
             request.issuer
@@ -130,7 +130,7 @@ fn sso(m: &Marketplace, uri: &http::Uri) -> Response {
 
     let shared = &m.shared;
     let ids = (|| {
-        Ok::<_, crate::ports::RandomError>((
+        Ok::<_, maestrano::ports::RandomError>((
             format!("_{}", random_hex(shared.random.as_ref(), 16)?),
             format!("_{}", random_hex(shared.random.as_ref(), 16)?),
             format!("_{}", random_hex(shared.random.as_ref(), 16)?),
@@ -189,7 +189,7 @@ fn sso(m: &Marketplace, uri: &http::Uri) -> Response {
         issuer: m.info.idp_entity_id.clone(),
         destination: acs.to_owned(),
         in_response_to: request.id.clone(),
-        audience: m.tenant.sp_entity_id().to_owned(),
+        audience: maestrano::sso::sp_entity_id(&m.tenant).to_owned(),
         name_id: user.uid.to_string(),
         name_id_format: request.name_id_format.clone(),
         now,

@@ -2,9 +2,9 @@
 
 use url::Url;
 
-use crate::config::MarketplaceConfig;
-use crate::saml::Certificate;
-use crate::types::{ApiId, ApiKey, MarketplaceKey};
+use maestrano::config::MarketplaceConfig;
+use maestrano::saml::Certificate;
+use maestrano::{ApiId, ApiKey, MarketplaceKey};
 
 /// A running simulated marketplace: where it listens and the credentials it issued.
 ///

@@ -14,7 +14,7 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::time::{Time, Validity};
 
 use super::error::SimulatorError;
-use crate::saml::{Certificate, SigningKey};
+use maestrano::saml::{Certificate, SigningKey};
 
 /// The modulus size of the generated IdP keys: the smallest the SDK's default policy accepts.
 pub const IDP_KEY_BITS: usize = 2048;

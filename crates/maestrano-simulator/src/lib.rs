@@ -47,7 +47,7 @@
 //! HTTP 500, dropped connections), [`MarketplaceHandle::inject_delivery_fault`] into webhook
 //! deliveries, and [`Simulator::inject_dev_platform_fault`] into the developer platform.
 //!
-//! Every time it writes comes from the [`Clock`](crate::ports::Clock) given in the
+//! Every time it writes comes from the [`Clock`](maestrano::ports::Clock) given in the
 //! [`SimulatorConfig`], so a test can pin it with a manual clock.
 //!
 //! # In your own integration tests
@@ -63,9 +63,9 @@
 //! use std::sync::Arc;
 //!
 //! use maestrano::adapters::ReqwestHttpClient;
-//! use maestrano::config::{DevPlatformSource, Maestrano};
+//! use maestrano::config::{DevPlatformSource, Registry};
 //! use maestrano::ports::SystemClock;
-//! use maestrano::simulator::{Simulator, SimulatorConfig};
+//! use maestrano_simulator::{Simulator, SimulatorConfig};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -79,7 +79,7 @@
 //!     sim.dev_platform_settings()?,
 //!     Arc::new(ReqwestHttpClient::new()?),
 //! );
-//! let registry = Maestrano::builder(Arc::new(source), clock).build().await?;
+//! let registry = Registry::builder(Arc::new(source), clock).build().await?;
 //! for info in sim.marketplaces() {
 //!     let tenant = registry.with(&info.key)?;
 //!     assert_eq!(tenant.config().api().id(), &info.api_id);
@@ -93,10 +93,10 @@
 //! Webhooks and faults are driven from the test:
 //!
 //! ```no_run
-//! # async fn demo(sim: &maestrano::simulator::Simulator) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo(sim: &maestrano_simulator::Simulator) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //!
-//! use maestrano::simulator::{
+//! use maestrano_simulator::{
 //!     Api, ApiFault, Credentials, DeliveryFault, DeliveryOptions, DeliveryOutcome, Webhook,
 //! };
 //!
@@ -170,10 +170,11 @@ pub use webhooks::{
     RetryPolicy, Webhook,
 };
 
-use crate::adapters::ReqwestHttpClient;
-use crate::config::{DevPlatformSettings, Tenant, parse_marketplace};
-use crate::types::{ApiId, BillId, GroupUid, MarketplaceKey, Secret, UserUid};
 use devplatform::DevPlatform;
+use maestrano::Tenant;
+use maestrano::adapters::ReqwestHttpClient;
+use maestrano::config::{DevPlatformSettings, parse_marketplace};
+use maestrano::{ApiId, BillId, GroupUid, MarketplaceKey, Secret, UserUid};
 use state::{Marketplace, Shared, lock};
 
 /// A running simulator. Dropping it stops its servers (as [`shutdown`](Self::shutdown) does,
@@ -346,13 +347,15 @@ impl Simulator {
         &self.dev.env_secret
     }
 
-    /// Settings for [`DevPlatformSource`](crate::config::DevPlatformSource) that reach this
+    /// Settings for [`DevPlatformSource`](maestrano::config::DevPlatformSource) that reach this
     /// simulator with its credentials.
     ///
     /// # Errors
     ///
     /// Never in practice: the URL and credentials are the simulator's own.
-    pub fn dev_platform_settings(&self) -> Result<DevPlatformSettings, crate::config::ConfigError> {
+    pub fn dev_platform_settings(
+        &self,
+    ) -> Result<DevPlatformSettings, maestrano::config::ConfigError> {
         DevPlatformSettings::new(self.dev.env_key.clone(), self.dev.env_secret.clone())?
             .with_host(self.dev_platform_url.as_str())
     }
@@ -587,7 +590,9 @@ mod tests {
         send_sync::<Simulator>();
         send_sync::<MarketplaceHandle>();
         send_sync::<DeliveryReport>();
-        let start = Simulator::start(SimulatorConfig::new(Arc::new(crate::ports::SystemClock)));
+        let start = Simulator::start(SimulatorConfig::new(Arc::new(
+            maestrano::ports::SystemClock,
+        )));
         send(&start);
         fn send_future<F, Fut>(_: F)
         where

@@ -12,10 +12,10 @@ use super::config::{MarketplaceSpec, SimGroup, SimMembership, SimUser};
 use super::connec::ConnecStore;
 use super::faults::{Api, DeliveryFaults, FaultQueue};
 use super::info::MarketplaceInfo;
-use crate::config::Tenant;
-use crate::ports::{Clock, HttpClient, RandomSource};
-use crate::saml::SigningKey;
-use crate::types::{Secret, UserUid};
+use maestrano::Tenant;
+use maestrano::ports::{Clock, HttpClient, RandomSource};
+use maestrano::saml::SigningKey;
+use maestrano::{Secret, UserUid};
 
 /// Most IdP sessions remembered per marketplace; the oldest is forgotten past it.
 pub(crate) const MAX_SESSIONS: usize = 10_000;

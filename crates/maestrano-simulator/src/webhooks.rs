@@ -10,9 +10,9 @@ use url::Url;
 
 use super::faults::DeliveryFault;
 use super::state::Marketplace;
-use crate::ports::{HttpResponse, TransportError, TransportErrorKind};
-use crate::routes::PathTemplate;
-use crate::types::{ApiId, GroupUid, MarketplaceKey, Secret, UserUid};
+use maestrano::ports::{HttpResponse, TransportError, TransportErrorKind};
+use maestrano::routes::PathTemplate;
+use maestrano::{ApiId, GroupUid, MarketplaceKey, Secret, UserUid};
 
 /// What a marketplace tells the application.
 #[derive(Debug, Clone, PartialEq)]

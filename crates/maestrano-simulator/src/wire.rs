@@ -4,8 +4,8 @@ use axum::body::{Body, Bytes};
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
-use crate::ports::RandomSource;
-use crate::webhook::parse_basic;
+use maestrano::__private::parse_basic;
+use maestrano::ports::RandomSource;
 
 /// Largest request body any simulated service reads.
 pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -72,14 +72,16 @@ pub(crate) async fn read_body(body: Body) -> Option<Bytes> {
 pub(crate) fn random_hex(
     random: &dyn RandomSource,
     n: usize,
-) -> Result<String, crate::ports::RandomError> {
+) -> Result<String, maestrano::ports::RandomError> {
     let mut bytes = vec![0u8; n];
     random.fill(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A random UUID (version 4 layout), as Connec! ids look.
-pub(crate) fn random_uuid(random: &dyn RandomSource) -> Result<String, crate::ports::RandomError> {
+pub(crate) fn random_uuid(
+    random: &dyn RandomSource,
+) -> Result<String, maestrano::ports::RandomError> {
     let mut b = [0u8; 16];
     random.fill(&mut b)?;
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -126,7 +128,7 @@ pub(crate) fn segments(uri: &http::Uri) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::SequenceRandom;
+    use maestrano::test_util::SequenceRandom;
 
     #[test]
     fn uuids_have_the_v4_layout() {

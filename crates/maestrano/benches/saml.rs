@@ -9,18 +9,17 @@
 //! Inputs: a typical Maestrano response (15 attributes, about 7 KB with its KeyInfo) and a
 //! 200 KB one (2,000 attributes), both with a signed Assertion.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::hint::black_box;
 
 use common::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use maestrano::ports::ManualClock;
-use maestrano::saml::c14n::{C14nMethod, canonicalize_document};
-use maestrano::saml::{
-    CryptoBackend, ResponseValidator, SamlPolicy, SpSettings, XmlLimits, sign_enveloped,
-};
+use maestrano::__private::sign_enveloped;
+use maestrano::__private::{C14nMethod, canonicalize_document};
+use maestrano::saml::{CryptoBackend, ResponseValidator, SamlPolicy, SpSettings, XmlLimits};
+use maestrano::test_util::ManualClock;
 
 fn spec(attributes: usize) -> Spec {
     let base = Spec::default();

@@ -12,12 +12,15 @@
 use std::error::Error;
 use std::sync::Arc;
 
+use maestrano::__private::Retrier;
+use maestrano::Registry;
 use maestrano::adapters::ReqwestHttpClient;
+use maestrano::adapters::TokioSleep;
 use maestrano::api::{
-    AccountClient, ApiError, Bill, Currency, Filter, Money, NewBill, Retrier, RetryPolicy,
+    AccountClient, ApiError, Bill, Currency, Filter, Money, NewBill, RetryPolicy,
 };
-use maestrano::config::{Maestrano, StaticSource};
-use maestrano::ports::{Clock, SystemClock, TokioSleep};
+use maestrano::config::StaticSource;
+use maestrano::ports::{Clock, SystemClock};
 use maestrano::{GroupUid, MarketplaceKey};
 
 #[tokio::main(flavor = "current_thread")]
@@ -39,7 +42,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         return Err("usage: billing <marketplaces.json> <marketplace> <group uid> <cents> <currency> <description>".into());
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let registry = Maestrano::builder(
+    let registry = Registry::builder(
         Arc::new(StaticSource::from_json_file(config)?),
         clock.clone(),
     )

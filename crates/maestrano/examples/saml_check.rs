@@ -13,8 +13,11 @@
 
 use std::process::ExitCode;
 
-use maestrano::ports::{Clock, InMemoryReplayCache, SystemClock};
-use maestrano::saml::{Certificate, ResponseValidator, SamlPolicy, SpSettings, decode};
+use maestrano::ports::{Clock, SystemClock};
+use maestrano::saml::InMemoryReplayCache;
+use maestrano::saml::{Certificate, ResponseValidator, SamlPolicy, SpSettings};
+// The decoded XML is shown with the SDK's own bounded decoder, which is not public API.
+use maestrano::__private::decode_post_message;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -174,7 +177,7 @@ fn main() -> ExitCode {
         policy.clock_skew = time::Duration::seconds_f64(s);
     }
     if args.show {
-        match decode::decode_post_message(&message, policy.max_message_bytes) {
+        match decode_post_message(&message, policy.max_message_bytes) {
             Ok(xml) => eprintln!("{}", pretty(&xml)),
             Err(e) => eprintln!("(cannot decode for --show: {e})"),
         }

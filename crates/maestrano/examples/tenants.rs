@@ -12,7 +12,8 @@
 use std::error::Error;
 use std::sync::Arc;
 
-use maestrano::config::{Maestrano, StaticSource};
+use maestrano::Registry;
+use maestrano::config::StaticSource;
 use maestrano::ports::SystemClock;
 use maestrano::routes::RouterOptions;
 
@@ -39,7 +40,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .nth(1)
         .unwrap_or_else(|| DEFAULT_CONFIG.to_owned());
     let source = StaticSource::from_json_file(&path)?;
-    let registry = Maestrano::builder(Arc::new(source), Arc::new(SystemClock))
+    let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
         .build()
         .await?;
     let router = registry.router(&RouterOptions::default())?;
@@ -53,7 +54,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
         println!("  ACS URL           {}", tenant.acs_url());
         println!("  IdP SSO URL       {}", tenant.idp_sso_url());
         println!("  unauthorized URL  {}", tenant.unauthorized_url());
-        println!("  SP entity id      {}", tenant.sp_entity_id());
+        println!(
+            "  SP entity id      {}",
+            maestrano::sso::sp_entity_id(&tenant)
+        );
         match sso.fingerprint() {
             Some(fp) => println!("  IdP fingerprint   {fp}"),
             None => println!("  IdP fingerprint   (none)"),

@@ -105,7 +105,6 @@ pub mod saml;
 pub mod sso;
 pub mod webhook;
 
-
 #[cfg(any(
     feature = "reqwest",
     feature = "sqlite",
@@ -131,8 +130,8 @@ pub use config::registry::{RefreshReport, Registry, RegistryBuilder, Snapshot};
 pub use config::tenant::Tenant;
 pub use error::{Error, Result};
 pub use types::{
-    ApiId, ApiKey, BillId, GroupUid, IdError, MarketplaceKey, RecurringBillId, ResellerUid,
-    Secret, UserUid,
+    ApiId, ApiKey, BillId, GroupUid, IdError, MarketplaceKey, RecurringBillId, ResellerUid, Secret,
+    UserUid,
 };
 
 /// The User-Agent the SDK sends: the crate's name and version.
@@ -142,13 +141,13 @@ pub const USER_AGENT: &str = concat!("maestrano-rust/", env!("CARGO_PKG_VERSION"
 /// Not part of the public interface: no semver guarantee, may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::saml::authn_request::new_request_id;
     pub use crate::saml::c14n::{C14nMethod, canonicalize_document};
     pub use crate::saml::decode::{decode_post_message, decode_redirect_message, inflate};
     pub use crate::saml::dsig::DSIG_NS;
     pub use crate::saml::response::{ASSERTION_NS, PROTOCOL_NS};
     pub use crate::saml::sign::sign_enveloped;
     pub use crate::saml::xml::escape as xml_escape;
-    pub use crate::saml::authn_request::new_request_id;
     pub use crate::timestamp::{format_utc, parse_lenient};
     pub use crate::types::ct_eq_bytes;
 

@@ -6,8 +6,9 @@
 mod common;
 
 use common::*;
-use maestrano::ports::ManualClock;
-use maestrano::saml::{ResponseValidator, SamlPolicy, SpSettings, sign_enveloped};
+use maestrano::__private::sign_enveloped;
+use maestrano::saml::{ResponseValidator, SamlPolicy, SpSettings};
+use maestrano::test_util::ManualClock;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;

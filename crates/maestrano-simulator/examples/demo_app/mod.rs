@@ -14,17 +14,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use maestrano::api::AccountClient;
 use maestrano::api::{Money, NewBill};
 use maestrano::connec::{ConnecClient, Entity};
 use maestrano::idmap::{ConnectedObject, RemoteUrls};
-use maestrano::ports::{
-    Clock, HttpClient, IdMapStore, InMemoryReplayCache, InMemoryRequestIdStore, LocalRef, OsRandom,
-    RandomSource, Realm, RemoteRef,
-};
+use maestrano::idmap::{IdMapStore, LocalRef, Realm, RemoteRef};
+use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource};
 use maestrano::routes::{EndpointKind, RouterOptions};
-use maestrano::saml::{IdentityMode, LoginHandler, SsoFlow, SsoFlowError, SsoLogin, SsoSession};
+use maestrano::saml::{IdentityMode, SsoLogin};
+use maestrano::saml::{InMemoryReplayCache, InMemoryRequestIdStore};
+use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError, SsoSession};
 use maestrano::webhook::{DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
-use maestrano::{AccountClient, GroupUid, Maestrano, MarketplaceKey, UserUid};
+use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid};
 
 /// The cookie holding the app's session id.
 pub const SESSION_COOKIE: &str = "demo_session";
@@ -102,7 +103,7 @@ struct AppSession {
 }
 
 struct Inner {
-    registry: Maestrano,
+    registry: Registry,
     http: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     id_map: Arc<dyn IdMapStore>,
@@ -269,7 +270,7 @@ fn cookie(request: &http::Request<Vec<u8>>, name: &str) -> Option<String> {
 impl DemoApp {
     /// The app for the tenants of `registry`.
     pub fn new(
-        registry: Maestrano,
+        registry: Registry,
         http: Arc<dyn HttpClient>,
         clock: Arc<dyn Clock>,
         id_map: Arc<dyn IdMapStore>,
@@ -304,7 +305,7 @@ impl DemoApp {
     }
 
     /// The registry of tenants.
-    pub fn registry(&self) -> &Maestrano {
+    pub fn registry(&self) -> &Registry {
         &self.inner.registry
     }
 

@@ -4,15 +4,17 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use maestrano::Registry;
 use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
-use maestrano::config::{DevPlatformSource, Maestrano};
-use maestrano::ports::{Clock, HttpClient, Realm, RemoteRef, SystemClock};
-use maestrano::saml::SessionStatus;
-use maestrano::simulator::{
+use maestrano::config::DevPlatformSource;
+use maestrano::idmap::{Realm, RemoteRef};
+use maestrano::ports::{Clock, HttpClient, SystemClock};
+use maestrano::sso::SessionStatus;
+use maestrano::{GroupUid, MarketplaceKey, Tenant, UserUid};
+use maestrano_simulator::{
     AutoSubmitForm, Credentials, DeliveryOptions, DeliveryOutcome, Simulator, SimulatorConfig,
     Webhook,
 };
-use maestrano::{GroupUid, MarketplaceKey, Tenant, UserUid};
 
 use super::{DemoApp, SESSION_COOKIE};
 
@@ -110,7 +112,7 @@ pub async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
 
     // 1. Autoconfigure both marketplaces from the developer platform.
     let source = DevPlatformSource::new(sim.dev_platform_settings()?, http.clone());
-    let registry = Maestrano::builder(Arc::new(source), clock.clone())
+    let registry = Registry::builder(Arc::new(source), clock.clone())
         .build()
         .await?;
     let keys: Vec<MarketplaceKey> = registry.snapshot().marketplaces().cloned().collect();
@@ -260,7 +262,7 @@ pub async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         format!(
             "session re-check at {}: still valid, next check at {}",
             tenants[0].marketplace(),
-            maestrano::timestamp::format_utc(sso.recheck_at)
+            maestrano::__private::format_utc(sso.recheck_at)
         ),
     );
 

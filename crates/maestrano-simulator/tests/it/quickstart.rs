@@ -7,10 +7,11 @@ mod demo_app;
 use std::sync::Arc;
 use std::time::Duration;
 
+use maestrano::Registry;
 use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
-use maestrano::config::{DevPlatformSource, Maestrano};
+use maestrano::config::DevPlatformSource;
 use maestrano::ports::{Clock, HttpClient, SystemClock};
-use maestrano::simulator::{DeliveryFault, DeliveryOutcome, Simulator, SimulatorConfig, Webhook};
+use maestrano_simulator::{DeliveryFault, DeliveryOutcome, Simulator, SimulatorConfig, Webhook};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quickstart_scenario_checks_out() {
@@ -34,7 +35,7 @@ async fn faulty_deliveries_are_retried_and_applied_exactly_once() {
     .await
     .unwrap();
     let source = DevPlatformSource::new(sim.dev_platform_settings().unwrap(), http.clone());
-    let registry = Maestrano::builder(Arc::new(source), clock.clone())
+    let registry = Registry::builder(Arc::new(source), clock.clone())
         .build()
         .await
         .unwrap();

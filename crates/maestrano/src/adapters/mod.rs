@@ -63,9 +63,7 @@ pub(crate) struct Migration {
 
 /// A store failure as the replay cache reports it: the whole chain of causes in one message.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn replay_error(
-    e: crate::idmap::IdMapError,
-) -> crate::saml::ReplayCacheError {
+pub(crate) fn replay_error(e: crate::idmap::IdMapError) -> crate::saml::ReplayCacheError {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {

@@ -22,8 +22,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use crate::idmap::{IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef};
 use crate::idmap::store::{validate_batch, validate_field};
+use crate::idmap::{
+    IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
+};
 use crate::saml::{ReplayCache, ReplayCacheError, ReplayKey};
 
 use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, replay_error};

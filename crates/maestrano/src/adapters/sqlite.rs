@@ -20,8 +20,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use time::{Duration, OffsetDateTime};
 
-use crate::idmap::{IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef};
 use crate::idmap::store::{validate_batch, validate_field};
+use crate::idmap::{
+    IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
+};
 use crate::saml::{ReplayCache, ReplayCacheError, ReplayKey};
 
 use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, replay_error};

@@ -25,7 +25,9 @@ use std::time::Duration;
 use http::Method;
 
 use super::wire::clone_request;
-use crate::ports::{Clock, HttpClient, HttpRequest, HttpResponse, Sleep, TransportError, TransportErrorKind};
+use crate::ports::{
+    Clock, HttpClient, HttpRequest, HttpResponse, Sleep, TransportError, TransportErrorKind,
+};
 
 /// When and how often an idempotent call is tried again.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,11 +21,11 @@ pub(crate) mod autoconfigure;
 mod error;
 mod json;
 mod metadata;
-mod port;
 mod model;
+mod port;
 pub(crate) mod registry;
-pub(crate) mod tenant;
 mod source;
+pub(crate) mod tenant;
 mod urls;
 
 pub use autoconfigure::{DevPlatformSettings, DevPlatformSource};

@@ -11,8 +11,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::error::ConfigError;
 use super::model::MarketplaceConfig;
-use super::tenant::Tenant;
 use super::source::check_set;
+use super::tenant::Tenant;
 use crate::config::ConfigSource;
 use crate::ports::Clock;
 use crate::routes::{RouteError, Router, RouterOptions};
@@ -510,44 +510,13 @@ mod tests {
         let policy = |k: &str| {
             s.get(&MarketplaceKey::new(k).unwrap())
                 .unwrap()
+                .config()
                 .saml_policy()
+                .cloned()
+                .unwrap_or_default()
         };
         assert_eq!(policy("a"), strict);
         assert_eq!(policy("b"), own);
         assert_eq!(policy("c"), tenant_override);
-    }
-
-    #[test]
-    fn sp_settings_default_the_sp_entity_id_to_the_api_id() {
-        let t = Tenant::new(config("a", "app-a", "k"));
-        let s = t.sp_settings();
-        assert_eq!(s.audience, "app-a");
-        assert_eq!(
-            s.acs_urls,
-            vec!["https://app.example.com/maestrano/auth/saml/consume/a".to_owned()]
-        );
-        assert_eq!(
-            t.idp_sso_url().as_str(),
-            "https://idp.example.com/api/v1/auth/saml"
-        );
-        assert!(s.certificates.is_empty());
-        assert_eq!(s.fingerprints.len(), 1);
-        assert!(s.idp_entity_id.is_none());
-        let t = Tenant::new(
-            MarketplaceConfig::builder("a")
-                .app_host("https://app.example.com")
-                .api_id("app-a")
-                .api_key(Secret::new("k"))
-                .api_host("https://hub.example.com")
-                .sso_idp("https://idp.example.com")
-                .x509_fingerprint(SANDBOX_FP)
-                .sp_entity_id("https://app.example.com/saml/metadata")
-                .idp_entity_id("https://idp.example.com")
-                .build()
-                .unwrap(),
-        );
-        let s = t.sp_settings();
-        assert_eq!(s.audience, "https://app.example.com/saml/metadata");
-        assert_eq!(s.idp_entity_id.as_deref(), Some("https://idp.example.com"));
     }
 }

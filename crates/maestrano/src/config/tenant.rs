@@ -101,4 +101,3 @@ impl fmt::Debug for Tenant {
         f.debug_tuple("Tenant").field(&self.config).finish()
     }
 }
-

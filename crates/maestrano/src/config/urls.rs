@@ -3,7 +3,6 @@
 
 use url::Url;
 
-
 /// Appends `path_and_query` to `base`, with exactly one slash between them, keeping any path
 /// `base` has (`https://hub.example/x/` + `/app_logout` = `https://hub.example/x/app_logout`).
 pub(crate) fn join(base: &Url, path_and_query: &str) -> Result<Url, url::ParseError> {
@@ -22,7 +21,6 @@ pub(crate) fn display_url(url: &Url) -> String {
         s.to_owned()
     }
 }
-
 
 #[cfg(test)]
 mod tests {

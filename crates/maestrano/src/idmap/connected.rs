@@ -11,8 +11,10 @@ use url::Url;
 
 use crate::config::registry::Registry;
 use crate::config::tenant::Tenant;
+use crate::idmap::{
+    AmbiguousLinks, FieldError, IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef,
+};
 use crate::ports::Clock;
-use crate::idmap::{AmbiguousLinks, FieldError, IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
 use crate::types::MarketplaceKey;
 
 /// A model of the application whose records are linked to remote entities.

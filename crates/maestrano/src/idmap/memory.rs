@@ -6,8 +6,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::idmap::{IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef};
 use crate::idmap::store::{validate_batch, validate_field};
+use crate::idmap::{
+    IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
+};
 
 /// (class name, local id, provider, realm, entity): the local side's unique key.
 type LocalKey = (LocalRef, Realm, String);

@@ -27,7 +27,8 @@ pub(crate) mod store;
 pub use connected::{ConnectedObject, RemoteUrlError, RemoteUrls};
 pub use memory::InMemoryIdMapStore;
 
-pub use store::{MAX_BATCH, MAX_FIELD_LEN, MAX_PAGE_SIZE, 
+pub use store::{
     AmbiguousLinks, FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore,
-    LocalConflict, LocalRef, PageCursor, PageRequest, Realm, RemoteConflict, RemoteRef,
+    LocalConflict, LocalRef, MAX_BATCH, MAX_FIELD_LEN, MAX_PAGE_SIZE, PageCursor, PageRequest,
+    Realm, RemoteConflict, RemoteRef,
 };

@@ -36,10 +36,10 @@ impl<C: Clock + ?Sized> Clock for &C {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::ManualClock;
     use time::macros::datetime;
 
     #[test]

@@ -101,10 +101,10 @@ impl<C: HttpClient + ?Sized> HttpClient for std::sync::Arc<C> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::{FakeHttpClient, FakeReply};
 
     #[test]
     fn connect_errors_were_not_sent_and_timeouts_may_have_been() {

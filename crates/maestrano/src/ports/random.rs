@@ -29,7 +29,6 @@ impl<R: RandomSource + ?Sized> RandomSource for std::sync::Arc<R> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ impl<S: Sleep + ?Sized> Sleep for std::sync::Arc<S> {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_util::ManualSleep;
     use std::sync::Arc;
 
     use time::macros::datetime;

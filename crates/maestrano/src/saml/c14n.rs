@@ -29,7 +29,8 @@ pub enum C14nMethod {
 /// URI of exclusive canonicalization without comments.
 pub(crate) const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 /// URI of exclusive canonicalization with comments.
-pub(crate) const EXC_C14N_WITH_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+pub(crate) const EXC_C14N_WITH_COMMENTS: &str =
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
 /// URI of Canonical XML 1.0 without comments.
 pub(crate) const C14N_10: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
 /// URI of Canonical XML 1.0 with comments.
@@ -541,10 +542,7 @@ mod libxml2_known_answers {
     use crate::saml::XmlLimits;
     use crate::saml::xml::Document;
 
-    const DIR: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/saml/libxml2-c14n/"
-    );
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/saml/libxml2-c14n/");
 
     fn read(rel: &str) -> String {
         std::fs::read_to_string(format!("{DIR}{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))

@@ -344,9 +344,8 @@ mod tests {
     fn sandbox_certificate_parses_with_its_published_fingerprint() {
         let cert = Certificate::from_pem(SANDBOX_PEM).unwrap();
         assert_eq!(cert.key_bits(), 1024);
-        let published = include_str!(
-            "../../tests/data/maestrano/mno-api-sandbox/idp-certs/cert_fingerprint"
-        );
+        let published =
+            include_str!("../../tests/data/maestrano/mno-api-sandbox/idp-certs/cert_fingerprint");
         assert_eq!(
             &Fingerprint::parse(published).unwrap(),
             cert.sha1_fingerprint()

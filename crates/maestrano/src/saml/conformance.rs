@@ -437,9 +437,8 @@ fn extraction_reads_whole_text_content() {
 #[test]
 fn unsigned_semantic_rows_resigned_fail_on_their_own_check() {
     use super::sign::{SigningKey, sign_enveloped};
-    const KEY: &str = include_str!(
-        "../../tests/data/maestrano/mno-api-sandbox/idp-certs/rsaprivkey.pem"
-    );
+    const KEY: &str =
+        include_str!("../../tests/data/maestrano/mno-api-sandbox/idp-certs/rsaprivkey.pem");
     const CERT: &str =
         include_str!("../../tests/data/maestrano/mno-api-sandbox/idp-certs/rsacert.pem");
     let key = SigningKey::from_pem(KEY).unwrap();

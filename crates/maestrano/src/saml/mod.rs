@@ -38,10 +38,10 @@ pub use identity::{
 };
 pub use metadata::SpMetadata;
 pub use options::SsoOptions;
+pub use replay::{InMemoryReplayCache, ReplayCache, ReplayCacheError, ReplayKey};
+pub use request_ids::{InMemoryRequestIdStore, RequestIdStore, RequestIdStoreError};
 pub use response::{
     CheckedResponse, NameId, ResponseValidator, SamlPolicy, SpSettings, VerifiedAssertion,
 };
 pub use sign::SigningKey;
 pub use xml::XmlLimits;
-pub use replay::{InMemoryReplayCache, ReplayCache, ReplayCacheError, ReplayKey};
-pub use request_ids::{InMemoryRequestIdStore, RequestIdStore, RequestIdStoreError};

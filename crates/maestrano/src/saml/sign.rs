@@ -161,9 +161,8 @@ mod tests {
     use crate::saml::CryptoBackend;
     use crate::saml::dsig::{self, DsigPolicy, Trust};
 
-    const KEY: &str = include_str!(
-        "../../tests/data/maestrano/mno-api-sandbox/idp-certs/rsaprivkey.pem"
-    );
+    const KEY: &str =
+        include_str!("../../tests/data/maestrano/mno-api-sandbox/idp-certs/rsaprivkey.pem");
     const CERT: &str =
         include_str!("../../tests/data/maestrano/mno-api-sandbox/idp-certs/rsacert.pem");
 

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 
 use super::session::SsoSession;
 use super::tenant::{authn_request, response_validator};
-use crate::saml::authn_request::new_request_id;
-use crate::saml::{AttributeError, LoginRedirect, SamlError, SsoLogin};
 use crate::config::tenant::Tenant;
 use crate::ports::{Clock, RandomError, RandomSource};
+use crate::saml::authn_request::new_request_id;
+use crate::saml::{AttributeError, LoginRedirect, SamlError, SsoLogin};
 use crate::saml::{ReplayCache, RequestIdStore, RequestIdStoreError};
 
 /// The app's side of a login: find or create its own records for the user, the company and

@@ -13,4 +13,6 @@ mod tenant;
 
 pub use flow::{CompletedLogin, LoginHandler, SsoFlow, SsoFlowError};
 pub use session::{SessionError, SessionStatus, SsoSession};
-pub use tenant::{authn_request, response_validator, saml_policy, sp_entity_id, sp_metadata, sp_settings};
+pub use tenant::{
+    authn_request, response_validator, saml_policy, sp_entity_id, sp_metadata, sp_settings,
+};

@@ -10,9 +10,9 @@ use std::fmt;
 use base64::Engine as _;
 use time::OffsetDateTime;
 
-use crate::saml::SsoLogin;
 use crate::config::tenant::Tenant;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse, TransportError};
+use crate::saml::SsoLogin;
 use crate::timestamp::{format_utc, parse_lenient};
 use crate::types::{GroupUid, Secret, UserUid};
 

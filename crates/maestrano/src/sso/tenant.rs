@@ -79,3 +79,57 @@ pub fn response_validator(tenant: &Tenant) -> ResponseValidator {
     ResponseValidator::new(sp_settings(tenant))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MarketplaceConfig;
+    use crate::types::Secret;
+
+    const SANDBOX_FP: &str = "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36";
+
+    fn config(key: &str, id: &str, secret: &str) -> MarketplaceConfig {
+        MarketplaceConfig::builder(key)
+            .app_host("https://app.example.com")
+            .api_id(id)
+            .api_key(Secret::new(secret))
+            .api_host("https://hub.example.com")
+            .sso_idp("https://idp.example.com")
+            .x509_fingerprint(SANDBOX_FP)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn sp_settings_default_the_sp_entity_id_to_the_api_id() {
+        let t = Tenant::new(config("a", "app-a", "k"));
+        let s = sp_settings(&t);
+        assert_eq!(s.audience, "app-a");
+        assert_eq!(
+            s.acs_urls,
+            vec!["https://app.example.com/maestrano/auth/saml/consume/a".to_owned()]
+        );
+        assert_eq!(
+            t.idp_sso_url().as_str(),
+            "https://idp.example.com/api/v1/auth/saml"
+        );
+        assert!(s.certificates.is_empty());
+        assert_eq!(s.fingerprints.len(), 1);
+        assert!(s.idp_entity_id.is_none());
+        let t = Tenant::new(
+            MarketplaceConfig::builder("a")
+                .app_host("https://app.example.com")
+                .api_id("app-a")
+                .api_key(Secret::new("k"))
+                .api_host("https://hub.example.com")
+                .sso_idp("https://idp.example.com")
+                .x509_fingerprint(SANDBOX_FP)
+                .sp_entity_id("https://app.example.com/saml/metadata")
+                .idp_entity_id("https://idp.example.com")
+                .build()
+                .unwrap(),
+        );
+        let s = sp_settings(&t);
+        assert_eq!(s.audience, "https://app.example.com/saml/metadata");
+        assert_eq!(s.idp_entity_id.as_deref(), Some("https://idp.example.com"));
+    }
+}

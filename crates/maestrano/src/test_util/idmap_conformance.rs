@@ -29,8 +29,11 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio::sync::Barrier;
 
-use crate::idmap::{FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore, LocalConflict, LocalRef, PageCursor, PageRequest, Realm, RemoteConflict, RemoteRef};
 use crate::idmap::store::{MAX_BATCH, MAX_METADATA_BYTES, MAX_PAGE_SIZE, normalize_time};
+use crate::idmap::{
+    FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore, LocalConflict, LocalRef,
+    PageCursor, PageRequest, Realm, RemoteConflict, RemoteRef,
+};
 
 const T0: OffsetDateTime = datetime!(2024-03-01 10:00:00.123_456 UTC);
 const T1: OffsetDateTime = datetime!(2024-03-02 11:30:00.654_321 UTC);

@@ -4,21 +4,18 @@
 
 use std::collections::BTreeSet;
 
+use maestrano::__private::{
+    decode_batch, decode_entity, decode_notification, decode_page, decode_version,
+};
 use maestrano::api::{
     self, ApiError, Bill, BillStatus, Decimal, Group, Period, RecurringBill, RecurringBillStatus,
     Reseller, User,
 };
-use maestrano::connec::{
-    BatchMethod, BatchRequest, ConnecError, Entity, Person, decode_batch, decode_entity,
-    decode_notification, decode_page, decode_version,
-};
+use maestrano::connec::{BatchMethod, BatchRequest, ConnecError, Entity, Person};
 use maestrano::ports::HttpResponse;
 use time::macros::datetime;
 
-const ROOT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano"
-);
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano");
 
 fn read(file: &str) -> Vec<u8> {
     std::fs::read(format!("{ROOT}/{file}")).unwrap_or_else(|e| panic!("{file}: {e}"))
@@ -45,31 +42,31 @@ fn owned(file: &str) -> bool {
 type Check = fn(&str);
 
 fn bill(file: &str) -> Bill {
-    api::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn bills(file: &str) -> Vec<Bill> {
-    api::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn rbill(file: &str) -> RecurringBill {
-    api::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn rbills(file: &str) -> Vec<RecurringBill> {
-    api::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn group(file: &str) -> Group {
-    api::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn groups(file: &str) -> Vec<Group> {
-    api::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn user(file: &str) -> User {
-    api::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_one(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn users(file: &str) -> Vec<User> {
-    api::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    maestrano::__private::decode_list(&reply(200, file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 fn account_error(status: u16, file: &str) -> ApiError {
-    match api::decode_one::<Bill>(&reply(status, file)) {
+    match maestrano::__private::decode_one::<Bill>(&reply(status, file)) {
         Ok(b) => panic!("{file}: expected an error, decoded {b:?}"),
         Err(e) => e,
     }
@@ -260,7 +257,8 @@ const TABLE: &[(&str, Check)] = &[
         |f| {
             let v: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_slice(&read(f)).unwrap();
-            let at = |k: &str| api::parse_timestamp(v[k].as_str().unwrap()).unwrap();
+            let at =
+                |k: &str| maestrano::__private::parse_timestamp(v[k].as_str().unwrap()).unwrap();
             assert_eq!(at("Date"), Some(datetime!(0001-01-01 0:00 UTC)));
             assert_eq!(at("IncorrectDate"), None);
             assert_eq!(at("IncorrectNullableDate"), None);
@@ -301,11 +299,11 @@ const TABLE: &[(&str, Check)] = &[
         assert_eq!(b[2].updated_at, Some(datetime!(2017-04-03 10:15:42.25 UTC)));
     }),
     ("shapes/account/bill-cancelled.json", |f| {
-        let b = api::decode_cancelled_bill(&reply(200, f)).unwrap();
+        let b = maestrano::__private::decode_cancelled_bill(&reply(200, f)).unwrap();
         assert_eq!(b.status, BillStatus::Cancelled);
         // The same reply is not a cancelled recurring bill: its tag is account_bill.
         assert!(matches!(
-            api::decode_cancelled_recurring_bill(&reply(200, f)),
+            maestrano::__private::decode_cancelled_recurring_bill(&reply(200, f)),
             Err(ApiError::InvalidResponse { .. })
         ));
     }),
@@ -362,14 +360,14 @@ const TABLE: &[(&str, Check)] = &[
         assert_eq!(u[1].company_name, None);
     }),
     ("shapes/account/reseller-single.json", |f| {
-        let r: Reseller = api::decode_one(&reply(200, f)).unwrap();
+        let r: Reseller = maestrano::__private::decode_one(&reply(200, f)).unwrap();
         assert_eq!(r.id.as_str(), "rsl-449s8fsd");
         assert_eq!(r.name.as_deref(), Some("Blue Consulting"));
         assert_eq!(r.code.as_deref(), Some("US-204512-BCL"));
         assert_eq!(r.country.as_deref(), Some("AU"));
     }),
     ("shapes/account/resellers-list.json", |f| {
-        let r: Vec<Reseller> = api::decode_list(&reply(200, f)).unwrap();
+        let r: Vec<Reseller> = maestrano::__private::decode_list(&reply(200, f)).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].updated_at, Some(datetime!(2017-03-27 16:11:22 UTC)));
     }),
@@ -400,7 +398,7 @@ const TABLE: &[(&str, Check)] = &[
         assert!(matches!(e, ApiError::NotFound { status: 400, .. }));
     }),
     ("shapes/account/error-400-cancel-invoiced.json", |f| {
-        let e = api::decode_cancelled_bill(&reply(400, f)).unwrap_err();
+        let e = maestrano::__private::decode_cancelled_bill(&reply(400, f)).unwrap_err();
         assert!(
             matches!(&e, ApiError::NotCancellable { status: 400, message } if message == "status has already been set to invoiced and cannot be changed"),
             "{e}"

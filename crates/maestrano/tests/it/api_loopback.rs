@@ -10,18 +10,16 @@ use std::time::Duration;
 
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::api::{AccountClient, ApiError, Filter};
+use maestrano::config::MarketplaceConfig;
 use maestrano::connec::{ConnecClient, ConnecError, Entity, ListQuery};
 use maestrano::ports::{HttpClient, TransportErrorKind};
-use maestrano::types::{BillId, GroupUid, RecurringBillId, ResellerUid, UserUid};
-use maestrano::{MarketplaceConfig, Secret, Tenant};
+use maestrano::{BillId, GroupUid, RecurringBillId, ResellerUid, UserUid};
+use maestrano::{Secret, Tenant};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const ROOT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano"
-);
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano");
 const FP: &str = "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36";
 /// base64("app-1a2b:acme-secret-key")
 const AUTH: &str = "Basic YXBwLTFhMmI6YWNtZS1zZWNyZXQta2V5";

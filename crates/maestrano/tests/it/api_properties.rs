@@ -2,9 +2,12 @@
 //! float, decoders never panic on untrusted bytes, and a request built for one tenant never
 //! carries anything of another.
 
-use maestrano::api::{self, AccountRequests, Bill, Currency, Decimal, Filter, Money, NewBill};
-use maestrano::connec::{self, ConnecRequests, Entity, ListQuery};
-use maestrano::{GroupUid, MarketplaceConfig, Secret, Tenant};
+use maestrano::__private::AccountRequests;
+use maestrano::__private::ConnecRequests;
+use maestrano::api::{self, Bill, Currency, Decimal, Filter, Money, NewBill};
+use maestrano::config::MarketplaceConfig;
+use maestrano::connec::{self, Entity, ListQuery};
+use maestrano::{GroupUid, Secret, Tenant};
 use proptest::prelude::*;
 
 const FP: &str = "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36";
@@ -55,7 +58,7 @@ proptest! {
             r#"{{"success":true,"errors":{{}},"data":{{"object":"account_bill","id":"bill-1","group_id":"cld-1","price_cents":{cents},"currency":"AUD","units":{}}}}}"#,
             Decimal::new(units, scale).unwrap()
         );
-        let decoded: Bill = api::decode_one(&response(200, reply.into_bytes())).unwrap();
+        let decoded: Bill = maestrano::__private::decode_one(&response(200, reply.into_bytes())).unwrap();
         prop_assert_eq!(decoded.price.minor_units(), cents);
         prop_assert_eq!(decoded.units, Some(Decimal::new(units, scale).unwrap()));
     }
@@ -63,13 +66,13 @@ proptest! {
     #[test]
     fn decoders_never_panic(status in prop::sample::select(vec![200u16, 201, 302, 400, 401, 404, 409, 500, 503]), body in prop::collection::vec(any::<u8>(), 0..512)) {
         let r = response(status, body.clone());
-        let _ = api::decode_one::<Bill>(&r);
-        let _ = api::decode_list::<api::Group>(&r);
-        let _ = api::decode_cancelled_bill(&r);
-        let _ = connec::decode_page(&r, "people");
-        let _ = connec::decode_batch(&r);
-        let _ = connec::decode_version(&r);
-        let _ = connec::decode_notification(&body);
+        let _ = maestrano::__private::decode_one::<Bill>(&r);
+        let _ = maestrano::__private::decode_list::<api::Group>(&r);
+        let _ = maestrano::__private::decode_cancelled_bill(&r);
+        let _ = maestrano::__private::decode_page(&r, "people");
+        let _ = maestrano::__private::decode_batch(&r);
+        let _ = maestrano::__private::decode_version(&r);
+        let _ = maestrano::__private::decode_notification(&body);
     }
 
     #[test]
@@ -87,20 +90,20 @@ proptest! {
             format!(r#"{{"errors":[{object}]}}"#),
         ] {
             let r = response(status, body.clone().into_bytes());
-            let _ = api::decode_one::<Bill>(&r);
-            let _ = api::decode_one::<api::RecurringBill>(&r);
-            let _ = api::decode_one::<api::User>(&r);
-            if let Ok(page) = connec::decode_page(&r, "people") {
+            let _ = maestrano::__private::decode_one::<Bill>(&r);
+            let _ = maestrano::__private::decode_one::<api::RecurringBill>(&r);
+            let _ = maestrano::__private::decode_one::<api::User>(&r);
+            if let Ok(page) = maestrano::__private::decode_page(&r, "people") {
                 for e in page.entities {
                     let _ = e.to_typed::<connec::Person>();
                 }
             }
-            if let Ok(reply) = connec::decode_batch(&r) {
+            if let Ok(reply) = maestrano::__private::decode_batch(&r) {
                 for result in reply.results {
                     let _ = result.entity("people");
                 }
             }
-            let _ = connec::decode_entity(&r, "people");
+            let _ = maestrano::__private::decode_entity(&r, "people");
         }
     }
 

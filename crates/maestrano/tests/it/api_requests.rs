@@ -5,23 +5,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use maestrano::__private::{AccountRequests, Retrier};
+use maestrano::USER_AGENT;
 use maestrano::api::{
-    AccountClient, AccountRequests, ApiError, Currency, Decimal, Filter, Money, NewBill,
-    NewRecurringBill, Period, Retrier, RetryPolicy, USER_AGENT,
+    AccountClient, ApiError, Currency, Decimal, Filter, Money, NewBill, NewRecurringBill, Period,
+    RetryPolicy,
 };
-use maestrano::ports::{
-    Clock, FakeHttpClient, FakeReply, HttpClient, HttpRequest, ManualClock, ManualSleep,
-    TransportError, TransportErrorKind,
-};
-use maestrano::types::{BillId, GroupUid, RecurringBillId, ResellerUid, UserUid};
-use maestrano::{MarketplaceConfig, Secret, Tenant};
+use maestrano::config::MarketplaceConfig;
+use maestrano::ports::{Clock, HttpClient, HttpRequest, TransportError, TransportErrorKind};
+use maestrano::test_util::{FakeHttpClient, FakeReply, ManualClock, ManualSleep};
+use maestrano::{BillId, GroupUid, RecurringBillId, ResellerUid, UserUid};
+use maestrano::{Secret, Tenant};
 use time::macros::datetime;
 
 const FP: &str = "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36";
-const ROOT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano"
-);
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano");
 
 fn tenant(key: &str, api_host: &str, id: &str, secret: &str) -> Tenant {
     Tenant::new(

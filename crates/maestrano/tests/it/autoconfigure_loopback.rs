@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use maestrano::MarketplaceKey;
+use maestrano::Registry;
 use maestrano::adapters::ReqwestHttpClient;
-use maestrano::config::{
-    ConfigError, DevPlatformError, DevPlatformSettings, DevPlatformSource, Maestrano,
-};
+use maestrano::config::{ConfigError, DevPlatformError, DevPlatformSettings, DevPlatformSource};
 use maestrano::ports::{HttpClient, SystemClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -90,7 +89,7 @@ async fn autoconfigure_over_loopback_then_a_refused_refresh() {
     })
     .unwrap();
     let source = DevPlatformSource::new(settings, client());
-    let registry = Maestrano::builder(Arc::new(source), Arc::new(SystemClock))
+    let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
         .build()
         .await
         .unwrap();

@@ -7,24 +7,22 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use maestrano::__private::{build_request, decode_response};
+use maestrano::Registry;
+use maestrano::config::ConfigSource;
 use maestrano::config::{
     ConfigError, DevPlatformError, DevPlatformSettings, DevPlatformSource, FieldError,
-    FieldProblem, Maestrano, MarketplaceConfig, SettingError, SettingProblem, StaticSource,
-    build_request, decode_response, parse_marketplace, parse_marketplaces, read_config_file,
+    FieldProblem, MarketplaceConfig, SettingError, SettingProblem, StaticSource, parse_marketplace,
+    parse_marketplaces, read_config_file,
 };
-use maestrano::ports::{
-    ConfigSource, FakeHttpClient, FakeReply, HttpResponse, ManualClock, TransportError,
-    TransportErrorKind,
-};
+use maestrano::ports::{HttpResponse, TransportError, TransportErrorKind};
 use maestrano::saml::Certificate;
+use maestrano::test_util::{FakeHttpClient, FakeReply, ManualClock};
 use maestrano::{MarketplaceKey, Secret, UserUid};
 use proptest::prelude::*;
 use time::macros::datetime;
 
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano/"
-);
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano/");
 
 fn data(rel: &str) -> Vec<u8> {
     read_config_file(format!("{DATA}{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
@@ -363,7 +361,7 @@ fn metadata_matches_the_java_export_without_the_key() {
         .connec_notification_path("/maestrano/connec/notifications")
         .build()
         .unwrap();
-    let tenant = maestrano::config::Tenant::new(config);
+    let tenant = maestrano::Tenant::new(config);
     let mut ours = tenant.metadata();
     let text = ours.to_string();
     assert!(!text.contains("the-api-key-that-must-not-leak"), "{text}");
@@ -397,7 +395,7 @@ async fn secrets_never_show_in_debug_or_errors() {
     let shown = format!("{source:?}");
     assert!(shown.contains("app-3c4d"));
     assert!(!shown.contains(UAT_KEY), "{shown}");
-    let registry = Maestrano::builder(
+    let registry = Registry::builder(
         Arc::new(source),
         Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
     )
@@ -408,7 +406,7 @@ async fn secrets_never_show_in_debug_or_errors() {
     for text in [
         format!("{registry:?}"),
         format!("{tenant:?}"),
-        format!("{:?}", tenant.sp_settings()),
+        format!("{:?}", maestrano::sso::sp_settings(&tenant)),
         tenant.metadata().to_string(),
     ] {
         assert!(!text.contains(UAT_KEY), "{text}");
@@ -795,7 +793,7 @@ impl ConfigSource for ScriptedSource {
 async fn unknown_marketplaces_are_errors_never_defaults() {
     let source = Arc::new(ScriptedSource::new(vec![Ok(vec![tenant_config("a", 1)])]));
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
-    let registry = Maestrano::builder(source, clock).build().await.unwrap();
+    let registry = Registry::builder(source, clock).build().await.unwrap();
     assert!(registry.with(&key("a")).is_ok());
     match registry.with(&key("b")) {
         Err(ConfigError::UnknownMarketplace { marketplace }) => {
@@ -811,7 +809,7 @@ async fn unknown_marketplaces_are_errors_never_defaults() {
 async fn a_failing_first_load_fails_the_build() {
     let source = Arc::new(ScriptedSource::new(vec![Err(ConfigError::NoMarketplaces)]));
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
-    assert!(Maestrano::builder(source, clock).build().await.is_err());
+    assert!(Registry::builder(source, clock).build().await.is_err());
 }
 
 #[tokio::test]
@@ -821,7 +819,7 @@ async fn refresh_happens_after_the_ttl_on_the_clock() {
         Ok(vec![tenant_config("a", 2), tenant_config("c", 2)]),
     ]));
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
-    let registry = Maestrano::builder(source.clone(), clock.clone())
+    let registry = Registry::builder(source.clone(), clock.clone())
         .ttl(time::Duration::minutes(10))
         .build()
         .await
@@ -873,7 +871,7 @@ async fn a_refresh_whose_tenant_paths_conflict_is_refused_as_a_whole() {
         Ok(vec![shared("a"), shared("b")]),
     ]));
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
-    let registry = Maestrano::builder(source, clock).build().await.unwrap();
+    let registry = Registry::builder(source, clock).build().await.unwrap();
     assert!(matches!(
         registry.refresh().await,
         Err(ConfigError::Routes(_))
@@ -898,7 +896,7 @@ async fn a_failed_refresh_keeps_the_last_good_snapshot() {
         Ok(vec![tenant_config("a", 4)]),
     ]));
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
-    let registry = Maestrano::builder(source.clone(), clock.clone())
+    let registry = Registry::builder(source.clone(), clock.clone())
         .ttl(time::Duration::minutes(10))
         .retry_after(time::Duration::seconds(30))
         .build()
@@ -958,7 +956,7 @@ impl ConfigSource for FlippingSource {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_readers_never_see_a_half_updated_set() {
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
-    let registry = Maestrano::builder(Arc::new(FlippingSource::default()), clock)
+    let registry = Registry::builder(Arc::new(FlippingSource::default()), clock)
         .build()
         .await
         .unwrap();
@@ -1003,7 +1001,7 @@ async fn reverse_lookup_by_credentials() {
         &String::from_utf8(data("shapes/dev-platform/marketplaces-two.json")).unwrap(),
     )
     .unwrap();
-    let registry = Maestrano::builder(
+    let registry = Registry::builder(
         Arc::new(source),
         Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
     )
@@ -1036,8 +1034,8 @@ async fn reverse_lookup_by_credentials() {
 #[test]
 fn urls_come_from_idm_and_idp() {
     let list = parse_marketplaces(&data("shapes/dev-platform/marketplaces-two.json")).unwrap();
-    let sandbox = maestrano::config::Tenant::new(list[0].clone());
-    let uat = maestrano::config::Tenant::new(list[1].clone());
+    let sandbox = maestrano::Tenant::new(list[0].clone());
+    let uat = maestrano::Tenant::new(list[1].clone());
     assert_eq!(
         sandbox.init_url().as_str(),
         "http://localhost:3000/maestrano/auth/saml/init/mno-sandbox"
@@ -1060,7 +1058,7 @@ fn urls_come_from_idm_and_idp() {
     );
 
     // The IdP and the API hub differ here: every IdP URL must use sso.idp.
-    let t = maestrano::config::Tenant::new(
+    let t = maestrano::Tenant::new(
         MarketplaceConfig::builder("acme-corp")
             .app_host("https://app.example.com/")
             .api_id("app-1")

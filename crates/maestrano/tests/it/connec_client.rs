@@ -5,24 +5,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use maestrano::api::{Retrier, RetryPolicy};
+use maestrano::__private::ConnecRequests;
+use maestrano::__private::Retrier;
+use maestrano::api::RetryPolicy;
+use maestrano::config::MarketplaceConfig;
 use maestrano::connec::{
-    BatchMethod, BatchOp, ConnecClient, ConnecError, ConnecRequests, Entity, IdArray, IdRef,
-    ListQuery, MAX_BATCH_OPS, Person,
+    BatchMethod, BatchOp, ConnecClient, ConnecError, Entity, IdArray, IdRef, ListQuery,
+    MAX_BATCH_OPS, Person,
 };
-use maestrano::ports::{
-    FakeHttpClient, FakeReply, HttpClient, HttpRequest, HttpResponse, ManualClock, ManualSleep,
-    TransportError, TransportErrorKind,
-};
-use maestrano::{GroupUid, MarketplaceConfig, Secret, Tenant};
+use maestrano::ports::{HttpClient, HttpRequest, HttpResponse, TransportError, TransportErrorKind};
+use maestrano::test_util::{FakeHttpClient, FakeReply, ManualClock, ManualSleep};
+use maestrano::{GroupUid, Secret, Tenant};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
 const FP: &str = "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36";
-const ROOT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano"
-);
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano");
 const CONNEC: &str = "https://api-connec.maestrano.com";
 /// base64("app-1a2b:acme-secret-key")
 const AUTH: &str = "Basic YXBwLTFhMmI6YWNtZS1zZWNyZXQta2V5";
@@ -95,7 +93,7 @@ fn get_and_list_requests_are_exact() {
     assert_eq!(header(&r, "accept"), ["application/vnd.api+json"]);
     assert_eq!(header(&r, "content-type"), ["application/vnd.api+json"]);
     assert_eq!(header(&r, "authorization"), [AUTH]);
-    assert_eq!(header(&r, "user-agent"), [maestrano::api::USER_AGENT]);
+    assert_eq!(header(&r, "user-agent"), [maestrano::USER_AGENT]);
     assert_eq!(r.headers().len(), 4);
     assert!(r.body().is_empty());
 

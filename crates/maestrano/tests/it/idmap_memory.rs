@@ -7,9 +7,10 @@ use std::sync::Arc;
 use maestrano::config::MarketplaceConfig;
 use maestrano::idmap::{
     ConnectedObject, IdMapError, IdMapStore, InMemoryIdMapStore, LocalRef, Realm, RemoteRef,
-    RemoteUrlError, RemoteUrls, conformance,
+    RemoteUrlError, RemoteUrls,
 };
-use maestrano::ports::ManualClock;
+use maestrano::test_util::ManualClock;
+use maestrano::test_util::idmap_conformance as conformance;
 use maestrano::{Error, GroupUid, MarketplaceKey, Secret, Tenant};
 use time::Duration;
 use time::macros::datetime;
@@ -233,7 +234,7 @@ async fn stores_work_behind_arc_and_box() {
 
 #[tokio::test]
 async fn remote_urls_follow_the_tenant_registry() {
-    use maestrano::Maestrano;
+    use maestrano::Registry;
     use maestrano::config::StaticSource;
 
     let configs = vec![
@@ -241,7 +242,7 @@ async fn remote_urls_follow_the_tenant_registry() {
         tenant("bare-corp", false).config().clone(),
     ];
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
-    let registry = Maestrano::builder(
+    let registry = Registry::builder(
         Arc::new(StaticSource::from_configs(configs).unwrap()),
         clock,
     )

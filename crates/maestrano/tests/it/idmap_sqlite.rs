@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use idmap_support::{T0, key, replay_cache_checks};
 use maestrano::adapters::SqliteStore;
-use maestrano::idmap::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef, conformance};
-use maestrano::ports::ReplayCache;
+use maestrano::idmap::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
+use maestrano::saml::ReplayCache;
+use maestrano::test_util::idmap_conformance as conformance;
 use time::Duration;
 use tokio::sync::Barrier;
 

@@ -6,7 +6,8 @@ use std::sync::{Arc, LazyLock};
 
 use base64::Engine as _;
 use http::Method;
-use maestrano::config::{Maestrano, MarketplaceConfig, StaticSource, parse_marketplaces};
+use maestrano::Registry;
+use maestrano::config::{MarketplaceConfig, StaticSource, parse_marketplaces};
 use maestrano::ports::SystemClock;
 use maestrano::routes::{
     Endpoint, EndpointKind, MatchError, RouteError, RouteKind, RouteOrigin, Router, RouterOptions,
@@ -15,10 +16,7 @@ use maestrano::{GroupUid, MarketplaceKey, Secret, UserUid};
 use proptest::prelude::*;
 use serde_json::Value;
 
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano/"
-);
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano/");
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(format!("{DATA}{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
@@ -71,10 +69,7 @@ fn account_webhook_requests_match_and_authenticate_as_the_manifest_says() {
     );
     let configs = configs();
     let router = Router::new(&RouterOptions::default(), &configs).unwrap();
-    let tenants: Vec<_> = configs
-        .into_iter()
-        .map(maestrano::config::Tenant::new)
-        .collect();
+    let tenants: Vec<_> = configs.into_iter().map(maestrano::Tenant::new).collect();
     let requests = spec["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 5);
     let mut authenticated = 0;
@@ -477,7 +472,7 @@ async fn the_registry_builds_a_router_and_lists_each_tenants_routes() {
     let source =
         StaticSource::from_json_file(format!("{DATA}shapes/dev-platform/marketplaces-two.json"))
             .unwrap();
-    let registry = Maestrano::builder(Arc::new(source), Arc::new(SystemClock))
+    let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
         .build()
         .await
         .unwrap();

@@ -7,16 +7,18 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use common::*;
+use maestrano::__private::sign_enveloped;
 use maestrano::config::parse_marketplaces;
-use maestrano::ports::{
-    FakeHttpClient, FakeReply, InMemoryReplayCache, InMemoryRequestIdStore, ManualClock,
-    SequenceRandom, TransportError, TransportErrorKind,
-};
+use maestrano::ports::{TransportError, TransportErrorKind};
 use maestrano::saml::{
-    AttributeError, IdentityMode, LoginHandler, ReceivedRedirect, SamlError, SamlPolicy,
-    SessionError, SessionStatus, SsoFlow, SsoFlowError, SsoLogin, SsoOptions, SsoSession, mask_uid,
-    sign_enveloped, unmask_uid,
+    AttributeError, IdentityMode, ReceivedRedirect, SamlError, SamlPolicy, SsoLogin, SsoOptions,
+    mask_uid, unmask_uid,
 };
+use maestrano::saml::{InMemoryReplayCache, InMemoryRequestIdStore};
+use maestrano::sso::{
+    LoginHandler, SessionError, SessionStatus, SsoFlow, SsoFlowError, SsoSession,
+};
+use maestrano::test_util::{FakeHttpClient, FakeReply, ManualClock, SequenceRandom};
 use maestrano::{GroupUid, Tenant, UserUid};
 use time::macros::datetime;
 
@@ -44,7 +46,7 @@ fn sandbox_response(tenant: &Tenant, request_id: &str, spec: Spec) -> String {
     let spec = Spec {
         destination: Some(tenant.acs_url().to_string()),
         recipient: tenant.acs_url().to_string(),
-        audience: tenant.sp_entity_id().to_owned(),
+        audience: maestrano::sso::sp_entity_id(&tenant).to_owned(),
         issuer: tenant.config().sso().idp().to_string(),
         in_response_to: Some(request_id.to_owned()),
         ..spec
@@ -150,7 +152,7 @@ async fn a_tenant_with_an_sp_key_signs_its_redirects() {
         .unwrap();
     let got = ReceivedRedirect::from_query(redirect.url.query().unwrap(), 64 * 1024).unwrap();
     got.verify_signature(&cert("idp-2048-next")).unwrap();
-    let metadata = signing.sp_metadata();
+    let metadata = maestrano::sso::sp_metadata(&signing);
     assert!(metadata.contains("AuthnRequestsSigned=\"true\""));
     assert!(metadata.contains("<md:KeyDescriptor use=\"signing\">"));
 }
@@ -457,10 +459,7 @@ fn the_session_round_trips_through_the_form_other_sdks_store() {
 #[tokio::test]
 async fn session_check_replies_of_the_conformance_data_parse_as_documented() {
     let (sandbox, _) = tenants();
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/maestrano/"
-    );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano/");
     let cases: [(&str, Option<time::OffsetDateTime>); 8] = [
         (
             "shapes/session/session-check-valid-bool.json",
@@ -560,7 +559,7 @@ async fn a_network_failure_is_reported_and_leaves_the_session_as_it_was() {
 #[test]
 fn sp_metadata_names_the_entity_acs_and_format() {
     let (sandbox, _) = tenants();
-    let m = sandbox.sp_metadata();
+    let m = maestrano::sso::sp_metadata(&sandbox);
     assert!(m.contains("entityID=\"app-1a2b\""), "{m}");
     assert!(m.contains(
         "<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"http://localhost:3000/maestrano/auth/saml/consume/mno-sandbox\""

@@ -3,10 +3,10 @@
 use crate::common;
 
 use common::*;
-use maestrano::ports::{InMemoryReplayCache, ManualClock};
-use maestrano::saml::{
-    Fingerprint, ResponseValidator, SamlError, SamlPolicy, SpSettings, sign_enveloped,
-};
+use maestrano::__private::sign_enveloped;
+use maestrano::saml::InMemoryReplayCache;
+use maestrano::saml::{Fingerprint, ResponseValidator, SamlError, SamlPolicy, SpSettings};
+use maestrano::test_util::ManualClock;
 use time::macros::datetime;
 
 fn clock() -> ManualClock {

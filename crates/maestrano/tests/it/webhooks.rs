@@ -9,18 +9,15 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use common::*;
 use maestrano::config::StaticSource;
-use maestrano::ports::ManualClock;
+use maestrano::test_util::ManualClock;
 use maestrano::webhook::{
     DeliveryLedger, WebhookEvent, WebhookHandler, WebhookOptions, WebhookSink,
 };
-use maestrano::{Maestrano, MarketplaceKey};
+use maestrano::{MarketplaceKey, Registry};
 use serde_json::Value;
 use time::macros::datetime;
 
-const MNO: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano/"
-);
+const MNO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano/");
 
 #[derive(Default)]
 struct Sink {
@@ -42,9 +39,9 @@ impl WebhookSink for Sink {
     }
 }
 
-async fn registry_from(json: &str) -> Arc<Maestrano> {
+async fn registry_from(json: &str) -> Arc<Registry> {
     Arc::new(
-        Maestrano::builder(
+        Registry::builder(
             Arc::new(StaticSource::from_json(json).unwrap()),
             Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
         )
@@ -54,7 +51,7 @@ async fn registry_from(json: &str) -> Arc<Maestrano> {
     )
 }
 
-async fn two() -> Arc<Maestrano> {
+async fn two() -> Arc<Registry> {
     registry_from(&read(&format!(
         "{MNO}shapes/dev-platform/marketplaces-two.json"
     )))
@@ -458,13 +455,13 @@ mod isolation {
 async fn the_ledger_skips_an_entity_version_already_applied() {
     let ledger = DeliveryLedger::in_memory();
     let m = MarketplaceKey::new("maestrano-uat").unwrap();
-    let notification = maestrano::webhook::parse_notification(
+    let notification = maestrano::__private::parse_notification(
         &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
         1 << 20,
     )
     .unwrap();
     let person = notification.kinds["people"][0].clone();
-    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    let local = maestrano::idmap::LocalRef::new("Contact", "42").unwrap();
     assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
     ledger
         .record_applied(
@@ -496,17 +493,17 @@ async fn the_ledger_skips_an_entity_version_already_applied() {
 #[tokio::test]
 async fn the_ledger_on_the_identity_map_links_and_skips_applied_versions() {
     use maestrano::idmap::InMemoryIdMapStore;
-    use maestrano::ports::{IdMapStore, Realm, RemoteRef};
+    use maestrano::idmap::{IdMapStore, Realm, RemoteRef};
     let store = Arc::new(InMemoryIdMapStore::new());
     let ledger = DeliveryLedger::on_id_map(store.clone());
     let m = MarketplaceKey::new("maestrano-uat").unwrap();
-    let notification = maestrano::webhook::parse_notification(
+    let notification = maestrano::__private::parse_notification(
         &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
         1 << 20,
     )
     .unwrap();
     let person = notification.kinds["people"][0].clone();
-    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    let local = maestrano::idmap::LocalRef::new("Contact", "42").unwrap();
     assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
     ledger
         .record_applied(
@@ -618,11 +615,11 @@ async fn end_to_end_over_loopback() {
 /// keeps them: both refuse them by the id map's field rules, so memory per entry stays small.
 #[tokio::test]
 async fn both_ledgers_refuse_oversized_kinds_and_ids_alike() {
+    use maestrano::idmap::FieldError;
+    use maestrano::idmap::IdMapError;
     use maestrano::idmap::InMemoryIdMapStore;
-    use maestrano::ports::IdMapError;
-    use maestrano::ports::id_map::FieldError;
     let m = MarketplaceKey::new("maestrano-uat").unwrap();
-    let notification = maestrano::webhook::parse_notification(
+    let notification = maestrano::__private::parse_notification(
         &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
         1 << 20,
     )
@@ -633,7 +630,7 @@ async fn both_ledgers_refuse_oversized_kinds_and_ids_alike() {
         "id",
         serde_json::json!([{"id": "x".repeat(100_000), "provider": "connec", "realm": "cld-dkg601"}]),
     );
-    let local = maestrano::ports::LocalRef::new("Contact", "42").unwrap();
+    let local = maestrano::idmap::LocalRef::new("Contact", "42").unwrap();
     let at = datetime!(2024-01-01 0:00 UTC);
     for ledger in [
         DeliveryLedger::in_memory(),

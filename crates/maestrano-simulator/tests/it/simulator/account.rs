@@ -1,8 +1,8 @@
 //! The simulated account API over raw HTTP (the SDK's reqwest adapter), its bodies checked
 //! against the conformance shapes.
 
-use maestrano::simulator::{Api, ApiFault, MarketplaceInfo};
-use maestrano::types::BillId;
+use maestrano::BillId;
+use maestrano_simulator::{Api, ApiFault, MarketplaceInfo};
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -302,9 +302,9 @@ async fn bills_are_created_listed_filtered_and_cancelled() {
     assert_eq!(body["data"], json!([]));
 }
 
-fn clock_text(clock: &maestrano::ports::ManualClock) -> String {
+fn clock_text(clock: &maestrano::test_util::ManualClock) -> String {
     use maestrano::ports::Clock;
-    maestrano::timestamp::format_utc(clock.now())
+    maestrano::__private::format_utc(clock.now())
 }
 
 #[tokio::test]

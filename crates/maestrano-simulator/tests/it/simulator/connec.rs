@@ -1,7 +1,7 @@
 //! The simulated Connec! API over raw HTTP.
 
 use maestrano::GroupUid;
-use maestrano::simulator::{Api, ApiFault, MAX_BATCH_OPS, MarketplaceInfo};
+use maestrano_simulator::{Api, ApiFault, MAX_BATCH_OPS, MarketplaceInfo};
 use serde_json::{Value, json};
 
 use super::support::*;
@@ -204,7 +204,7 @@ async fn entities_are_created_listed_filtered_paged_and_updated() {
     assert!(
         matches!(
             err,
-            maestrano::simulator::SimulatorError::Refused { status: 400, .. }
+            maestrano_simulator::SimulatorError::Refused { status: 400, .. }
         ),
         "{err}"
     );

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
+use maestrano::Registry;
+use maestrano::Secret;
 use maestrano::adapters::ReqwestHttpClient;
-use maestrano::config::{
-    ConfigError, DevPlatformError, DevPlatformSettings, DevPlatformSource, Maestrano,
-};
-use maestrano::ports::ConfigSource;
-use maestrano::types::Secret;
+use maestrano::config::ConfigSource;
+use maestrano::config::{ConfigError, DevPlatformError, DevPlatformSettings, DevPlatformSource};
 
 use super::support::*;
 
@@ -20,7 +19,7 @@ async fn both_marketplaces_autoconfigure_through_the_dev_platform_client() {
         sim.dev_platform_settings().unwrap(),
         Arc::new(ReqwestHttpClient::new().unwrap()),
     );
-    let registry = Maestrano::builder(Arc::new(source), clock.clone())
+    let registry = Registry::builder(Arc::new(source), clock.clone())
         .build()
         .await
         .unwrap();
@@ -60,7 +59,7 @@ async fn both_marketplaces_autoconfigure_through_the_dev_platform_client() {
         );
         assert_eq!(
             info.certificate.key_bits(),
-            maestrano::simulator::IDP_KEY_BITS
+            maestrano_simulator::IDP_KEY_BITS
         );
         // The certificate is valid on the simulator's clock.
         assert!(info.certificate.not_before() <= clock_now());
@@ -159,7 +158,7 @@ async fn wrong_env_credentials_are_the_typed_401() {
 
 #[tokio::test]
 async fn inconsistent_configurations_are_refused_before_binding() {
-    use maestrano::simulator::{MarketplaceSpec, SimUser, SimulatorConfig, SimulatorError};
+    use maestrano_simulator::{MarketplaceSpec, SimUser, SimulatorConfig, SimulatorError};
     let c = clock();
     let empty = SimulatorConfig::new(c.clone());
     assert!(matches!(
@@ -191,4 +190,4 @@ async fn inconsistent_configurations_are_refused_before_binding() {
     assert!(err.to_string().contains("cld-x"), "{err}");
 }
 
-use maestrano::simulator::Simulator;
+use maestrano_simulator::Simulator;

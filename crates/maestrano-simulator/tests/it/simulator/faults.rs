@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use maestrano::adapters::ReqwestHttpClient;
+use maestrano::config::ConfigSource;
 use maestrano::config::{ConfigError, DevPlatformError, DevPlatformSource};
-use maestrano::ports::{ConfigSource, HttpClient, TransportErrorKind};
-use maestrano::simulator::{Api, ApiFault, ApiScope};
+use maestrano::ports::{HttpClient, TransportErrorKind};
+use maestrano_simulator::{Api, ApiFault, ApiScope};
 use serde_json::json;
 
 use super::support::*;

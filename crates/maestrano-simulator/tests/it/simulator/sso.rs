@@ -6,25 +6,27 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine as _;
 use maestrano::adapters::ReqwestHttpClient;
-use maestrano::config::{DevPlatformSource, Maestrano, Tenant};
-use maestrano::ports::{Clock, InMemoryReplayCache, InMemoryRequestIdStore, ManualClock, OsRandom};
-use maestrano::saml::{
-    LoginHandler, SamlError, SamlPolicy, SessionStatus, SsoFlow, SsoLogin, SsoSession,
-};
-use maestrano::simulator::{
+use maestrano::config::DevPlatformSource;
+use maestrano::ports::{Clock, OsRandom};
+use maestrano::saml::{InMemoryReplayCache, InMemoryRequestIdStore};
+use maestrano::saml::{SamlError, SamlPolicy, SsoLogin};
+use maestrano::sso::{LoginHandler, SessionStatus, SsoFlow, SsoSession};
+use maestrano::test_util::ManualClock;
+use maestrano::{GroupUid, UserUid};
+use maestrano::{Registry, Tenant};
+use maestrano_simulator::{
     AutoSubmitForm, MarketplaceSpec, SimGroup, SimUser, Simulator, SimulatorConfig,
 };
-use maestrano::{GroupUid, UserUid};
 use time::Duration;
 
 use super::support::*;
 
-async fn registry(sim: &Simulator, clock: Arc<ManualClock>) -> Maestrano {
+async fn registry(sim: &Simulator, clock: Arc<ManualClock>) -> Registry {
     let source = DevPlatformSource::new(
         sim.dev_platform_settings().unwrap(),
         Arc::new(ReqwestHttpClient::new().unwrap()),
     );
-    Maestrano::builder(Arc::new(source), clock)
+    Registry::builder(Arc::new(source), clock)
         .build()
         .await
         .unwrap()
@@ -69,7 +71,7 @@ async fn a_login_round_trip_per_marketplace_validates_with_the_default_policy() 
     for (i, info) in sim.marketplaces().iter().enumerate() {
         let n = i + 1;
         let tenant = registry.with(&info.key).unwrap();
-        assert_eq!(tenant.saml_policy(), SamlPolicy::default());
+        assert_eq!(maestrano::sso::saml_policy(&tenant), SamlPolicy::default());
         let redirect = flow
             .initiate(&tenant, Some("/dashboard?tab=1&x=<y>"), &[])
             .await
@@ -91,8 +93,7 @@ async fn a_login_round_trip_per_marketplace_validates_with_the_default_policy() 
         // The tenant's default-policy validator, with the request id the app kept; a policy
         // requiring the Assertion itself to be signed accepts it too.
         let strict = maestrano::saml::ResponseValidator::new(
-            tenant
-                .sp_settings()
+            maestrano::sso::sp_settings(&tenant)
                 .with_policy(SamlPolicy::default().with_require_signed_assertion(true))
                 .with_idp_entity_id(info.idp_entity_id.clone()),
         );
@@ -103,8 +104,7 @@ async fn a_login_round_trip_per_marketplace_validates_with_the_default_policy() 
                 clock.as_ref(),
             )
             .unwrap();
-        let assertion = tenant
-            .response_validator()
+        let assertion = maestrano::sso::response_validator(&tenant)
             .validate(
                 form.field("SAMLResponse").unwrap().as_bytes(),
                 Some(&redirect.request_id),
@@ -173,8 +173,7 @@ async fn a_login_round_trip_per_marketplace_validates_with_the_default_policy() 
         assert_eq!(login.session.recheck_at, clock.now() + Duration::minutes(3));
 
         // The same response again is a replay.
-        let again = tenant
-            .response_validator()
+        let again = maestrano::sso::response_validator(&tenant)
             .validate(
                 form.field("SAMLResponse").unwrap().as_bytes(),
                 Some(&redirect.request_id),
@@ -281,13 +280,12 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
     let message = form.field("SAMLResponse").unwrap().as_bytes();
 
     // As tenant B sees it: refused.
-    let err = tb
-        .response_validator()
+    let err = maestrano::sso::response_validator(&tb)
         .check(message, Some(&redirect.request_id), clock.as_ref())
         .unwrap_err();
     assert!(!matches!(err, SamlError::Replay { .. }), "{err:?}");
     // Even with A's URLs and audience, B's certificate does not verify A's signature.
-    let mut settings = ta.sp_settings();
+    let mut settings = maestrano::sso::sp_settings(&ta);
     settings.certificates = vec![b.certificate.clone()];
     let err = maestrano::saml::ResponseValidator::new(settings)
         .check(message, Some(&redirect.request_id), clock.as_ref())
@@ -299,12 +297,11 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, maestrano::saml::SsoFlowError::Saml(_)),
+        matches!(err, maestrano::sso::SsoFlowError::Saml(_)),
         "{err:?}"
     );
     // For A, it answers only the request it was issued for.
-    let err = ta
-        .response_validator()
+    let err = maestrano::sso::response_validator(&ta)
         .check(message, Some("_another_request"), clock.as_ref())
         .unwrap_err();
     assert!(
@@ -312,12 +309,11 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
         "{err:?}"
     );
     // For A itself, the response is fine, but only until it expires.
-    ta.response_validator()
+    maestrano::sso::response_validator(&ta)
         .check(message, Some(&redirect.request_id), clock.as_ref())
         .unwrap();
     clock.advance(Duration::minutes(10));
-    let err = ta
-        .response_validator()
+    let err = maestrano::sso::response_validator(&ta)
         .check(message, Some(&redirect.request_id), clock.as_ref())
         .unwrap_err();
     assert!(
@@ -350,7 +346,7 @@ async fn the_idp_picks_user_and_group_and_refuses_foreign_requests() {
         let clock = clock.clone();
         async move {
             let id = format!("_req{}", extra.len());
-            let request = tenant.authn_request(&id, clock.now());
+            let request = maestrano::sso::authn_request(&tenant, &id, clock.now());
             let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let url = request.redirect_url(None, &extra, None).unwrap();
             (id, send("GET", url.as_str(), None, None).await.unwrap())
@@ -360,8 +356,7 @@ async fn the_idp_picks_user_and_group_and_refuses_foreign_requests() {
     // Default: the first user and their first group.
     let (id, r) = login(vec![]).await;
     let form = AutoSubmitForm::parse(std::str::from_utf8(r.body()).unwrap()).unwrap();
-    let a = tenant
-        .response_validator()
+    let a = maestrano::sso::response_validator(&tenant)
         .validate(
             form.field("SAMLResponse").unwrap().as_bytes(),
             Some(&id),
@@ -383,8 +378,7 @@ async fn the_idp_picks_user_and_group_and_refuses_foreign_requests() {
     ])
     .await;
     let form = AutoSubmitForm::parse(std::str::from_utf8(r.body()).unwrap()).unwrap();
-    let a = tenant
-        .response_validator()
+    let a = maestrano::sso::response_validator(&tenant)
         .validate(
             form.field("SAMLResponse").unwrap().as_bytes(),
             Some(&id),
@@ -411,7 +405,7 @@ async fn the_idp_picks_user_and_group_and_refuses_foreign_requests() {
 
     // A request from another application, or to another ACS.
     for tamper in [0, 1, 2] {
-        let mut request = tenant.authn_request("_x", clock.now());
+        let mut request = maestrano::sso::authn_request(&tenant, "_x", clock.now());
         match tamper {
             0 => request.issuer = "app-intruder".into(),
             1 => request.acs_url = "http://127.0.0.1:9/evil/consume".into(),

@@ -7,16 +7,14 @@ use std::time::Duration;
 use base64::Engine as _;
 use maestrano::MarketplaceKey;
 use maestrano::adapters::ReqwestHttpClient;
-use maestrano::ports::{HttpClient, HttpResponse, ManualClock, TransportError};
-use maestrano::simulator::{Simulator, SimulatorConfig};
+use maestrano::ports::{HttpClient, HttpResponse, TransportError};
+use maestrano::test_util::ManualClock;
+use maestrano_simulator::{Simulator, SimulatorConfig};
 use serde_json::Value;
 use time::macros::datetime;
 use url::Url;
 
-pub const SHAPES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/data/maestrano/shapes/"
-);
+pub const SHAPES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano/shapes/");
 
 /// A clock pinned in the future of the fixtures, so nothing in them can be confused with
 /// what the simulator writes.

@@ -8,15 +8,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Body;
+use maestrano::Registry;
 use maestrano::adapters::ReqwestHttpClient;
-use maestrano::config::{DevPlatformSource, Maestrano};
-use maestrano::ports::{Clock, LocalRef, ManualClock};
-use maestrano::simulator::{
+use maestrano::config::DevPlatformSource;
+use maestrano::idmap::LocalRef;
+use maestrano::ports::Clock;
+use maestrano::test_util::ManualClock;
+use maestrano::webhook::{DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
+use maestrano::{GroupUid, MarketplaceKey, UserUid};
+use maestrano_simulator::{
     AttemptResult, Credentials, DeliveryFault, DeliveryOptions, DeliveryOutcome, RetryPolicy,
     Simulator, Webhook,
 };
-use maestrano::webhook::{DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
-use maestrano::{GroupUid, MarketplaceKey, UserUid};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -134,7 +137,7 @@ async fn setup() -> (Simulator, Arc<App>, tokio::task::JoinHandle<()>) {
         Arc::new(ReqwestHttpClient::new().unwrap()),
     );
     let registry = Arc::new(
-        Maestrano::builder(Arc::new(source), clock.clone())
+        Registry::builder(Arc::new(source), clock.clone())
             .build()
             .await
             .unwrap(),

@@ -2,7 +2,8 @@
 //! responses.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use maestrano::saml::{Certificate, SigningKey, sign_enveloped};
+use maestrano::__private::sign_enveloped;
+use maestrano::saml::{Certificate, SigningKey};
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");

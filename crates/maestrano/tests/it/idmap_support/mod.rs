@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
-use maestrano::ports::{ReplayCache, ReplayKey};
+use maestrano::saml::{ReplayCache, ReplayKey};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
