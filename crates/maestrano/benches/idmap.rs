@@ -130,7 +130,7 @@ mod postgres {
             .unwrap();
     }
 
-    pub fn bench(c: &mut Criterion, rt: &Runtime) {
+    pub(crate) fn bench(c: &mut Criterion, rt: &Runtime) {
         let Ok(url) = std::env::var("MAESTRANO_TEST_POSTGRES_URL") else {
             eprintln!("SKIPPED idmap/postgres: MAESTRANO_TEST_POSTGRES_URL is not set");
             return;

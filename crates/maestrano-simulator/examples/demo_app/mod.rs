@@ -7,7 +7,7 @@
 //! [`WebhookHandler`], on any path the SDK's router knows.
 #![allow(dead_code)] // each example uses a different part
 
-pub mod scenario;
+pub(crate) mod scenario;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,11 +28,11 @@ use maestrano::webhook::{DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSi
 use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid};
 
 /// The cookie holding the app's session id.
-pub const SESSION_COOKIE: &str = "demo_session";
+pub(crate) const SESSION_COOKIE: &str = "demo_session";
 
 /// A user of the app, in one marketplace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
+pub(crate) struct User {
     /// The uid the app records (virtual by default: one account per user and company).
     pub uid: UserUid,
     /// The email the app records.
@@ -43,7 +43,7 @@ pub struct User {
 
 /// A customer organization, in one marketplace.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Organization {
+pub(crate) struct Organization {
     /// The group it is on the marketplace.
     pub group: GroupUid,
     /// Its name.
@@ -54,7 +54,7 @@ pub struct Organization {
 
 /// An invoice the app issued, synchronised with Connec!.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invoice {
+pub(crate) struct Invoice {
     /// The app's id.
     pub id: u64,
     /// The marketplace of its organization.
@@ -81,7 +81,7 @@ impl ConnectedObject for Invoice {
 
 /// The app's records, every key scoped by marketplace.
 #[derive(Debug, Default)]
-pub struct Db {
+pub(crate) struct Db {
     /// Users by (marketplace, uid).
     pub users: BTreeMap<(MarketplaceKey, UserUid), User>,
     /// Organizations by (marketplace, group).
@@ -116,7 +116,7 @@ struct Inner {
 
 /// The application. Cheap to clone.
 #[derive(Clone)]
-pub struct DemoApp {
+pub(crate) struct DemoApp {
     inner: Arc<Inner>,
 }
 
@@ -269,7 +269,7 @@ fn cookie(request: &http::Request<Vec<u8>>, name: &str) -> Option<String> {
 
 impl DemoApp {
     /// The app for the tenants of `registry`.
-    pub fn new(
+    pub(crate) fn new(
         registry: Registry,
         http: Arc<dyn HttpClient>,
         clock: Arc<dyn Clock>,
@@ -305,22 +305,22 @@ impl DemoApp {
     }
 
     /// The registry of tenants.
-    pub fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
 
     /// The app's records.
-    pub fn db(&self) -> std::sync::MutexGuard<'_, Db> {
+    pub(crate) fn db(&self) -> std::sync::MutexGuard<'_, Db> {
         self.inner.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The identity map.
-    pub fn id_map(&self) -> &Arc<dyn IdMapStore> {
+    pub(crate) fn id_map(&self) -> &Arc<dyn IdMapStore> {
         &self.inner.id_map
     }
 
     /// The Maestrano session of a logged-in app session.
-    pub fn sso_session(&self, session_id: &str) -> Option<SsoSession> {
+    pub(crate) fn sso_session(&self, session_id: &str) -> Option<SsoSession> {
         let sessions = self
             .inner
             .sessions
@@ -338,7 +338,7 @@ impl DemoApp {
     }
 
     /// Handles one HTTP request: the SSO routes here, everything else by the webhook handler.
-    pub async fn handle(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    pub(crate) async fn handle(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let router = match self.inner.registry.router(&RouterOptions::default()) {
             Ok(r) => r,
             Err(e) => return response(500, "text/plain", e.to_string()),
@@ -449,7 +449,10 @@ impl DemoApp {
     }
 
     /// The monthly billing job: one bill per organization, through its own marketplace.
-    pub async fn bill_everyone(&self, cents: i64) -> Result<Vec<(MarketplaceKey, String)>, String> {
+    pub(crate) async fn bill_everyone(
+        &self,
+        cents: i64,
+    ) -> Result<Vec<(MarketplaceKey, String)>, String> {
         let orgs: Vec<(MarketplaceKey, Organization)> = self
             .db()
             .organizations
@@ -481,7 +484,7 @@ impl DemoApp {
 
     /// Saves an invoice for an organization, pushes it to Connec! and links it in the
     /// identity map; returns the invoice and its remote URL.
-    pub async fn issue_invoice(
+    pub(crate) async fn issue_invoice(
         &self,
         marketplace: &MarketplaceKey,
         group: &GroupUid,
@@ -545,7 +548,7 @@ impl DemoApp {
     }
 
     /// The local record linked to a remote entity.
-    pub async fn local_for(&self, remote: &RemoteRef) -> Option<LocalRef> {
+    pub(crate) async fn local_for(&self, remote: &RemoteRef) -> Option<LocalRef> {
         self.inner
             .id_map
             .find_remote(remote)
@@ -557,7 +560,7 @@ impl DemoApp {
 }
 
 /// Serves `app` with axum on `listener` until the task is dropped.
-pub async fn serve(app: DemoApp, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+pub(crate) async fn serve(app: DemoApp, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let router = axum::Router::new().fallback(move |req: axum::extract::Request| {
         let app = app.clone();
         async move {

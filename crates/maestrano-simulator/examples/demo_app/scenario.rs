@@ -19,7 +19,7 @@ use maestrano_simulator::{
 use super::{DemoApp, SESSION_COOKIE};
 
 /// What a step found wrong.
-pub type StepError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type StepError = Box<dyn std::error::Error + Send + Sync>;
 
 fn check(ok: bool, what: impl Into<String>) -> Result<(), StepError> {
     if ok { Ok(()) } else { Err(what.into().into()) }
@@ -91,7 +91,7 @@ impl Browser {
 
 /// Runs the whole scenario, writing the transcript to `out`. `Ok` only if every step checked
 /// out; the first failing step is the error.
-pub async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
+pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let http: Arc<dyn HttpClient> = Arc::new(ReqwestHttpClient::new()?);
     let mut step = 0;

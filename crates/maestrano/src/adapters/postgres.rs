@@ -284,7 +284,8 @@ impl Sql {
 /// # async fn demo() -> Result<(), maestrano::Error> {
 /// use std::sync::Arc;
 /// use maestrano::adapters::{PostgresOptions, PostgresStore};
-/// use maestrano::ports::{IdMapStore, ReplayCache};
+/// use maestrano::idmap::IdMapStore;
+/// use maestrano::saml::ReplayCache;
 ///
 /// let store = Arc::new(
 ///     PostgresStore::connect_with(

@@ -87,7 +87,8 @@ struct CorruptRow(String);
 /// # fn demo() -> Result<(), maestrano::Error> {
 /// use std::sync::Arc;
 /// use maestrano::adapters::SqliteStore;
-/// use maestrano::ports::{IdMapStore, ReplayCache};
+/// use maestrano::idmap::IdMapStore;
+/// use maestrano::saml::ReplayCache;
 ///
 /// let store = Arc::new(SqliteStore::open("/var/lib/app/maestrano.sqlite3")?);
 /// let id_maps: Arc<dyn IdMapStore> = store.clone();

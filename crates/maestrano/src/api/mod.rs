@@ -1,11 +1,11 @@
 //! Clients of the marketplace APIs: the account API (bills, recurring bills, groups, users,
 //! resellers) here, Connec! in [`crate::connec`].
 //!
-//! Every call is scoped to one [`Tenant`](crate::config::tenant::Tenant): it goes to that tenant's
+//! Every call is scoped to one [`Tenant`](crate::Tenant): it goes to that tenant's
 //! `api.host` with HTTP Basic `api.id:api.key`, and nothing of one tenant is ever sent to
-//! another's hosts. Every call is three steps: a pure request builder
-//! ([`AccountRequests`]), the [`HttpClient`](crate::ports::HttpClient) port, and a pure decoder
-//! ([`decode_one`], [`decode_list`], …), so both halves are testable without a runtime.
+//! another's hosts. Every call is three steps inside [`AccountClient`]: a pure request
+//! builder, the [`HttpClient`](crate::ports::HttpClient) port, and a pure decoder, so both
+//! pure halves are tested without a runtime.
 //!
 //! # Money
 //!

@@ -101,8 +101,9 @@ impl DevPlatformSettings {
         Ok(self)
     }
 
-    /// Settings from environment variables looked up with `lookup`: [`ENV_KEY`] and
-    /// [`ENV_SECRET`] are required; [`ENV_HOST`], [`ENV_API_PATH`] and [`ENV_NAME`] are
+    /// Settings from environment variables looked up with `lookup`: `MNO_DEVPL_ENV_KEY` and
+    /// `MNO_DEVPL_ENV_SECRET` are required; `MNO_DEVPL_HOST`, `MNO_DEVPL_API_PATH` and
+    /// `MNO_DEVPL_ENV_NAME` are
     /// optional. An empty variable counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());

@@ -4,7 +4,8 @@
 //! ```
 //! # async fn demo() -> Result<(), maestrano::Error> {
 //! use std::sync::Arc;
-//! use maestrano::config::{Registry, StaticSource};
+//! use maestrano::Registry;
+//! use maestrano::config::StaticSource;
 //! use maestrano::ports::SystemClock;
 //! use maestrano::MarketplaceKey;
 //!
@@ -15,7 +16,50 @@
 //! # Ok(()) }
 //! ```
 //!
-//! See [`model`] for which fields are required and the defaults of the others.
+//! ## The model
+//!
+//! The typed marketplace configuration, field for field the developer platform's marketplace
+//! object, and its validation.
+//!
+//! # Required and optional fields
+//!
+//! The SDK is lenient where a default is safe and strict where a guess could route users or
+//! money to the wrong place:
+//!
+//! | field | when absent (or `null`, or `""`) |
+//! | --- | --- |
+//! | `marketplace`, `app.host`, `api.id`, `api.key`, `api.host`, `sso.idp` | error naming the path |
+//! | `sso.x509_certificate` **and** `sso.x509_fingerprint` | error: at least one is required |
+//! | `nid`, `environment`, `app.synchronization_*_path` | `None` |
+//! | `api.base` | `/api/v1/` |
+//! | `sso.idm` | `app.host` |
+//! | `sso.init_path` | `/maestrano/auth/saml/init/{marketplace}` |
+//! | `sso.consume_path` | `/maestrano/auth/saml/consume/{marketplace}` |
+//! | `connec` block | `None` (no Connec! for this tenant) |
+//! | `connec.host` (block present) | error naming the path |
+//! | `connec.base_path` | `/api/v2` |
+//! | `connec.timeout` (seconds) | `None`: the HTTP client's own timeout |
+//! | `webhooks` block, or any of its members | the defaults below |
+//! | `webhooks.account.group_path` | `/maestrano/account/groups/:id/{marketplace}` |
+//! | `webhooks.account.group_user_path` | `/maestrano/account/groups/:group_id/users/:id/{marketplace}` |
+//! | `webhooks.connec.external_ids` | `false` |
+//! | `webhooks.connec.initialization_path` | `None` |
+//! | `webhooks.connec.notification_path` | `/maestrano/connec/notifications/{marketplace}` |
+//!
+//! The path defaults follow the developer platform's convention of ending each tenant's paths
+//! with its key, so that defaulted tenants never share a route. Unknown members are ignored, so
+//! that a newer developer platform does not break older applications.
+//!
+//! # Certificates
+//!
+//! The IdP certificate is decoded when the configuration is loaded: a broken certificate is a
+//! configuration error naming the tenant and the field, not a login failure later. Several
+//! certificates may be configured for one tenant (key rotation, in code through the builder).
+//! When a fingerprint is configured too, it must be the fingerprint of one of them.
+//!
+//! A tenant with only a fingerprint is accepted. That is a weaker mode: the SAML validator then
+//! trusts the certificate embedded in the response's `KeyInfo` when it hashes to the
+//! fingerprint; it is documented as the weaker mode in [`crate::saml::SpSettings`].
 
 pub(crate) mod autoconfigure;
 mod error;

@@ -1,45 +1,4 @@
-//! The typed marketplace configuration, field for field the developer platform's marketplace
-//! object, and its validation.
-//!
-//! # Required and optional fields
-//!
-//! The SDK is lenient where a default is safe and strict where a guess could route users or
-//! money to the wrong place:
-//!
-//! | field | when absent (or `null`, or `""`) |
-//! | --- | --- |
-//! | `marketplace`, `app.host`, `api.id`, `api.key`, `api.host`, `sso.idp` | error naming the path |
-//! | `sso.x509_certificate` **and** `sso.x509_fingerprint` | error: at least one is required |
-//! | `nid`, `environment`, `app.synchronization_*_path` | `None` |
-//! | `api.base` | `/api/v1/` |
-//! | `sso.idm` | `app.host` |
-//! | `sso.init_path` | `/maestrano/auth/saml/init/{marketplace}` |
-//! | `sso.consume_path` | `/maestrano/auth/saml/consume/{marketplace}` |
-//! | `connec` block | `None` (no Connec! for this tenant) |
-//! | `connec.host` (block present) | error naming the path |
-//! | `connec.base_path` | `/api/v2` |
-//! | `connec.timeout` (seconds) | `None`: the HTTP client's own timeout |
-//! | `webhooks` block, or any of its members | the defaults below |
-//! | `webhooks.account.group_path` | `/maestrano/account/groups/:id/{marketplace}` |
-//! | `webhooks.account.group_user_path` | `/maestrano/account/groups/:group_id/users/:id/{marketplace}` |
-//! | `webhooks.connec.external_ids` | `false` |
-//! | `webhooks.connec.initialization_path` | `None` |
-//! | `webhooks.connec.notification_path` | `/maestrano/connec/notifications/{marketplace}` |
-//!
-//! The path defaults follow the developer platform's convention of ending each tenant's paths
-//! with its key, so that defaulted tenants never share a route. Unknown members are ignored, so
-//! that a newer developer platform does not break older applications.
-//!
-//! # Certificates
-//!
-//! The IdP certificate is decoded when the configuration is loaded: a broken certificate is a
-//! configuration error naming the tenant and the field, not a login failure later. Several
-//! certificates may be configured for one tenant (key rotation, in code through the builder).
-//! When a fingerprint is configured too, it must be the fingerprint of one of them.
-//!
-//! A tenant with only a fingerprint is accepted. That is a weaker mode: the SAML validator then
-//! trusts the certificate embedded in the response's `KeyInfo` when it hashes to the
-//! fingerprint; it is documented as the weaker mode in [`crate::saml::SpSettings`].
+//! The typed marketplace model (documented on the `config` module).
 
 use crate::saml::{SamlPolicy, SsoOptions};
 use std::time::Duration;
@@ -48,7 +7,7 @@ use url::Url;
 
 use super::error::{ConfigError, FieldError, FieldProblem};
 use super::urls::join;
-use crate::routes::PathTemplate;
+use crate::routes::{PathTemplate, TenantRoutes};
 use crate::saml::{Certificate, Fingerprint};
 use crate::types::{ApiId, ApiKey, MarketplaceKey, Secret};
 
@@ -126,6 +85,18 @@ impl MarketplaceConfig {
     /// The `webhooks` block, with defaults filled in.
     pub fn webhooks(&self) -> &WebhooksConfig {
         &self.webhooks
+    }
+
+    /// The paths this tenant serves, for a [`Router`](crate::routes::Router).
+    pub fn routes(&self) -> TenantRoutes<'_> {
+        TenantRoutes {
+            marketplace: &self.marketplace,
+            sso_init: self.sso.init_path(),
+            sso_consume: self.sso.consume_path(),
+            group: self.webhooks.account().group_path(),
+            group_user: self.webhooks.account().group_user_path(),
+            connec_notification: self.webhooks.connec().notification_path(),
+        }
     }
 
     /// The SAML policy set in code for this tenant, if any.

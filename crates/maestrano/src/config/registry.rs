@@ -98,8 +98,11 @@ impl Snapshot {
         check_set(&configs)?;
         // A set whose tenant paths overlap would make every request ambiguous for the webhook
         // handler and the SSO routes: refuse it here, so that a refresh keeps the last good set.
-        crate::routes::Router::new(&crate::routes::RouterOptions::default(), configs.iter())
-            .map_err(ConfigError::Routes)?;
+        Router::new(
+            &RouterOptions::default(),
+            configs.iter().map(MarketplaceConfig::routes),
+        )
+        .map_err(ConfigError::Routes)?;
         let tenants = configs
             .into_iter()
             .map(|c| {
@@ -293,7 +296,7 @@ impl Registry {
     /// A request router for the current tenants.
     pub fn router(&self, options: &RouterOptions) -> Result<Router, RouteError> {
         let snapshot = self.snapshot();
-        Router::new(options, snapshot.tenants().map(Tenant::config))
+        Router::new(options, snapshot.tenants().map(|t| t.config().routes()))
     }
 
     /// Whether the TTL has run out (or the retry delay after a failure), on the clock.

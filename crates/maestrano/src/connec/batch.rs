@@ -40,8 +40,8 @@ pub struct BatchOp {
 }
 
 impl BatchOp {
-    /// An operation. Prefer [`ConnecRequests::batch_create`](super::ConnecRequests::batch_create)
-    /// and [`batch_update`](super::ConnecRequests::batch_update), which scope the path to the
+    /// An operation. Prefer [`ConnecClient::batch_create`](super::ConnecClient::batch_create)
+    /// and [`batch_update`](super::ConnecClient::batch_update), which scope the path to the
     /// client's group.
     pub fn new(method: BatchMethod, url: impl Into<String>, params: Value) -> Self {
         Self {

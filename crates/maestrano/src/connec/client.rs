@@ -108,7 +108,7 @@ impl ConnecClient {
     }
 
     /// The request builder.
-    pub fn requests(&self) -> &ConnecRequests {
+    pub(crate) fn requests(&self) -> &ConnecRequests {
         &self.inner.requests
     }
 
@@ -230,6 +230,22 @@ impl ConnecClient {
         self.update(T::COLLECTION, id, &Entity::from_typed(entity)?)
             .await?
             .to_typed()
+    }
+
+    /// A batch operation creating `entity` in this client's group, for [`batch`](Self::batch).
+    pub fn batch_create(&self, collection: &str, entity: &Entity) -> Result<BatchOp, ConnecError> {
+        self.requests().batch_create(collection, entity)
+    }
+
+    /// A batch operation updating entity `id` of this client's group, for
+    /// [`batch`](Self::batch).
+    pub fn batch_update(
+        &self,
+        collection: &str,
+        id: &str,
+        entity: &Entity,
+    ) -> Result<BatchOp, ConnecError> {
+        self.requests().batch_update(collection, id, entity)
     }
 
     /// Runs `ops` as batches of at most [`MAX_BATCH_OPS`], in order, and maps every result

@@ -1,9 +1,9 @@
 //! Connec!, the data-sharing API of a marketplace: one client per (tenant, group) at
 //! `{connec.host}{connec.base_path}/{group_id}/{entity}[/{id}]`.
 //!
-//! As for the account API, each call is a pure request builder ([`ConnecRequests`]), the
-//! [`HttpClient`](crate::ports::HttpClient) port and a pure decoder ([`decode_entity`],
-//! [`decode_page`], [`decode_batch`], …); [`ConnecClient`] chains them.
+//! As for the account API, each call is a pure request builder, the
+//! [`HttpClient`](crate::ports::HttpClient) port and a pure decoder; [`ConnecClient`] chains
+//! them.
 //!
 //! - Entities are JSON objects ([`Entity`]) with typed access to their id arrays
 //!   ([`IdArray`]: pick the id of a provider and realm), group and timestamps; [`Person`],

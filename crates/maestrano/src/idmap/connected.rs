@@ -25,7 +25,7 @@ use crate::types::MarketplaceKey;
 /// # async fn demo() -> Result<(), maestrano::Error> {
 /// use std::borrow::Cow;
 /// use maestrano::idmap::{ConnectedObject, InMemoryIdMapStore};
-/// use maestrano::ports::id_map::{Realm, RemoteRef};
+/// use maestrano::idmap::{Realm, RemoteRef};
 /// use maestrano::ports::SystemClock;
 ///
 /// struct Invoice { id: u64 }
@@ -169,7 +169,7 @@ pub trait ConnectedObject {
         store: &'a dyn IdMapStore,
         realm: &'a Realm,
         urls: &'a RemoteUrls,
-    ) -> impl Future<Output = Result<Option<Url>, crate::error::Error>> + Send + 'a
+    ) -> impl Future<Output = Result<Option<Url>, RemoteUrlError>> + Send + 'a
     where
         Self: Sync,
     {
@@ -183,9 +183,12 @@ pub trait ConnectedObject {
 }
 
 /// A remote URL could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteUrlError {
+    /// The store failed while the record's link was looked up.
+    #[error(transparent)]
+    Store(#[from] IdMapError),
     /// The provider is neither registered nor a known marketplace.
     #[error(
         "no URL is known for provider {provider:?}: expected a registered provider or a known marketplace"
@@ -245,7 +248,7 @@ impl fmt::Debug for ProviderUrl {
 ///
 /// ```
 /// use maestrano::idmap::RemoteUrls;
-/// use maestrano::ports::id_map::{Realm, RemoteRef};
+/// use maestrano::idmap::{Realm, RemoteRef};
 ///
 /// let urls = RemoteUrls::new()
 ///     .with_base_url("xero", "https://xero.example/orgs".parse().unwrap());

@@ -29,6 +29,6 @@ pub use memory::InMemoryIdMapStore;
 
 pub use store::{
     AmbiguousLinks, FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore,
-    LocalConflict, LocalRef, MAX_BATCH, MAX_FIELD_LEN, MAX_PAGE_SIZE, PageCursor, PageRequest,
-    Realm, RemoteConflict, RemoteRef,
+    LocalConflict, LocalRef, MAX_BATCH, MAX_FIELD_LEN, MAX_METADATA_BYTES, MAX_PAGE_SIZE,
+    PageCursor, PageRequest, Realm, RemoteConflict, RemoteRef,
 };

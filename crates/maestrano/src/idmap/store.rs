@@ -1,28 +1,4 @@
-//! The `IdMapStore` port: where the identity map (local record ↔ remote entities) lives.
-//!
-//! A local record (class name + local id) may be linked to remote entities, each identified by
-//! provider (for a marketplace: its key), realm (the customer account: for a marketplace, the
-//! group uid), entity name and remote id.
-//!
-//! # The contract every store keeps
-//!
-//! - **One mapping per remote entity**: (provider, realm, entity, remote id) is unique, and
-//!   **one per local record and remote kind**: (class name, local id, provider, realm, entity)
-//!   is unique. A store enforces both with unique constraints, not with a read before a write.
-//! - [`link`](IdMapStore::link) is an idempotent upsert. Linking a remote entity that is
-//!   already linked to *another* local record fails with [`IdMapError::Conflict`]; linking a
-//!   local record that already has another remote id of the same entity in the same realm
-//!   fails with [`IdMapError::LocalConflict`]. Nothing is ever overwritten silently, and a
-//!   failed call writes nothing.
-//! - Timestamps are kept to the microsecond ([`IdMap::normalized`]) and come back in UTC.
-//! - Orders are byte-wise on the UTF-8 text (Rust's `str` order), whatever the database's
-//!   collation.
-//! - Every text field is 1 to [`MAX_FIELD_LEN`] bytes without NUL; batches hold at most
-//!   [`MAX_BATCH`] ids; pages hold 1 to [`MAX_PAGE_SIZE`] links; metadata serialises to at most
-//!   [`MAX_METADATA_BYTES`]. Anything else is a typed error before the store is touched.
-//!
-//! The conformance suite (`maestrano::idmap::conformance`, feature `test-util`) checks all of
-//! it against any implementation.
+//! The `IdMapStore` port and its data types (the contract is on the trait).
 
 use std::error::Error as StdError;
 use std::fmt::{self, Debug};
@@ -43,7 +19,7 @@ pub const MAX_BATCH: usize = 100_000;
 pub const MAX_PAGE_SIZE: usize = 1_000;
 
 /// Largest metadata accepted on a link, in bytes of compact JSON.
-pub(crate) const MAX_METADATA_BYTES: usize = 64 * 1024;
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// What was wrong with an id map field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -629,10 +605,35 @@ impl IdMapError {
     }
 }
 
-/// Storage for the identity map.
+/// Storage for the identity map: where the identity map (local record ↔ remote entities)
+/// lives.
 ///
-/// Implementations keep the contract described in the [module documentation](self); the
-/// conformance suite (`maestrano::idmap::conformance::run`, feature `test-util`) checks it.
+/// A local record (class name + local id) may be linked to remote entities, each identified by
+/// provider (for a marketplace: its key), realm (the customer account: for a marketplace, the
+/// group uid), entity name and remote id.
+///
+/// # The contract every store keeps
+///
+/// - **One mapping per remote entity**: (provider, realm, entity, remote id) is unique, and
+///   **one per local record and remote kind**: (class name, local id, provider, realm, entity)
+///   is unique. A store enforces both with unique constraints, not with a read before a write.
+/// - [`link`](IdMapStore::link) is an idempotent upsert. Linking a remote entity that is
+///   already linked to *another* local record fails with [`IdMapError::Conflict`]; linking a
+///   local record that already has another remote id of the same entity in the same realm
+///   fails with [`IdMapError::LocalConflict`]. Nothing is ever overwritten silently, and a
+///   failed call writes nothing.
+/// - Timestamps are kept to the microsecond ([`IdMap::normalized`]) and come back in UTC.
+/// - Orders are byte-wise on the UTF-8 text (Rust's `str` order), whatever the database's
+///   collation.
+/// - Every text field is 1 to [`MAX_FIELD_LEN`] bytes without NUL; batches hold at most
+///   [`MAX_BATCH`] ids; pages hold 1 to [`MAX_PAGE_SIZE`] links; metadata serialises to at most
+///   [`MAX_METADATA_BYTES`]. Anything else is a typed error before the store is touched.
+///
+/// The conformance suite (`maestrano::idmap::conformance`, feature `test-util`) checks all of
+/// it against any implementation.
+///
+/// Implementations keep this contract; the conformance suite
+/// (`maestrano::test_util::idmap_conformance::run`, feature `test-util`) checks it.
 #[async_trait]
 pub trait IdMapStore: Send + Sync + Debug {
     /// Every link of a local record, ordered by provider, realm, entity and remote id.

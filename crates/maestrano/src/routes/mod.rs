@@ -35,6 +35,6 @@ mod template;
 
 pub use router::{
     Endpoint, EndpointKind, MatchError, RouteError, RouteInfo, RouteKind, RouteOrigin, Router,
-    RouterOptions,
+    RouterOptions, TenantRoutes,
 };
 pub use template::{PathTemplate, TemplateError};

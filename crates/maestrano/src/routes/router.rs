@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use http::{Method, StatusCode};
 
 use super::template::{PathTemplate, Segment, decode_segment, split_path};
-use crate::config::MarketplaceConfig;
 use crate::types::{GroupUid, IdError, MarketplaceKey, UserUid};
 
 /// How the router is laid out.
@@ -392,6 +391,25 @@ fn query_matches(required: &[(String, String)], query: Option<&str>) -> bool {
     })
 }
 
+/// The paths one tenant serves, as its configuration sets them
+/// ([`MarketplaceConfig::routes`](crate::config::MarketplaceConfig::routes)).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct TenantRoutes<'a> {
+    /// The tenant.
+    pub marketplace: &'a MarketplaceKey,
+    /// `sso.init_path` (`GET`).
+    pub sso_init: &'a PathTemplate,
+    /// `sso.consume_path` (`POST`).
+    pub sso_consume: &'a PathTemplate,
+    /// `webhooks.account.group_path` (`DELETE`).
+    pub group: &'a PathTemplate,
+    /// `webhooks.account.group_user_path` (`DELETE`).
+    pub group_user: &'a PathTemplate,
+    /// `webhooks.connec.notification_path` (`POST`).
+    pub connec_notification: &'a PathTemplate,
+}
+
 /// Matches requests to endpoints, for one set of tenants. Build a new one after the
 /// registry's tenants change ([`Registry::router`](crate::config::registry::Registry::router)).
 #[derive(Debug, Clone)]
@@ -406,7 +424,7 @@ impl Router {
     /// A router for `tenants`, laid out by `options`.
     pub fn new<'a>(
         options: &RouterOptions,
-        tenants: impl IntoIterator<Item = &'a MarketplaceConfig>,
+        tenants: impl IntoIterator<Item = TenantRoutes<'a>>,
     ) -> Result<Self, RouteError> {
         let prefix = prefix_segments(&options.prefix)?;
         let prefix_text: String = prefix.iter().map(|s| format!("/{s}")).collect();
@@ -461,26 +479,18 @@ impl Router {
         }
         let mut keys = HashSet::new();
         for config in tenants {
-            keys.insert(config.marketplace().clone());
+            keys.insert(config.marketplace.clone());
             if !options.tenant_paths {
                 continue;
             }
-            let sso = config.sso();
-            let hooks = config.webhooks();
             for (kind, template) in [
-                (RouteKind::SamlInitialize, sso.init_path()),
-                (RouteKind::SamlConsume, sso.consume_path()),
-                (RouteKind::GroupDestroyed, hooks.account().group_path()),
-                (
-                    RouteKind::GroupUserRemoved,
-                    hooks.account().group_user_path(),
-                ),
-                (
-                    RouteKind::ConnecNotification,
-                    hooks.connec().notification_path(),
-                ),
+                (RouteKind::SamlInitialize, config.sso_init),
+                (RouteKind::SamlConsume, config.sso_consume),
+                (RouteKind::GroupDestroyed, config.group),
+                (RouteKind::GroupUserRemoved, config.group_user),
+                (RouteKind::ConnecNotification, config.connec_notification),
             ] {
-                routes.push(tenant_route(config.marketplace(), kind, template)?);
+                routes.push(tenant_route(config.marketplace, kind, template)?);
             }
         }
         let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();

@@ -25,7 +25,7 @@ pub fn sp_entity_id(tenant: &Tenant) -> &str {
 /// fingerprint-only mode, the fingerprint) and the tenant's [`SamlPolicy`].
 ///
 /// The developer platform sends no IdP entity id, so unless one is set in code
-/// ([`MarketplaceConfigBuilder::idp_entity_id`](super::MarketplaceConfigBuilder::idp_entity_id)),
+/// ([`MarketplaceConfigBuilder::idp_entity_id`](crate::config::MarketplaceConfigBuilder::idp_entity_id)),
 /// Issuers are not compared: a response is tied to the tenant by the tenant's own IdP key,
 /// its audience (the app's `api.id`) and its ACS URL.
 pub fn sp_settings(tenant: &Tenant) -> SpSettings {

@@ -1,6 +1,6 @@
 //! The conformance suite for [`IdMapStore`] implementations (feature `test-util`).
 //!
-//! One call checks the whole [contract](crate::ports::id_map): lookups, the idempotent upsert,
+//! One call checks the whole [contract](crate::idmap::IdMapStore): lookups, the idempotent upsert,
 //! both kinds of conflict, unlinking, batch lookups, paginated listing, timestamp precision,
 //! metadata, hostile input and concurrency (two tasks linking the same remote id at once: one
 //! wins, the other gets the conflict, nothing half-written).
@@ -8,10 +8,11 @@
 //! ```no_run
 //! # async fn demo() {
 //! use std::sync::Arc;
-//! use maestrano::idmap::{InMemoryIdMapStore, conformance};
+//! use maestrano::idmap::InMemoryIdMapStore;
+//! use maestrano::test_util::idmap_conformance;
 //!
 //! // In a `#[tokio::test]`, with a store that holds no link yet:
-//! conformance::run(Arc::new(InMemoryIdMapStore::new())).await;
+//! idmap_conformance::run(Arc::new(InMemoryIdMapStore::new())).await;
 //! # }
 //! ```
 //!

@@ -18,7 +18,7 @@ pub enum AuthError {
     /// More than one `Authorization` header.
     #[error("several Authorization headers")]
     Repeated,
-    /// The header is longer than [`MAX_AUTHORIZATION_BYTES`].
+    /// The header is longer than 4 KiB.
     #[error("Authorization header too long")]
     TooLong,
     /// Not the `Basic` scheme.

@@ -8,7 +8,7 @@ use maestrano::__private::{
     decode_batch, decode_entity, decode_notification, decode_page, decode_version,
 };
 use maestrano::api::{
-    self, ApiError, Bill, BillStatus, Decimal, Group, Period, RecurringBill, RecurringBillStatus,
+    ApiError, Bill, BillStatus, Decimal, Group, Period, RecurringBill, RecurringBillStatus,
     Reseller, User,
 };
 use maestrano::connec::{BatchMethod, BatchRequest, ConnecError, Entity, Person};

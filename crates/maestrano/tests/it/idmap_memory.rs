@@ -204,7 +204,7 @@ async fn remote_urls_for_marketplaces_and_other_providers() {
         "https://go.xero.example/orgs/org%209/invoice/a%2Fb"
     );
     match inv.remote_url(&store, &bare, &urls).await {
-        Err(Error::RemoteUrl(RemoteUrlError::NoConnec { marketplace })) => {
+        Err(RemoteUrlError::NoConnec { marketplace }) => {
             assert_eq!(marketplace, "bare-corp")
         }
         r => panic!("expected NoConnec, got {r:?}"),
@@ -256,12 +256,10 @@ async fn remote_urls_follow_the_tenant_registry() {
         "https://connec.example.test/api/v2/cld-1/people/p%201"
     );
     let unknown = RemoteRef::new(marketplace_realm("nobody", "cld-1"), "People", "p").unwrap();
-    assert_eq!(
+    assert!(matches!(
         urls.url_of(&unknown),
-        Err(RemoteUrlError::UnknownProvider {
-            provider: "nobody".into()
-        })
-    );
+        Err(RemoteUrlError::UnknownProvider { provider }) if provider == "nobody"
+    ));
     let bare = RemoteRef::new(marketplace_realm("bare-corp", "cld-1"), "People", "p").unwrap();
     assert!(matches!(
         urls.url_of(&bare),

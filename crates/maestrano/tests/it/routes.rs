@@ -27,7 +27,11 @@ fn configs() -> Vec<MarketplaceConfig> {
 }
 
 fn router() -> Router {
-    Router::new(&RouterOptions::default(), &configs()).unwrap()
+    Router::new(
+        &RouterOptions::default(),
+        configs().iter().map(MarketplaceConfig::routes),
+    )
+    .unwrap()
 }
 
 /// Built once: the property tests run thousands of cases.
@@ -377,7 +381,7 @@ fn overlapping_routes_are_refused_at_build() {
         config_with("b", "/sso/init", "/sso/consume"),
     ];
     assert!(matches!(
-        Router::new(&options, &same),
+        Router::new(&options, same.iter().map(MarketplaceConfig::routes)),
         Err(RouteError::Conflict { .. })
     ));
     // A query on one side only does not tell them apart either.
@@ -385,7 +389,7 @@ fn overlapping_routes_are_refused_at_build() {
         config_with("a", "/sso/init?marketplace=a", "/sso/consume?marketplace=a"),
         config_with("b", "/sso/init", "/sso/consume?marketplace=b"),
     ];
-    match Router::new(&options, &half) {
+    match Router::new(&options, half.iter().map(MarketplaceConfig::routes)) {
         Err(RouteError::Conflict { first, second }) => {
             assert!(first.contains("sso.init_path"), "{first}");
             assert!(second.contains("marketplace b"), "{second}");
@@ -397,7 +401,7 @@ fn overlapping_routes_are_refused_at_build() {
         config_with("a", "/sso/init?marketplace=a", "/sso/consume?marketplace=a"),
         config_with("b", "/sso/init?marketplace=b", "/sso/consume?marketplace=b"),
     ];
-    let r = Router::new(&options, &distinct).unwrap();
+    let r = Router::new(&options, distinct.iter().map(MarketplaceConfig::routes)).unwrap();
     assert_eq!(
         kind_of(hit(&r, Method::GET, "/sso/init?marketplace=b")).0,
         "b"
@@ -409,12 +413,12 @@ fn overlapping_routes_are_refused_at_build() {
         "/sso/consume",
     )];
     assert!(matches!(
-        Router::new(&options, &shadow),
+        Router::new(&options, shadow.iter().map(MarketplaceConfig::routes)),
         Err(RouteError::Conflict { .. })
     ));
     // Same path, different methods: no conflict.
     let methods = [config_with("a", "/sso", "/sso")];
-    let r = Router::new(&options, &methods).unwrap();
+    let r = Router::new(&options, methods.iter().map(MarketplaceConfig::routes)).unwrap();
     assert_eq!(
         kind_of(hit(&r, Method::GET, "/sso")).1,
         EndpointKind::SamlInitialize

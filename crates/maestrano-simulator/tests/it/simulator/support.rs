@@ -14,38 +14,39 @@ use serde_json::Value;
 use time::macros::datetime;
 use url::Url;
 
-pub const SHAPES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano/shapes/");
+pub(crate) const SHAPES: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/maestrano/shapes/");
 
 /// A clock pinned in the future of the fixtures, so nothing in them can be confused with
 /// what the simulator writes.
-pub fn clock() -> Arc<ManualClock> {
+pub(crate) fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(datetime!(2031-03-01 10:00:00 UTC)))
 }
 
-pub fn client() -> ReqwestHttpClient {
+pub(crate) fn client() -> ReqwestHttpClient {
     ReqwestHttpClient::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
 }
 
-pub fn key(k: &str) -> MarketplaceKey {
+pub(crate) fn key(k: &str) -> MarketplaceKey {
     MarketplaceKey::new(k).unwrap()
 }
 
 /// The simulator's two demo marketplaces (`acme-corp`, `globex`) for an app at `app`.
-pub async fn two(clock: Arc<ManualClock>, app: &Url) -> Simulator {
+pub(crate) async fn two(clock: Arc<ManualClock>, app: &Url) -> Simulator {
     Simulator::start(SimulatorConfig::two_marketplaces(clock, app))
         .await
         .unwrap()
 }
 
-pub fn app_url() -> Url {
+pub(crate) fn app_url() -> Url {
     // Nothing listens there: tests that need an app bind their own.
     Url::parse("http://127.0.0.1:9").unwrap()
 }
 
-pub fn basic(id: &str, key: &str) -> String {
+pub(crate) fn basic(id: &str, key: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{id}:{key}"))
@@ -53,7 +54,7 @@ pub fn basic(id: &str, key: &str) -> String {
 }
 
 /// Sends one request with the SDK's reqwest adapter.
-pub async fn send(
+pub(crate) async fn send(
     method: &str,
     url: &str,
     auth: Option<&str>,
@@ -70,12 +71,12 @@ pub async fn send(
     client().send(b.body(body).unwrap()).await
 }
 
-pub fn json_of(r: &HttpResponse) -> Value {
+pub(crate) fn json_of(r: &HttpResponse) -> Value {
     serde_json::from_slice(r.body())
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(r.body())))
 }
 
-pub fn shape(name: &str) -> Value {
+pub(crate) fn shape(name: &str) -> Value {
     let path = format!("{SHAPES}{name}");
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
         .unwrap()
@@ -95,7 +96,7 @@ fn kind(v: &Value) -> &'static str {
 /// Whether `actual` has the shape of `expected`: the same keys in every object, values of the
 /// same JSON type wherever neither is null, and arrays whose elements have the shape of the
 /// expected first element.
-pub fn assert_same_shape(actual: &Value, expected: &Value, path: &str) {
+pub(crate) fn assert_same_shape(actual: &Value, expected: &Value, path: &str) {
     match (actual, expected) {
         (Value::Object(a), Value::Object(e)) => {
             let mut ak: Vec<&String> = a.keys().collect();

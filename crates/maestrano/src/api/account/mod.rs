@@ -224,7 +224,7 @@ impl AccountRequests {
 ///
 /// [`ApiError::NotCancellable`] when the server refused on `status` (the bill was invoiced) or
 /// returned the bill in another status; the other errors as
-/// [`decode_one`](crate::api::decode_one).
+/// `decode_one`.
 pub fn decode_cancelled_bill(response: &HttpResponse) -> Result<Bill, ApiError> {
     let bill: Bill = decode_one(response).map_err(not_cancellable)?;
     if bill.status != BillStatus::Cancelled {

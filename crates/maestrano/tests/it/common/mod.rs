@@ -5,43 +5,43 @@
 use maestrano::__private::sign_enveloped;
 use maestrano::saml::{Certificate, SigningKey};
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+pub(crate) const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
-pub fn read(path: &str) -> String {
+pub(crate) fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-pub fn key(name: &str) -> SigningKey {
+pub(crate) fn key(name: &str) -> SigningKey {
     SigningKey::from_pem(&read(&format!("{FIXTURES}/keys/{name}.key"))).unwrap()
 }
 
-pub fn cert(name: &str) -> Certificate {
+pub(crate) fn cert(name: &str) -> Certificate {
     Certificate::from_pem(&read(&format!("{FIXTURES}/keys/{name}.crt"))).unwrap()
 }
 
-pub fn sandbox_key() -> SigningKey {
+pub(crate) fn sandbox_key() -> SigningKey {
     SigningKey::from_pem(&read(&format!(
         "{SHARED}/maestrano/mno-api-sandbox/idp-certs/rsaprivkey.pem"
     )))
     .unwrap()
 }
 
-pub fn sandbox_cert() -> Certificate {
+pub(crate) fn sandbox_cert() -> Certificate {
     Certificate::from_pem(&read(&format!(
         "{SHARED}/maestrano/mno-api-sandbox/idp-certs/rsacert.pem"
     )))
     .unwrap()
 }
 
-pub const IDP: &str = "https://idp.example.test";
-pub const ACS: &str = "https://app.example.test/mno-enterprise/acme-corp/saml/consume";
-pub const AUDIENCE: &str = "app-1a2b";
-pub const REQUEST_ID: &str = "_4c5a2b1e8f0d4e6a9b7c3d2e1f0a9b8c";
+pub(crate) const IDP: &str = "https://idp.example.test";
+pub(crate) const ACS: &str = "https://app.example.test/mno-enterprise/acme-corp/saml/consume";
+pub(crate) const AUDIENCE: &str = "app-1a2b";
+pub(crate) const REQUEST_ID: &str = "_4c5a2b1e8f0d4e6a9b7c3d2e1f0a9b8c";
 
 /// What goes into a test response. Times are RFC 3339 strings.
 #[derive(Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub response_id: String,
     pub assertion_id: String,
     pub issuer: String,
@@ -113,7 +113,7 @@ fn esc(s: &str) -> String {
 }
 
 /// The unsigned XML of a response.
-pub fn response_xml(s: &Spec) -> String {
+pub(crate) fn response_xml(s: &Spec) -> String {
     let irt = s
         .in_response_to
         .as_ref()
@@ -164,12 +164,12 @@ pub fn response_xml(s: &Spec) -> String {
 }
 
 /// The response with its Assertion signed by `key`.
-pub fn signed_assertion(s: &Spec, key: &SigningKey) -> String {
+pub(crate) fn signed_assertion(s: &Spec, key: &SigningKey) -> String {
     sign_enveloped(&response_xml(s), &s.assertion_id, key, None).unwrap()
 }
 
 /// Base64 of `xml`, as the POST binding sends it.
-pub fn b64(xml: &str) -> String {
+pub(crate) fn b64(xml: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(xml)
 }

@@ -9,9 +9,9 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
-pub const T0: OffsetDateTime = datetime!(2024-05-01 12:00 UTC);
+pub(crate) const T0: OffsetDateTime = datetime!(2024-05-01 12:00 UTC);
 
-pub fn key(issuer: &str, id: &str) -> ReplayKey {
+pub(crate) fn key(issuer: &str, id: &str) -> ReplayKey {
     ReplayKey {
         issuer: issuer.into(),
         assertion_id: id.into(),
@@ -20,7 +20,7 @@ pub fn key(issuer: &str, id: &str) -> ReplayKey {
 
 /// The `ReplayCache` contract, for the SQL implementations: refusal until expiry, re-use
 /// after it, distinct keys, text taken as data, and one winner among concurrent inserts.
-pub async fn replay_cache_checks(cache: Arc<dyn ReplayCache>) {
+pub(crate) async fn replay_cache_checks(cache: Arc<dyn ReplayCache>) {
     let exp = T0 + Duration::minutes(5);
     let a = key("https://idp.example.test", "_a");
     assert!(
@@ -105,7 +105,7 @@ pub async fn replay_cache_checks(cache: Arc<dyn ReplayCache>) {
 /// The PostgreSQL URL, or `None` after saying loudly, past the test harness's capture, that
 /// the test is skipped. Under CI (`CI` set) a missing URL is a failure instead: CI must run
 /// these tests.
-pub fn postgres_url(test: &str) -> Option<String> {
+pub(crate) fn postgres_url(test: &str) -> Option<String> {
     match std::env::var("MAESTRANO_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -124,12 +124,12 @@ pub fn postgres_url(test: &str) -> Option<String> {
 }
 
 /// A schema name private to this test and process, so parallel and repeated runs never meet.
-pub fn schema_name(test: &str) -> String {
+pub(crate) fn schema_name(test: &str) -> String {
     format!("maestrano_test_{test}_{}", std::process::id())
 }
 
 #[cfg(feature = "postgres")]
-pub async fn drop_schema(url: &str, schema: &str) {
+pub(crate) async fn drop_schema(url: &str, schema: &str) {
     use maestrano::adapters::tokio_postgres;
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -145,7 +145,7 @@ pub async fn drop_schema(url: &str, schema: &str) {
 
 /// Runs `body` with a fresh schema, then drops the schema whether `body` passed or panicked.
 #[cfg(feature = "postgres")]
-pub async fn with_schema<F, Fut>(url: &str, test: &str, body: F)
+pub(crate) async fn with_schema<F, Fut>(url: &str, test: &str, body: F)
 where
     F: FnOnce(String, String) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
