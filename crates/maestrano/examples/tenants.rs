@@ -56,7 +56,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         println!("  unauthorized URL  {}", tenant.unauthorized_url());
         println!(
             "  SP entity id      {}",
-            maestrano::sso::sp_entity_id(&tenant)
+            maestrano::sso::sp_entity_id(tenant)
         );
         match sso.fingerprint() {
             Some(fp) => println!("  IdP fingerprint   {fp}"),

@@ -108,7 +108,8 @@ impl ConnecClient {
     }
 
     /// The request builder.
-    pub(crate) fn requests(&self) -> &ConnecRequests {
+    #[doc(hidden)]
+    pub fn requests(&self) -> &ConnecRequests {
         &self.inner.requests
     }
 

@@ -402,12 +402,10 @@ mod tests {
             "https://connec.example.test/api/v2/cld-1a2b/people/p-1"
         );
         let urls = RemoteUrls::new().with_tenant(tenant(false));
-        assert_eq!(
+        assert!(matches!(
             urls.url_of(&remote("acme-corp")),
-            Err(RemoteUrlError::NoConnec {
-                marketplace: "acme-corp".into()
-            })
-        );
+            Err(RemoteUrlError::NoConnec { marketplace }) if marketplace == "acme-corp"
+        ));
     }
 
     #[test]
@@ -435,12 +433,10 @@ mod tests {
             urls.url_of(&remote("qb")).unwrap().as_str(),
             "https://qb.example.test/app/People?id=p-1"
         );
-        assert_eq!(
+        assert!(matches!(
             urls.url_of(&remote("xero")),
-            Err(RemoteUrlError::UnknownProvider {
-                provider: "xero".into()
-            })
-        );
+            Err(RemoteUrlError::UnknownProvider { provider }) if provider == "xero"
+        ));
         let urls = RemoteUrls::new().with_base_url("m", "mailto:x@example.test".parse().unwrap());
         assert!(matches!(
             urls.url_of(&remote("m")),

@@ -72,7 +72,11 @@ fn account_webhook_requests_match_and_authenticate_as_the_manifest_says() {
         "shapes/dev-platform/marketplaces-two.json"
     );
     let configs = configs();
-    let router = Router::new(&RouterOptions::default(), &configs).unwrap();
+    let router = Router::new(
+        &RouterOptions::default(),
+        configs.iter().map(MarketplaceConfig::routes),
+    )
+    .unwrap();
     let tenants: Vec<_> = configs.into_iter().map(maestrano::Tenant::new).collect();
     let requests = spec["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 5);
@@ -431,7 +435,11 @@ fn overlapping_routes_are_refused_at_build() {
 
 #[test]
 fn the_prefix_is_configurable() {
-    let r = Router::new(&RouterOptions::new().with_prefix("/sso/mno/"), &configs()).unwrap();
+    let r = Router::new(
+        &RouterOptions::new().with_prefix("/sso/mno/"),
+        configs().iter().map(MarketplaceConfig::routes),
+    )
+    .unwrap();
     assert_eq!(
         kind_of(hit(&r, Method::GET, "/sso/mno/mno-sandbox/saml/initialize")).1,
         EndpointKind::SamlInitialize
@@ -444,7 +452,11 @@ fn the_prefix_is_configurable() {
         ),
         Err(MatchError::NotFound)
     );
-    let root = Router::new(&RouterOptions::new().with_prefix("/"), &configs()).unwrap();
+    let root = Router::new(
+        &RouterOptions::new().with_prefix("/"),
+        configs().iter().map(MarketplaceConfig::routes),
+    )
+    .unwrap();
     assert_eq!(
         kind_of(hit(&root, Method::POST, "/maestrano-uat/connec/receive")).1,
         EndpointKind::ConnecNotification
@@ -452,14 +464,20 @@ fn the_prefix_is_configurable() {
     for bad in ["sso", "/a/:x", "/a?b=c", "/a/../b"] {
         assert!(
             matches!(
-                Router::new(&RouterOptions::new().with_prefix(bad), &configs()),
+                Router::new(
+                    &RouterOptions::new().with_prefix(bad),
+                    configs().iter().map(MarketplaceConfig::routes)
+                ),
                 Err(RouteError::InvalidPrefix { .. })
             ),
             "{bad}"
         );
     }
-    let prefixed_only =
-        Router::new(&RouterOptions::new().with_tenant_paths(false), &configs()).unwrap();
+    let prefixed_only = Router::new(
+        &RouterOptions::new().with_tenant_paths(false),
+        configs().iter().map(MarketplaceConfig::routes),
+    )
+    .unwrap();
     assert_eq!(
         hit(
             &prefixed_only,

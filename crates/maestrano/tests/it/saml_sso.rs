@@ -46,7 +46,7 @@ fn sandbox_response(tenant: &Tenant, request_id: &str, spec: Spec) -> String {
     let spec = Spec {
         destination: Some(tenant.acs_url().to_string()),
         recipient: tenant.acs_url().to_string(),
-        audience: maestrano::sso::sp_entity_id(&tenant).to_owned(),
+        audience: maestrano::sso::sp_entity_id(tenant).to_owned(),
         issuer: tenant.config().sso().idp().to_string(),
         in_response_to: Some(request_id.to_owned()),
         ..spec

@@ -325,6 +325,7 @@ impl AccountClient {
     }
 
     /// The request builder.
+    #[doc(hidden)]
     pub fn requests(&self) -> &AccountRequests {
         &self.requests
     }
