@@ -14,11 +14,10 @@ use std::sync::Arc;
 
 use maestrano::__private::Retrier;
 use maestrano::Registry;
+use maestrano::RetryPolicy;
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::adapters::TokioSleep;
-use maestrano::api::{
-    AccountClient, ApiError, Bill, Currency, Filter, Money, NewBill, RetryPolicy,
-};
+use maestrano::api::{AccountClient, ApiError, Bill, Currency, Filter, Money, NewBill};
 use maestrano::config::StaticSource;
 use maestrano::ports::{Clock, SystemClock};
 use maestrano::{GroupUid, MarketplaceKey};

@@ -46,13 +46,94 @@ pub enum Error {
     /// A Connec! call failed.
     #[error(transparent)]
     Connec(#[from] crate::connec::ConnecError),
+    /// A path template could not be parsed.
+    #[error(transparent)]
+    Template(#[from] crate::routes::TemplateError),
+    /// A certificate fingerprint could not be parsed.
+    #[error(transparent)]
+    Fingerprint(#[from] crate::saml::FingerprintError),
+    /// A verified assertion lacks a Maestrano attribute, or holds a malformed one.
+    #[error(transparent)]
+    Attribute(#[from] crate::saml::AttributeError),
+    /// The request id store failed.
+    #[error(transparent)]
+    RequestIdStore(#[from] crate::saml::RequestIdStoreError),
+    /// A login could not be started or completed.
+    #[error(transparent)]
+    SsoFlow(#[from] crate::sso::SsoFlowError),
+    /// A Maestrano session could not be checked.
+    #[error(transparent)]
+    Session(#[from] crate::sso::SessionError),
+    /// A webhook call was not authenticated.
+    #[error(transparent)]
+    WebhookAuth(#[from] crate::webhook::AuthError),
+    /// An amount or currency was invalid.
+    #[error(transparent)]
+    Money(#[from] crate::api::MoneyError),
 }
 
-impl From<crate::idmap::store::FieldError> for Error {
-    fn from(e: crate::idmap::store::FieldError) -> Self {
+impl From<crate::config::FieldError> for Error {
+    fn from(e: crate::config::FieldError) -> Self {
+        Self::Config(e.into())
+    }
+}
+
+impl From<crate::config::SettingError> for Error {
+    fn from(e: crate::config::SettingError) -> Self {
+        Self::Config(e.into())
+    }
+}
+
+impl From<crate::config::DevPlatformError> for Error {
+    fn from(e: crate::config::DevPlatformError) -> Self {
+        Self::Config(e.into())
+    }
+}
+
+impl From<crate::idmap::FieldError> for Error {
+    fn from(e: crate::idmap::FieldError) -> Self {
         Self::IdMap(e.into())
     }
 }
 
 /// `Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    fn converts<E: Into<Error> + std::error::Error>() {}
+
+    /// Every public error type converts into the crate `Error`, so `?` works across
+    /// capabilities (CONTRIBUTING.md, "Errors").
+    #[test]
+    fn every_public_error_converts_into_the_crate_error() {
+        converts::<crate::IdError>();
+        converts::<crate::ports::TransportError>();
+        converts::<crate::ports::RandomError>();
+        converts::<crate::config::ConfigError>();
+        converts::<crate::config::FieldError>();
+        converts::<crate::config::SettingError>();
+        converts::<crate::config::DevPlatformError>();
+        converts::<crate::routes::RouteError>();
+        converts::<crate::routes::MatchError>();
+        converts::<crate::routes::TemplateError>();
+        converts::<crate::saml::SamlError>();
+        converts::<crate::saml::CertificateError>();
+        converts::<crate::saml::FingerprintError>();
+        converts::<crate::saml::AttributeError>();
+        converts::<crate::saml::ReplayCacheError>();
+        converts::<crate::saml::RequestIdStoreError>();
+        converts::<crate::sso::SsoFlowError>();
+        converts::<crate::sso::SessionError>();
+        converts::<crate::webhook::AuthError>();
+        converts::<crate::webhook::NotificationError>();
+        converts::<crate::api::ApiError>();
+        converts::<crate::api::MoneyError>();
+        converts::<crate::connec::ConnecError>();
+        converts::<crate::idmap::IdMapError>();
+        converts::<crate::idmap::FieldError>();
+        converts::<crate::idmap::RemoteUrlError>();
+    }
+}

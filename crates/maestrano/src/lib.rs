@@ -105,6 +105,8 @@ pub mod saml;
 pub mod sso;
 pub mod webhook;
 
+mod rest;
+
 #[cfg(any(
     feature = "reqwest",
     feature = "sqlite",
@@ -129,6 +131,7 @@ pub mod test_util;
 pub use config::registry::{RefreshReport, Registry, RegistryBuilder, Snapshot};
 pub use config::tenant::Tenant;
 pub use error::{Error, Result};
+pub use rest::RetryPolicy;
 pub use types::{
     ApiId, ApiKey, BillId, GroupUid, IdError, MarketplaceKey, RecurringBillId, ResellerUid, Secret,
     UserUid,
@@ -155,7 +158,6 @@ pub mod __private {
         AccountRequests, decode_cancelled_bill, decode_cancelled_recurring_bill,
     };
     pub use crate::api::envelope::{decode_list, decode_one};
-    pub use crate::api::retry::Retrier;
     pub use crate::api::timestamp::parse_timestamp;
     pub use crate::config::autoconfigure::{build_request, decode_response};
     pub use crate::connec::decode::{
@@ -163,6 +165,7 @@ pub mod __private {
         decode_report, decode_version,
     };
     pub use crate::connec::requests::{CONNEC_MEDIA_TYPE, ConnecRequests};
+    pub use crate::rest::retry::Retrier;
     pub use crate::webhook::auth::parse_basic;
     pub use crate::webhook::events::parse_notification;
 }

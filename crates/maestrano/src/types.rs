@@ -295,6 +295,18 @@ impl<'de> serde::Deserialize<'de> for Secret {
 /// credentials. A [`Secret`].
 pub type ApiKey = Secret;
 
+/// A value for an error message: at most 128 bytes, so a huge field cannot flood a log.
+pub(crate) fn shown(value: &str) -> String {
+    if value.len() <= 128 {
+        return value.to_owned();
+    }
+    let mut end = 128;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &value[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

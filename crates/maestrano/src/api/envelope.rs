@@ -7,9 +7,10 @@ use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use super::error::{ApiError, FieldErrors, shown};
-use super::wire::{BodyLimit, check_body, excerpt, is_json};
+use super::error::{ApiError, FieldErrors};
 use crate::ports::HttpResponse;
+use crate::rest::wire::{BodyLimit, check_body, excerpt, is_json};
+use crate::types::shown;
 
 /// An object of the account API, tagged with `object` in replies (`account_bill`, …).
 pub trait AccountObject: DeserializeOwned {

@@ -255,30 +255,6 @@ impl ApiError {
     }
 }
 
-/// A short description of a JSON value's type for error messages.
-pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
-
-/// Truncates `s` to at most 128 bytes for an error message.
-pub(crate) fn shown(s: &str) -> String {
-    if s.len() <= 128 {
-        return s.to_owned();
-    }
-    let mut end = 128;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 impl fmt::Display for FieldErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.all_messages())

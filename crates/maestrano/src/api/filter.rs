@@ -257,7 +257,7 @@ fn check_field(field: &str) -> Result<(), ApiError> {
         return Err(ApiError::InvalidInput {
             field: "filter field",
             expected: "a field name of lower-case letters, digits and '_'",
-            found: super::error::shown(field),
+            found: crate::types::shown(field),
         });
     }
     if let Some(c) = Comparison::ALL.iter().find(|c| field.ends_with(c.suffix())) {

@@ -72,9 +72,7 @@ pub(crate) mod envelope;
 pub(crate) mod error;
 mod filter;
 mod money;
-pub(crate) mod retry;
 pub(crate) mod timestamp;
-pub(crate) mod wire;
 
 pub use account::{
     AccountClient, Bill, BillStatus, Group, MAX_DESCRIPTION_CHARS, NewBill, NewRecurringBill,
@@ -84,6 +82,4 @@ pub use envelope::AccountObject;
 pub use error::{ApiError, FieldErrors};
 pub use filter::{Comparison, Filter, FilterValue, MAX_FILTER_CONDITIONS};
 pub use money::{Currency, DECIMAL_MAX_DIGITS, Decimal, Money, MoneyError};
-pub(crate) use retry::Retrier;
-pub use retry::RetryPolicy;
 pub(crate) use timestamp::{format_timestamp, parse_timestamp};

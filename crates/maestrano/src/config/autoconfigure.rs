@@ -21,10 +21,11 @@ use url::Url;
 use super::MAX_CONFIG_BYTES;
 use super::error::{ConfigError, DevPlatformError, SettingError};
 use super::json::{kind, parse_list, read_value};
-use super::model::{MarketplaceConfig, shown};
+use super::model::MarketplaceConfig;
 use crate::config::ConfigSource;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse};
 use crate::types::Secret;
+use crate::types::shown;
 
 /// The environment variable naming the developer platform's base URL.
 pub(crate) const ENV_HOST: &str = "MNO_DEVPL_HOST";

@@ -9,6 +9,7 @@ use super::error::{ConfigError, FieldError, FieldProblem};
 use super::urls::join;
 use crate::routes::{PathTemplate, TenantRoutes};
 use crate::saml::{Certificate, Fingerprint};
+use crate::types::shown;
 use crate::types::{ApiId, ApiKey, MarketplaceKey, Secret};
 
 /// Longest connec timeout accepted, in seconds.
@@ -533,18 +534,6 @@ impl MarketplaceConfigBuilder {
 /// Empty strings count as absent: the developer platform sends `""` for unset fields.
 fn present(value: Option<String>) -> Option<String> {
     value.filter(|s| !s.is_empty())
-}
-
-/// A value for an error message: at most 128 bytes, so a huge field cannot flood a log.
-pub(crate) fn shown(value: &str) -> String {
-    if value.len() <= 128 {
-        return value.to_owned();
-    }
-    let mut end = 128;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &value[..end])
 }
 
 fn invalid(path: String, expected: &'static str, found: &str) -> FieldError {

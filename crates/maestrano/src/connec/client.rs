@@ -18,9 +18,9 @@ use super::entity::{ConnecEntity, Entity};
 use super::error::ConnecError;
 use super::query::ListQuery;
 use super::requests::ConnecRequests;
-use crate::api::Retrier;
 use crate::config::tenant::Tenant;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse};
+use crate::rest::retry::Retrier;
 use crate::types::GroupUid;
 
 /// The default most pages a listing follows.
@@ -41,7 +41,7 @@ struct Inner {
 ///
 /// Cheap to clone. Without [`with_retry`](Self::with_retry) nothing is retried and
 /// `connec.timeout` is left to the HTTP client; with it, reads and updates are retried as the
-/// [`RetryPolicy`](crate::api::RetryPolicy) says and each attempt is cut off after `connec.timeout`.
+/// [`RetryPolicy`](crate::RetryPolicy) says and each attempt is cut off after `connec.timeout`.
 ///
 /// ```no_run
 /// # async fn demo(tenant: maestrano::Tenant, http: std::sync::Arc<dyn maestrano::ports::HttpClient>) -> Result<(), maestrano::connec::ConnecError> {
@@ -122,7 +122,7 @@ impl ConnecClient {
         let i = &self.inner;
         let method = request.method().clone();
         let result =
-            crate::api::retry::execute(&*i.http, i.retrier.as_ref(), i.timeout, request).await;
+            crate::rest::retry::execute(&*i.http, i.retrier.as_ref(), i.timeout, request).await;
         if let Err(e) = &result {
             tracing::warn!(marketplace = %i.tenant.marketplace(), group = %i.requests.group(), %method, error = %e, "Connec! call failed below HTTP");
         }

@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 use super::batch::BatchReply;
 use super::entity::Entity;
 use super::error::{ConnecError, JsonApiError};
-use crate::api::error::json_kind;
-use crate::api::wire::{BodyLimit, check_body, excerpt, is_json};
 use crate::ports::HttpResponse;
+use crate::rest::wire::json_kind;
+use crate::rest::wire::{BodyLimit, check_body, excerpt, is_json};
 
 /// One page of a list: the entities and the link to the next page.
 #[derive(Debug, Clone, PartialEq)]

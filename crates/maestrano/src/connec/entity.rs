@@ -117,7 +117,7 @@ impl Entity {
             other => Err(ConnecError::InvalidInput {
                 field: "entity",
                 expected: "a JSON object",
-                found: crate::api::error::json_kind(&other).to_owned(),
+                found: crate::rest::wire::json_kind(&other).to_owned(),
             }),
         }
     }
@@ -243,7 +243,7 @@ impl Entity {
             Some(v) if IdArray::from_json(v).is_some() => Ok(()),
             Some(v) => Err(format!(
                 "expected `id` to be an array of {{id, provider, realm}}, found {}",
-                crate::api::error::json_kind(v)
+                crate::rest::wire::json_kind(v)
             )),
         }
     }

@@ -9,9 +9,9 @@ use super::entity::Entity;
 use super::error::ConnecError;
 use super::query::ListQuery;
 use crate::USER_AGENT;
-use crate::api::wire::{base_url, basic_auth, to_uri};
 use crate::config::tenant::Tenant;
 use crate::ports::HttpRequest;
+use crate::rest::wire::{base_url, basic_auth, to_uri};
 use crate::types::{GroupUid, MarketplaceKey};
 
 /// The media type of Connec! requests and replies.
@@ -59,7 +59,7 @@ fn check_collection(collection: &str) -> Result<(), ConnecError> {
         Err(ConnecError::InvalidInput {
             field: "entity collection",
             expected: "a collection name of lower-case letters, digits and '_' such as \"people\"",
-            found: crate::api::error::shown(collection),
+            found: crate::types::shown(collection),
         })
     }
 }
@@ -74,7 +74,7 @@ fn check_id(id: &str) -> Result<(), ConnecError> {
         return Err(ConnecError::InvalidInput {
             field: "entity id",
             expected: "1 to 255 bytes without control characters, not \".\" or \"..\"",
-            found: crate::api::error::shown(id),
+            found: crate::types::shown(id),
         });
     }
     Ok(())
@@ -342,14 +342,14 @@ impl ConnecRequests {
             return Err(ConnecError::InvalidInput {
                 field: "batch operation url",
                 expected: "a path under this client's group",
-                found: crate::api::error::shown(&op.url),
+                found: crate::types::shown(&op.url),
             });
         }
         let body = BatchRequest {
             sequential,
             ops: ops.to_vec(),
         };
-        let url = crate::api::wire::base_url(&self.host, "batch");
+        let url = crate::rest::wire::base_url(&self.host, "batch");
         self.request(
             Method::POST,
             &url,
@@ -367,9 +367,9 @@ impl ConnecRequests {
         check_collection(report).map_err(|_| ConnecError::InvalidInput {
             field: "report",
             expected: "a report name of lower-case letters, digits and '_'",
-            found: crate::api::error::shown(report),
+            found: crate::types::shown(report),
         })?;
-        let mut url = crate::api::wire::base_url(&self.host, "api/reports");
+        let mut url = crate::rest::wire::base_url(&self.host, "api/reports");
         if let Ok(mut s) = url.path_segments_mut() {
             s.push(self.group.as_str()).push(report);
         }
@@ -381,7 +381,7 @@ impl ConnecRequests {
 
     /// `GET {connec.host}/version`. Public: sent without credentials.
     pub fn version(&self) -> Result<HttpRequest, ConnecError> {
-        let url = crate::api::wire::base_url(&self.host, "version");
+        let url = crate::rest::wire::base_url(&self.host, "version");
         self.request(Method::GET, &url, None, false)
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use maestrano::__private::{AccountRequests, Retrier};
+use maestrano::RetryPolicy;
 use maestrano::USER_AGENT;
 use maestrano::api::{
     AccountClient, ApiError, Currency, Decimal, Filter, Money, NewBill, NewRecurringBill, Period,
-    RetryPolicy,
 };
 use maestrano::config::MarketplaceConfig;
 use maestrano::ports::{Clock, HttpClient, HttpRequest, TransportError, TransportErrorKind};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use maestrano::__private::ConnecRequests;
 use maestrano::__private::Retrier;
-use maestrano::api::RetryPolicy;
+use maestrano::RetryPolicy;
 use maestrano::config::MarketplaceConfig;
 use maestrano::connec::{
     BatchMethod, BatchOp, ConnecClient, ConnecError, Entity, IdArray, IdRef, ListQuery,

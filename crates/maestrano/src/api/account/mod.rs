@@ -21,10 +21,10 @@ pub use models::{
 use super::envelope::{AccountObject, decode_list, decode_one};
 use super::error::ApiError;
 use super::filter::Filter;
-use super::retry::{Retrier, execute};
-use super::wire::{USER_AGENT, base_url, basic_auth, to_uri};
 use crate::config::tenant::Tenant;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse};
+use crate::rest::retry::{Retrier, execute};
+use crate::rest::wire::{USER_AGENT, base_url, basic_auth, to_uri};
 use crate::types::{BillId, GroupUid, MarketplaceKey, RecurringBillId, ResellerUid, UserUid};
 
 /// Builds the account API requests of one tenant: its `api.host` and `api.base`, and HTTP
@@ -277,7 +277,7 @@ fn not_cancellable(e: ApiError) -> ApiError {
 /// construction: its hosts and credentials only.
 ///
 /// Without [`with_retry`](Self::with_retry), nothing is retried. With it, reads and cancels are
-/// retried as [`RetryPolicy`](crate::api::RetryPolicy) says; creates only when the request
+/// retried as [`RetryPolicy`](crate::RetryPolicy) says; creates only when the request
 /// certainly was not sent.
 ///
 /// ```no_run

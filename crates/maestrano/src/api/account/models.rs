@@ -128,7 +128,7 @@ impl std::str::FromStr for Period {
         .ok_or_else(|| ApiError::InvalidInput {
             field: "period",
             expected: "day, week, semimonth, month or year",
-            found: crate::api::error::shown(s),
+            found: crate::types::shown(s),
         })
     }
 }

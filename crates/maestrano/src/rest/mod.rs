@@ -1,0 +1,8 @@
+//! The REST plumbing under the account API client and the Connec! client: request building
+//! (base URLs, Basic authentication, URIs), body limits and excerpts for error messages, and
+//! the retry policy. Neither client reaches into the other; both stand on this layer.
+
+pub(crate) mod retry;
+pub(crate) mod wire;
+
+pub use retry::RetryPolicy;
