@@ -63,7 +63,8 @@
 //! use std::sync::Arc;
 //!
 //! use maestrano::adapters::ReqwestHttpClient;
-//! use maestrano::config::{DevPlatformSource, Registry};
+//! use maestrano::Registry;
+//! use maestrano::config::DevPlatformSource;
 //! use maestrano::ports::SystemClock;
 //! use maestrano_simulator::{Simulator, SimulatorConfig};
 //!

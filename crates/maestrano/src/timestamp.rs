@@ -102,6 +102,14 @@ pub fn format_utc(t: OffsetDateTime) -> String {
     )
 }
 
+/// Formats `t` as RFC 3339 in UTC (`2017-03-01T00:00:00Z`), as the API expects in filters and
+/// bodies. `None` when the year is outside 0000–9999.
+pub(crate) fn format_rfc3339(t: OffsetDateTime) -> Option<String> {
+    t.checked_to_offset(time::UtcOffset::UTC)?
+        .format(&Rfc3339)
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +118,7 @@ mod tests {
     fn formatting_saturates_instead_of_panicking() {
         let late = time::macros::datetime!(9999-12-31 23:00 -05:00);
         assert_eq!(format_utc(late), "9999-12-31T23:59:59Z");
-        assert_eq!(crate::api::format_timestamp(late), None);
+        assert_eq!(format_rfc3339(late), None);
     }
 
     #[test]

@@ -82,4 +82,3 @@ pub use envelope::AccountObject;
 pub use error::{ApiError, FieldErrors};
 pub use filter::{Comparison, Filter, FilterValue, MAX_FILTER_CONDITIONS};
 pub use money::{Currency, DECIMAL_MAX_DIGITS, Decimal, Money, MoneyError};
-pub(crate) use timestamp::{format_timestamp, parse_timestamp};

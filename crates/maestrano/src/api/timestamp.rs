@@ -4,17 +4,9 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+pub(crate) use crate::timestamp::format_rfc3339 as format_timestamp;
 pub use crate::timestamp::parse_rfc3339 as parse_timestamp;
-
-/// Formats `t` as RFC 3339 in UTC (`2017-03-01T00:00:00Z`), as the API expects in filters and
-/// bodies. `None` when the year is outside 0000–9999.
-pub(crate) fn format_timestamp(t: OffsetDateTime) -> Option<String> {
-    t.checked_to_offset(time::UtcOffset::UTC)?
-        .format(&Rfc3339)
-        .ok()
-}
 
 /// `deserialize_with` for an optional timestamp: absent, `null`, `""` and year-0000 dates are
 /// `None`.

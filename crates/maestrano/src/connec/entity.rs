@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::error::ConnecError;
-use crate::api::parse_timestamp;
+use crate::timestamp::parse_rfc3339 as parse_timestamp;
 
 /// One reference in an id array: an entity's id at a provider (`connec` for Connec!'s own
 /// id) in a realm (the provider's account or organization).

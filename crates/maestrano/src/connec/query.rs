@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use super::error::ConnecError;
-use crate::api::format_timestamp;
+use crate::timestamp::format_rfc3339 as format_timestamp;
 
 /// Longest `$filter` or `$orderby` accepted.
 pub const MAX_QUERY_CHARS: usize = 2048;

@@ -7,6 +7,7 @@ mod api_conformance;
 mod api_loopback;
 mod api_properties;
 mod api_requests;
+mod architecture;
 mod autoconfigure_loopback;
 mod config;
 mod connec_client;
