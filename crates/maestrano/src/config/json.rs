@@ -253,6 +253,9 @@ fn read_raw(map: &Map<String, Value>, prefix: &str) -> Result<RawMarketplace, Fi
             .collect(),
         sp_entity_id: None,
         idp_entity_id: None,
+        // Not a developer-platform field: an app may set it in its own JSON to override the
+        // platform's default (the ACS origin followed by "/").
+        audience: sso.string("audience")?,
         connec_present: connec.is_present(),
         connec_host: connec.string("host")?,
         connec_base_path: connec.string("base_path")?,

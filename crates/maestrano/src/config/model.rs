@@ -211,6 +211,7 @@ pub struct SsoConfig {
     certificates: Vec<Certificate>,
     sp_entity_id: Option<String>,
     idp_entity_id: Option<String>,
+    audience: String,
     pub(crate) urls: SsoUrls,
 }
 
@@ -264,6 +265,15 @@ impl SsoConfig {
     /// The SP entity id set in code, if any (the tenant defaults it to `api.id`).
     pub fn sp_entity_id(&self) -> Option<&str> {
         self.sp_entity_id.as_deref()
+    }
+
+    /// The Audience the IdP's responses are restricted to (`sso.audience`). Default: what the
+    /// platform sends, the ACS URL's scheme, host and port followed by "/"
+    /// (`https://app.example.com/`): mno-api-sandbox cd52c0b, saml_controller.rb L246,
+    /// `saml_acs_url[/^(.*?\/\/.*?\/)/, 1]`. It is not the SP entity id (the AuthnRequest
+    /// Issuer, `api.id`), which the platform never sends back.
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// The IdP entity id set in code, if any.
@@ -393,6 +403,7 @@ pub(crate) struct RawMarketplace {
     pub(crate) sso_certificates: Vec<RawCertificate>,
     pub(crate) sp_entity_id: Option<String>,
     pub(crate) idp_entity_id: Option<String>,
+    pub(crate) audience: Option<String>,
     pub(crate) connec_present: bool,
     pub(crate) connec_host: Option<String>,
     pub(crate) connec_base_path: Option<String>,
@@ -459,6 +470,9 @@ impl MarketplaceConfigBuilder {
         sp_entity_id => sp_entity_id;
         /// The IdP entity id the responses must name as issuer, when known.
         idp_entity_id => idp_entity_id;
+        /// The Audience responses must be restricted to (`sso.audience`); defaults to the ACS
+        /// URL's origin followed by "/", as the platform sends it.
+        audience => audience;
         /// `webhooks.account.group_path`.
         group_path => group_path;
         /// `webhooks.account.group_user_path`.
@@ -534,6 +548,15 @@ impl MarketplaceConfigBuilder {
 /// Empty strings count as absent: the developer platform sends `""` for unset fields.
 fn present(value: Option<String>) -> Option<String> {
     value.filter(|s| !s.is_empty())
+}
+
+/// The Audience the platform's IdP writes: the ACS URL up to the first "/" after "//",
+/// included (`saml_acs_url[/^(.*?\/\/.*?\/)/, 1]`, mno-api-sandbox saml_controller.rb L246).
+fn acs_origin_slash(acs: &Url) -> String {
+    let s = acs.as_str();
+    s.find("//")
+        .and_then(|a| s[a + 2..].find('/').map(|b| s[..a + 2 + b + 1].to_owned()))
+        .unwrap_or_else(|| s.to_owned())
 }
 
 fn invalid(path: String, expected: &'static str, found: &str) -> FieldError {
@@ -741,7 +764,12 @@ fn validate_fields(
         logout: join_at(&idp, "/app_logout", "sso.idp")?,
         unauthorized: join_at(&idp, "/app_access_unauthorized", "sso.idp")?,
     };
+    let audience = match entity_id(raw.audience, p("sso.audience"))? {
+        Some(a) => a,
+        None => acs_origin_slash(&urls.acs),
+    };
     let sso = SsoConfig {
+        audience,
         idm,
         idm_is_app_host,
         init_path,

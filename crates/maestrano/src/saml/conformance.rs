@@ -196,7 +196,8 @@ fn policy(row: &Row, backend: CryptoBackend) -> SamlPolicy {
         insecure_allow_idp_initiated: row.get("request_id").starts_with("(none")
             || (row.opt("request_id").is_none()
                 && from_fixture(&load_xml(row), "in_response_to").is_empty()),
-        ..SamlPolicy::default()
+        // The corpus is generic SAML from six libraries, not the Maestrano platform: strict.
+        ..SamlPolicy::strict()
     }
 }
 
@@ -270,6 +271,7 @@ fn settings(row: &Row, backend: CryptoBackend) -> SpSettings {
 fn dsig_policy(row: &Row, backend: CryptoBackend) -> DsigPolicy {
     let p = policy(row, backend);
     DsigPolicy {
+        legacy: false,
         allow_sha1: p.insecure_allow_sha1,
         allow_weak_certs: p.insecure_allow_weak_test_certs,
         backend,

@@ -44,6 +44,9 @@ pub(crate) enum Trust<'a> {
 /// Verification settings.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DsigPolicy {
+    /// The platform profile: SHA-1 and RSA keys of 1024 bits or more, from the tenant's own
+    /// certificate (the only keys `keys_for` ever returns).
+    pub(crate) legacy: bool,
     pub(crate) allow_sha1: bool,
     pub(crate) allow_weak_certs: bool,
     pub(crate) backend: CryptoBackend,
@@ -57,12 +60,31 @@ fn malformed(expected: &'static str, found: impl Into<String>) -> SamlError {
     }
 }
 
+const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+
+/// Smallest RSA modulus of the platform profile: the Maestrano IdPs sign with 1024-bit keys
+/// (the sandbox pair in mno-api-sandbox `config/initializers/01_saml_idp_config.rb`, and the
+/// production and UAT certificates of the official SDKs).
+pub(crate) const MIN_PLATFORM_RSA_BITS: usize = 1024;
+
+/// What a verified signature used that the strict profile would refuse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LegacyUse {
+    pub(crate) sha1: bool,
+    /// The bits of the verifying key, when under [`MIN_RSA_BITS`].
+    pub(crate) short_key_bits: Option<usize>,
+}
+
 fn signature_alg(uri: &str, policy: &DsigPolicy) -> Result<DigestAlg, SamlError> {
     match uri {
         "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => Ok(DigestAlg::Sha256),
         "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => Ok(DigestAlg::Sha384),
         "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => Ok(DigestAlg::Sha512),
-        "http://www.w3.org/2000/09/xmldsig#rsa-sha1" if policy.allow_sha1 => Ok(DigestAlg::Sha1),
+        RSA_SHA1 if policy.allow_sha1 || policy.legacy => Ok(DigestAlg::Sha1),
+        RSA_SHA1 => Err(SamlError::StrictProfileRefused {
+            found: uri.to_owned(),
+        }),
         _ => Err(SamlError::AlgorithmNotAllowed {
             algorithm: uri.to_owned(),
         }),
@@ -74,7 +96,10 @@ fn digest_alg(uri: &str, policy: &DsigPolicy) -> Result<DigestAlg, SamlError> {
         "http://www.w3.org/2001/04/xmlenc#sha256" => Ok(DigestAlg::Sha256),
         "http://www.w3.org/2001/04/xmldsig-more#sha384" => Ok(DigestAlg::Sha384),
         "http://www.w3.org/2001/04/xmlenc#sha512" => Ok(DigestAlg::Sha512),
-        "http://www.w3.org/2000/09/xmldsig#sha1" if policy.allow_sha1 => Ok(DigestAlg::Sha1),
+        SHA1 if policy.allow_sha1 || policy.legacy => Ok(DigestAlg::Sha1),
+        SHA1 => Err(SamlError::StrictProfileRefused {
+            found: uri.to_owned(),
+        }),
         _ => Err(SamlError::AlgorithmNotAllowed {
             algorithm: uri.to_owned(),
         }),
@@ -238,12 +263,25 @@ fn keys_for(
     let usable: Vec<Certificate> = candidates
         .into_iter()
         .filter(|c| {
-            if c.key_bits() < MIN_RSA_BITS {
-                reasons.push(format!(
-                    "{} has a {}-bit key (minimum {MIN_RSA_BITS})",
-                    c.sha1_fingerprint(),
-                    c.key_bits()
-                ));
+            let min = if policy.legacy {
+                MIN_PLATFORM_RSA_BITS
+            } else {
+                MIN_RSA_BITS
+            };
+            if c.key_bits() < min {
+                reasons.push(if c.key_bits() >= MIN_PLATFORM_RSA_BITS {
+                    format!(
+                        "{} has a {}-bit key: the strict signature profile (SamlPolicy::signature_profile = Strict) requires {MIN_RSA_BITS} bits; the platform profile accepts {MIN_PLATFORM_RSA_BITS} from the tenant's own certificate",
+                        c.sha1_fingerprint(),
+                        c.key_bits()
+                    )
+                } else {
+                    format!(
+                        "{} has a {}-bit key (minimum {min})",
+                        c.sha1_fingerprint(),
+                        c.key_bits()
+                    )
+                });
                 false
             } else if policy.now < c.not_before() || policy.now > c.not_after() {
                 reasons.push(format!(
@@ -277,7 +315,7 @@ pub(crate) fn verify(
     sig: NodeId,
     trust: Trust<'_>,
     policy: &DsigPolicy,
-) -> Result<(), SamlError> {
+) -> Result<LegacyUse, SamlError> {
     let parent = doc.parent(sig).ok_or_else(|| {
         malformed(
             "a Signature inside the signed element",
@@ -418,12 +456,16 @@ pub(crate) fn verify(
         signed_info_method.with_comments(),
         &mut signed_info_bytes,
     );
-    let signature_ok = keys
+    let Some(key) = keys
         .iter()
-        .any(|k| provider.verify_rsa_pkcs1(sig_alg, k, &signed_info_bytes, &signature_bytes));
-    if !signature_ok {
+        .find(|k| provider.verify_rsa_pkcs1(sig_alg, k, &signed_info_bytes, &signature_bytes))
+    else {
         return Err(SamlError::SignatureInvalid);
-    }
+    };
+    let legacy = LegacyUse {
+        sha1: sig_alg == DigestAlg::Sha1 || dig_alg == DigestAlg::Sha1,
+        short_key_bits: (key.key_bits() < MIN_RSA_BITS).then_some(key.key_bits()),
+    };
 
     // A same-document reference drops comments whatever the algorithm says; without a
     // canonicalization transform the node set is serialised with Canonical XML 1.0.
@@ -443,7 +485,7 @@ pub(crate) fn verify(
     let digest_ok = bool::from(computed.ct_eq(&digest_value));
 
     if digest_ok {
-        Ok(())
+        Ok(legacy)
     } else {
         Err(SamlError::SignatureInvalid)
     }

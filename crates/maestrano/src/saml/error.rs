@@ -101,6 +101,15 @@ pub enum SamlError {
         /// The algorithm URI.
         algorithm: String,
     },
+    /// SHA-1 from the tenant's own IdP, refused because the tenant is on the strict signature
+    /// profile.
+    #[error(
+        "{found} is refused by the strict signature profile (SamlPolicy::signature_profile = Strict); the platform profile accepts it from the tenant's own IdP certificate"
+    )]
+    StrictProfileRefused {
+        /// What the response used: the algorithm URI.
+        found: String,
+    },
     /// A transform outside the allow-list (enveloped-signature plus one canonicalization).
     #[error(
         "transform {algorithm:?} is not allowed; expected enveloped-signature and one canonicalization"
@@ -292,7 +301,9 @@ impl SamlError {
             Self::MissingSignature => "missing_signature",
             Self::AssertionSignatureRequired => "assertion_signature_required",
             Self::SignatureMalformed { .. } => "signature_malformed",
-            Self::AlgorithmNotAllowed { .. } => "algorithm_not_allowed",
+            Self::AlgorithmNotAllowed { .. } | Self::StrictProfileRefused { .. } => {
+                "algorithm_not_allowed"
+            }
             Self::TransformNotAllowed { .. } => "transform_not_allowed",
             Self::ReferenceUriInvalid { .. } => "reference_uri_invalid",
             Self::ReferenceNotParent { .. } => "reference_not_parent",

@@ -43,10 +43,12 @@ fn invalid(name: &'static str, expected: &'static str, found: &str) -> Attribute
 #[non_exhaustive]
 pub enum IdentityMode {
     /// One account per user and company (`usr-1.cld-1`, `usr-1.cld-1@…`): a user who belongs to
-    /// two companies is two users of the app. The default of the earlier SDKs.
-    #[default]
+    /// two companies is two users of the app (the official SDKs' `virtual` creation mode).
     Virtual,
-    /// One account per real person (`usr-1`, their own email).
+    /// One account per real person (`usr-1`, their own email). The default, as in the official
+    /// SDKs: maestrano-ruby's `sso.creation_mode` defaults to `real`, and maestrano-php's
+    /// `getUid()` is the real uid (the virtual one is an explicit call).
+    #[default]
     Real,
 }
 
@@ -81,6 +83,12 @@ pub struct MnoUser {
     pub country: Option<String>,
     /// The user's company name (`company_name`).
     pub company_name: Option<String>,
+    /// `mno_uid`, the platform's uid of the user (the sandbox sends the user's uid).
+    pub mno_uid: Option<UserUid>,
+    /// `app_owner`: whether the user owns the application's subscription for the group.
+    pub app_owner: Option<bool>,
+    /// `organizations`, parsed as the JSON the platform sends (`{}` when it has none).
+    pub organizations: Option<serde_json::Value>,
 }
 
 impl MnoUser {
@@ -123,8 +131,11 @@ pub struct MnoGroup {
     pub country: Option<String>,
     /// `group_city`.
     pub city: Option<String>,
-    /// `group_org_uid`, the organization in Connec!.
+    /// `group_org_uid`, the organization in Connec! (sent by the production platform, not by
+    /// the sandbox).
     pub org_uid: Option<String>,
+    /// `group_reseller_id`: the reseller the group came through, if any.
+    pub reseller_id: Option<ResellerUid>,
 }
 
 /// The user's role in the group.
@@ -143,12 +154,10 @@ pub struct Membership {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MnoReseller {
-    /// `reseller_uid`.
+    /// `reseller_id`, such as `rsl-449s8fsd`.
     pub uid: ResellerUid,
     /// `reseller_name`.
     pub name: Option<String>,
-    /// `reseller_code`.
-    pub code: Option<String>,
     /// `reseller_country`.
     pub country: Option<String>,
 }
@@ -215,6 +224,34 @@ impl Attrs<'_> {
         GroupUid::new(&v).map_err(|_| invalid(name, "a group uid", &v))
     }
 
+    fn opt_user_uid(&self, name: &'static str) -> Result<Option<UserUid>, AttributeError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => UserUid::new(&v)
+                .map(Some)
+                .map_err(|_| invalid(name, "a user uid", &v)),
+        }
+    }
+
+    fn reseller_uid(&self, name: &'static str) -> Result<Option<ResellerUid>, AttributeError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => ResellerUid::new(&v)
+                .map(Some)
+                .map_err(|_| invalid(name, "a reseller uid", &v)),
+        }
+    }
+
+    /// A JSON attribute (`organizations`), bounded by the assertion's own size limits.
+    fn json(&self, name: &'static str) -> Result<Option<serde_json::Value>, AttributeError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => serde_json::from_str(&v)
+                .map(Some)
+                .map_err(|_| invalid(name, "a JSON value", &v)),
+        }
+    }
+
     fn time(&self, name: &'static str) -> Result<Option<OffsetDateTime>, AttributeError> {
         match self.opt(name) {
             None => Ok(None),
@@ -250,6 +287,9 @@ impl SsoLogin {
             last_name: a.opt("surname").unwrap_or_default(),
             country: a.opt("country"),
             company_name: a.opt("company_name"),
+            mno_uid: a.opt_user_uid("mno_uid")?,
+            app_owner: a.bool("app_owner")?,
+            organizations: a.json("organizations")?,
         };
         let group = MnoGroup {
             uid: a.group_uid("group_uid")?,
@@ -262,6 +302,7 @@ impl SsoLogin {
             country: a.opt("group_country"),
             city: a.opt("group_city"),
             org_uid: a.opt("group_org_uid"),
+            reseller_id: a.reseller_uid("group_reseller_id")?,
         };
         let membership = Membership {
             user_uid: user.uid.clone(),
@@ -277,16 +318,14 @@ impl SsoLogin {
             token: Secret::new(a.req("mno_session")?),
             recheck_at,
         };
-        let reseller = match a.opt("reseller_uid") {
-            None => None,
-            Some(uid) => Some(MnoReseller {
-                uid: ResellerUid::new(&uid)
-                    .map_err(|_| invalid("reseller_uid", "a reseller uid", &uid))?,
-                name: a.opt("reseller_name"),
-                code: a.opt("reseller_code"),
-                country: a.opt("reseller_country"),
-            }),
-        };
+        // The platform names the reseller attributes `reseller_id`, `reseller_name` and
+        // `reseller_country`, sent only on a reseller SSO (mno-api-sandbox cd52c0b,
+        // saml_controller.rb L192-196).
+        let reseller = a.reseller_uid("reseller_id")?.map(|uid| MnoReseller {
+            uid,
+            name: a.opt("reseller_name"),
+            country: a.opt("reseller_country"),
+        });
         Ok(Self {
             marketplace: marketplace.clone(),
             user,

@@ -41,7 +41,8 @@ pub use options::SsoOptions;
 pub use replay::{InMemoryReplayCache, ReplayCache, ReplayCacheError, ReplayKey};
 pub use request_ids::{InMemoryRequestIdStore, RequestIdStore, RequestIdStoreError};
 pub use response::{
-    CheckedResponse, NameId, ResponseValidator, SamlPolicy, SpSettings, VerifiedAssertion,
+    CheckedResponse, LegacyCrypto, NameId, ResponseValidator, SamlPolicy, SignatureProfile,
+    SpSettings, VerifiedAssertion,
 };
 pub use sign::SigningKey;
 pub use xml::XmlLimits;

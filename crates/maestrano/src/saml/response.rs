@@ -22,7 +22,7 @@ use time::{Duration, OffsetDateTime};
 use super::cert::{Certificate, Fingerprint};
 use super::crypto::CryptoBackend;
 use super::decode::{self, DEFAULT_MAX_ENCODED_BYTES};
-use super::dsig::{self, DSIG_NS, DsigPolicy, Trust};
+use super::dsig::{self, DSIG_NS, DsigPolicy, LegacyUse, Trust};
 use super::error::SamlError;
 use super::xml::{Document, NodeId, XmlLimits};
 use crate::ports::Clock;
@@ -35,8 +35,11 @@ pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
-/// How strictly responses are checked. The defaults are the secure ones; every switch that
-/// weakens a check is named `insecure_*`.
+/// How strictly responses are checked. The defaults are the secure ones for a Maestrano
+/// tenant: the [platform signature profile](SignatureProfile::Platform) accepts the SHA-1 and
+/// 1024-bit keys the platform's IdP signs with, from the tenant's own certificate only;
+/// [`SamlPolicy::strict`] refuses them. Every other switch that weakens a check is named
+/// `insecure_*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SamlPolicy {
@@ -52,8 +55,12 @@ pub struct SamlPolicy {
     pub require_signed_assertion: bool,
     /// The crypto backend.
     pub crypto_backend: CryptoBackend,
+    /// Which signatures and keys the tenant's own IdP certificate may use. Default
+    /// [`SignatureProfile::Platform`].
+    pub signature_profile: SignatureProfile,
     /// Accept RSA-SHA1 signatures and SHA-1 digests. SHA-1 is broken for collision
-    /// resistance; enable only for an IdP that cannot sign with SHA-256. Default `false`.
+    /// resistance; enable only for an IdP that cannot sign with SHA-256. Default `false`. (A
+    /// Maestrano tenant needs no switch: the platform profile accepts SHA-1 from its own IdP.)
     pub insecure_allow_sha1: bool,
     /// Accept a Response that answers no request of this SP (IdP-initiated login). Such a
     /// response can be replayed to a victim's browser (login CSRF) within its validity
@@ -72,6 +79,7 @@ impl Default for SamlPolicy {
             xml_limits: XmlLimits::default(),
             require_signed_assertion: false,
             crypto_backend: default_backend(),
+            signature_profile: SignatureProfile::Platform,
             insecure_allow_sha1: false,
             insecure_allow_idp_initiated: false,
             insecure_allow_weak_test_certs: false,
@@ -80,6 +88,18 @@ impl Default for SamlPolicy {
 }
 
 impl SamlPolicy {
+    /// The strict profile: the defaults with [`SignatureProfile::Strict`], which refuses SHA-1
+    /// and keys under 2048 bits (what this SDK accepted before it met the platform's IdP).
+    pub fn strict() -> Self {
+        Self::default().with_signature_profile(SignatureProfile::Strict)
+    }
+
+    /// This policy with another signature profile.
+    pub fn with_signature_profile(mut self, profile: SignatureProfile) -> Self {
+        self.signature_profile = profile;
+        self
+    }
+
     /// This policy with another clock skew.
     pub fn with_clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = skew;
@@ -235,6 +255,36 @@ pub struct VerifiedAssertion {
     not_on_or_after: Option<OffsetDateTime>,
     in_response_to: Option<String>,
     attributes: Vec<(String, Vec<String>)>,
+    legacy_crypto: Option<LegacyCrypto>,
+}
+
+/// What the platform signature profile accepted in a verified response that the strict
+/// profile refuses ([`SignatureProfile`]): the Maestrano IdPs sign with RSA-SHA1 and 1024-bit
+/// keys. Only ever from the tenant's own configured certificate or pinned fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LegacyCrypto {
+    /// The signature or its digest used SHA-1 (RSA-SHA1).
+    pub sha1: bool,
+    /// The size of the RSA key that verified, when under 2048 bits.
+    pub rsa_key_bits: Option<usize>,
+}
+
+/// Which signatures and keys a tenant's own IdP certificate may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SignatureProfile {
+    /// What the Maestrano platform needs, and nothing more: RSA-SHA1 signatures and SHA-1
+    /// digests, and RSA keys of 1024 bits or more, accepted only from the tenant's own
+    /// configured certificate (or pinned fingerprint); every other check as strict as
+    /// [`Strict`](Self::Strict). The default: the platform's IdP (mno-api-sandbox on
+    /// ruby-saml-idp 0.3.2, whose `algorithm` defaults to `:sha1`) signs every response so.
+    /// Each acceptance shows on [`VerifiedAssertion::legacy_crypto`] and in a `tracing`
+    /// warning (once per tenant, from `SsoFlow`).
+    #[default]
+    Platform,
+    /// SHA-256 or stronger and keys of 2048 bits or more, as modern SAML requires.
+    Strict,
 }
 
 impl std::fmt::Debug for VerifiedAssertion {
@@ -291,6 +341,12 @@ impl VerifiedAssertion {
     /// The end of the assertion's validity (Conditions NotOnOrAfter).
     pub fn not_on_or_after(&self) -> Option<OffsetDateTime> {
         self.not_on_or_after
+    }
+
+    /// What the platform signature profile accepted here that the strict profile refuses;
+    /// `None` when the response was signed with SHA-256 or stronger and a 2048-bit key or more.
+    pub fn legacy_crypto(&self) -> Option<LegacyCrypto> {
+        self.legacy_crypto
     }
 
     /// The request this assertion answers, `None` for an IdP-initiated login.
@@ -419,6 +475,7 @@ impl ResponseValidator {
     fn dsig_policy(&self, now: OffsetDateTime) -> DsigPolicy {
         let p = &self.settings.policy;
         DsigPolicy {
+            legacy: p.signature_profile == SignatureProfile::Platform,
             allow_sha1: p.insecure_allow_sha1,
             allow_weak_certs: p.insecure_allow_weak_test_certs,
             backend: p.crypto_backend,
@@ -432,6 +489,8 @@ impl ResponseValidator {
 pub(crate) struct Signed {
     pub(crate) response: bool,
     pub(crate) assertion: bool,
+    /// What the verified signatures used that the strict profile refuses.
+    pub(crate) legacy: LegacyUse,
 }
 
 /// A Response whose structure (step 3) was checked.
@@ -604,15 +663,19 @@ impl ParsedResponse {
         trust: Trust<'_>,
         policy: &DsigPolicy,
     ) -> Result<Signed, SamlError> {
-        if let Some(sig) = self.response_signature {
-            dsig::verify(&self.doc, sig, trust, policy)?;
-        }
-        if let Some(sig) = self.assertion_signature {
-            dsig::verify(&self.doc, sig, trust, policy)?;
+        let mut legacy = LegacyUse::default();
+        for sig in [self.response_signature, self.assertion_signature]
+            .into_iter()
+            .flatten()
+        {
+            let used = dsig::verify(&self.doc, sig, trust, policy)?;
+            legacy.sha1 |= used.sha1;
+            legacy.short_key_bits = legacy.short_key_bits.or(used.short_key_bits);
         }
         Ok(Signed {
             response: self.response_signature.is_some(),
             assertion: self.assertion_signature.is_some(),
+            legacy,
         })
     }
 
@@ -626,6 +689,7 @@ impl ParsedResponse {
             Signed {
                 response: false,
                 assertion: false,
+                ..
             } => Err(SamlError::MissingSignature),
             Signed {
                 assertion: false, ..
@@ -852,6 +916,10 @@ impl ParsedResponse {
             not_on_or_after,
             in_response_to: response_irt.map(str::to_owned),
             attributes,
+            legacy_crypto: (signed.legacy != LegacyUse::default()).then_some(LegacyCrypto {
+                sha1: signed.legacy.sha1,
+                rsa_key_bits: signed.legacy.short_key_bits,
+            }),
         };
         Ok((verified, horizon.saturating_add(skew)))
     }
@@ -1032,6 +1100,7 @@ mod tests {
         let signed = Signed {
             response: true,
             assertion: true,
+            legacy: LegacyUse::default(),
         };
         let now = datetime!(2024-05-01 10:00 UTC);
         let xml = response_with_times("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z");

@@ -168,6 +168,7 @@ mod tests {
 
     fn policy() -> DsigPolicy {
         DsigPolicy {
+            legacy: false,
             allow_sha1: false,
             allow_weak_certs: true,
             backend: CryptoBackend::RustCrypto,

@@ -2,7 +2,8 @@
 //! redirect to the IdP and remembers the request; the consume route validates the POSTed
 //! response, maps it to user, group and membership, and hands them to the app.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -11,8 +12,9 @@ use super::tenant::{authn_request, response_validator};
 use crate::config::tenant::Tenant;
 use crate::ports::{Clock, RandomError, RandomSource};
 use crate::saml::authn_request::new_request_id;
-use crate::saml::{AttributeError, LoginRedirect, SamlError, SsoLogin};
+use crate::saml::{AttributeError, LegacyCrypto, LoginRedirect, SamlError, SsoLogin};
 use crate::saml::{ReplayCache, RequestIdStore, RequestIdStoreError};
+use crate::types::MarketplaceKey;
 
 /// The app's side of a login: find or create its own records for the user, the company and
 /// the membership, scoped to `login.marketplace`, and return what it needs to sign the user
@@ -69,6 +71,9 @@ pub struct CompletedLogin<T> {
     pub session: SsoSession,
     /// The RelayState the IdP sent back, if any (untrusted: check it before redirecting).
     pub relay_state: Option<String>,
+    /// What the platform signature profile accepted that the strict profile refuses (the
+    /// platform's IdP signs RSA-SHA1 with 1024-bit keys); `None` for a modern signature.
+    pub legacy_crypto: Option<LegacyCrypto>,
 }
 
 /// The SSO routes, with the ports they need.
@@ -78,6 +83,8 @@ pub struct SsoFlow {
     random: Arc<dyn RandomSource>,
     request_ids: Arc<dyn RequestIdStore>,
     replay: Arc<dyn ReplayCache>,
+    /// Tenants already warned about legacy crypto: one warning each, not one per login.
+    warned_legacy: Arc<Mutex<HashSet<MarketplaceKey>>>,
 }
 
 /// Largest form body accepted on the consume route.
@@ -96,6 +103,25 @@ impl SsoFlow {
             random,
             request_ids,
             replay,
+            warned_legacy: Arc::default(),
+        }
+    }
+
+    /// Says, once per tenant, that the platform signature profile accepted SHA-1 or a short key.
+    fn warn_legacy_once(&self, tenant: &Tenant, legacy: LegacyCrypto) {
+        let first = self
+            .warned_legacy
+            .lock()
+            .map(|mut seen| seen.insert(tenant.marketplace().clone()))
+            .unwrap_or(false);
+        if first {
+            tracing::warn!(
+                marketplace = %tenant.marketplace(),
+                sha1 = legacy.sha1,
+                rsa_key_bits = legacy.rsa_key_bits,
+                "accepted a SAML response signed with legacy crypto from the tenant's own IdP \
+                 certificate (platform signature profile; SamlPolicy::strict refuses it)"
+            );
         }
     }
 
@@ -180,6 +206,9 @@ impl SsoFlow {
         {
             return Err(SsoFlowError::UnknownRequest);
         }
+        if let Some(legacy) = assertion.legacy_crypto() {
+            self.warn_legacy_once(tenant, legacy);
+        }
         let login = SsoLogin::from_assertion(tenant.marketplace(), &assertion)?;
         let output = handler
             .on_login(&login)
@@ -191,6 +220,7 @@ impl SsoFlow {
             login,
             session,
             relay_state,
+            legacy_crypto: assertion.legacy_crypto(),
         })
     }
 }

@@ -6,33 +6,40 @@ use time::OffsetDateTime;
 use crate::config::tenant::Tenant;
 use crate::saml::{AuthnRequest, ResponseValidator, SamlPolicy, SpMetadata, SpSettings};
 
-/// The effective SAML policy: the one set in code, or the default.
+/// The effective SAML policy: the one set in code, or the default, whose
+/// [platform signature profile](crate::saml::SignatureProfile::Platform) accepts the SHA-1 and
+/// 1024-bit keys of the tenant's own IdP certificate. Set [`SamlPolicy::strict`] on a tenant
+/// (`MarketplaceConfig::with_saml_policy`, or `RegistryBuilder::saml_policy`) to refuse them.
 pub fn saml_policy(tenant: &Tenant) -> SamlPolicy {
     tenant.config().saml_policy().cloned().unwrap_or_default()
 }
 
-/// The SP's entity id: the issuer of AuthnRequests and the audience responses must be
-/// restricted to. Defaults to `api.id`, as the earlier Maestrano SDKs use the app id as
-/// SAML issuer.
+/// The SP's entity id: the Issuer of AuthnRequests, by which the platform's IdP finds the app
+/// (`<saml:Issuer>(.*)</saml:Issuer>`, ruby-saml-idp 0.3.2 controller.rb). Defaults to
+/// `api.id`, as the official Maestrano SDKs use the app id as SAML issuer. The Audience of
+/// the responses is a separate setting ([`SsoConfig::audience`](crate::config::SsoConfig::audience)).
 pub fn sp_entity_id(tenant: &Tenant) -> &str {
     let sso = tenant.config().sso();
     sso.sp_entity_id()
         .unwrap_or(tenant.config().api().id().as_str())
 }
 
-/// What the SAML validator needs for this tenant: its ACS URL, its SP entity id as the
-/// audience, the IdP entity id when configured, the IdP certificates (or, in the weaker
-/// fingerprint-only mode, the fingerprint) and the tenant's [`SamlPolicy`].
+/// What the SAML validator needs for this tenant: its ACS URL, its Audience
+/// ([`SsoConfig::audience`](crate::config::SsoConfig::audience): by default the ACS origin
+/// followed by "/", as the platform sends it), the IdP entity id when configured, the IdP
+/// certificates (or, in the weaker fingerprint-only mode, the fingerprint) and the tenant's
+/// [`SamlPolicy`].
 ///
 /// The developer platform sends no IdP entity id, so unless one is set in code
 /// ([`MarketplaceConfigBuilder::idp_entity_id`](crate::config::MarketplaceConfigBuilder::idp_entity_id)),
 /// Issuers are not compared: a response is tied to the tenant by the tenant's own IdP key,
-/// its audience (the app's `api.id`) and its ACS URL.
+/// its audience and its ACS URL (the platform's Issuer is its request URL, which differs on
+/// every login: mno-api-sandbox saml_controller.rb L226).
 pub fn sp_settings(tenant: &Tenant) -> SpSettings {
     let sso = tenant.config().sso();
     let mut settings = SpSettings::new(
         tenant.acs_url().as_str(),
-        sp_entity_id(tenant),
+        sso.audience(),
         sso.certificates().to_vec(),
     )
     .with_policy(saml_policy(tenant));
@@ -103,7 +110,8 @@ mod tests {
     fn sp_settings_default_the_sp_entity_id_to_the_api_id() {
         let t = Tenant::new(config("a", "app-a", "k"));
         let s = sp_settings(&t);
-        assert_eq!(s.audience, "app-a");
+        assert_eq!(s.audience, "https://app.example.com/");
+        assert_eq!(sp_entity_id(&t), "app-a");
         assert_eq!(
             s.acs_urls,
             vec!["https://app.example.com/maestrano/auth/saml/consume/a".to_owned()]
@@ -129,7 +137,8 @@ mod tests {
                 .unwrap(),
         );
         let s = sp_settings(&t);
-        assert_eq!(s.audience, "https://app.example.com/saml/metadata");
+        assert_eq!(sp_entity_id(&t), "https://app.example.com/saml/metadata");
+        assert_eq!(s.audience, "https://app.example.com/");
         assert_eq!(s.idp_entity_id.as_deref(), Some("https://idp.example.com"));
     }
 }

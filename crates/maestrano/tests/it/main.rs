@@ -14,6 +14,8 @@ mod connec_client;
 mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;
+mod platform_idp;
+mod platform_sso;
 mod reqwest_adapter;
 mod routes;
 mod saml_check_cli;

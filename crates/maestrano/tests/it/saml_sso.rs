@@ -46,7 +46,7 @@ fn sandbox_response(tenant: &Tenant, request_id: &str, spec: Spec) -> String {
     let spec = Spec {
         destination: Some(tenant.acs_url().to_string()),
         recipient: tenant.acs_url().to_string(),
-        audience: maestrano::sso::sp_entity_id(tenant).to_owned(),
+        audience: tenant.config().sso().audience().to_owned(),
         issuer: tenant.config().sso().idp().to_string(),
         in_response_to: Some(request_id.to_owned()),
         ..spec
@@ -205,10 +205,18 @@ async fn the_consume_flow_maps_a_sandbox_signed_response_to_user_group_and_membe
     let mode = sandbox.config().sso_options().identity_mode;
     assert_eq!(
         login.user.uid_for(mode).as_str(),
-        "usr-1.cld-1",
-        "virtual by default"
+        "usr-1",
+        "real by default"
     );
-    assert_eq!(login.user.email_for(mode), "usr-1.cld-1@example.com");
+    assert_eq!(login.user.email_for(mode), "j.doe@example.com");
+    assert_eq!(
+        login.user.uid_for(IdentityMode::Virtual).as_str(),
+        "usr-1.cld-1"
+    );
+    assert_eq!(
+        login.user.email_for(IdentityMode::Virtual),
+        "usr-1.cld-1@example.com"
+    );
     assert_eq!(login.user.uid_for(IdentityMode::Real).as_str(), "usr-1");
     assert_eq!(
         login.user.email_for(IdentityMode::Real),
@@ -424,7 +432,8 @@ fn identity_modes_and_virtual_uids() {
     assert_eq!(v.as_str(), "usr-1.cld-1");
     assert_eq!(unmask_uid(&v), Some((user.clone(), group)));
     assert_eq!(unmask_uid(&user), None);
-    assert_eq!(IdentityMode::default(), IdentityMode::Virtual);
+    // As the official SDKs: ruby `sso.creation_mode` defaults to `real`, php `getUid()` is real.
+    assert_eq!(IdentityMode::default(), IdentityMode::Real);
 }
 
 #[test]

@@ -154,15 +154,19 @@ fn key_rotation_accepts_either_configured_certificate() {
 }
 
 #[test]
-fn sha1_weak_and_expired_keys_are_refused_by_default() {
-    // The sandbox IdP key is RSA-1024: refused unless the test-only switch is on.
+fn sha1_weak_and_expired_keys_are_refused_by_the_strict_profile() {
+    // The sandbox IdP key is RSA-1024: refused by the strict profile, which names its setting,
+    // unless the test-only switch is on; the default (platform) profile accepts it.
     let xml = signed_assertion(&Spec::default(), &sandbox_key());
-    let mut s = settings();
+    let mut s = settings().with_policy(SamlPolicy::strict());
     s.certificates = vec![sandbox_cert()];
     assert!(
-        matches!(check(s.clone(), &xml), Err(SamlError::CertificateRejected { reason }) if reason.contains("1024-bit"))
+        matches!(check(s.clone(), &xml), Err(SamlError::CertificateRejected { reason }) if reason.contains("1024-bit") && reason.contains("SamlPolicy::signature_profile"))
     );
-    let mut p = SamlPolicy::default();
+    let mut platform = s.clone();
+    platform.policy = SamlPolicy::default();
+    assert!(check(platform, &xml).is_ok());
+    let mut p = SamlPolicy::strict();
     p.insecure_allow_weak_test_certs = true;
     assert!(check(s.with_policy(p), &xml).is_ok());
 
@@ -187,7 +191,7 @@ fn sha1_weak_and_expired_keys_are_refused_by_default() {
             .unwrap(),
         ],
     );
-    let mut p = SamlPolicy::default();
+    let mut p = SamlPolicy::strict();
     p.insecure_allow_weak_test_certs = true;
     s = s.with_policy(p.clone());
     let at = ManualClock::new(datetime!(2014-02-19 01:37:31 UTC));
@@ -200,7 +204,8 @@ fn sha1_weak_and_expired_keys_are_refused_by_default() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, SamlError::AlgorithmNotAllowed { algorithm } if algorithm.ends_with("rsa-sha1"))
+        matches!(&err, SamlError::StrictProfileRefused { found } if found.ends_with("rsa-sha1")),
+        "{err}"
     );
     p.insecure_allow_sha1 = true;
     let v = ResponseValidator::new(s.with_policy(p));

@@ -1,0 +1,476 @@
+//! Logins from the real platform: the response bytes the Maestrano IdP sends (built by
+//! `platform_idp`, from the platform's public source and independently of the SDK) through the
+//! public API, on a tenant configured from the developer platform's JSON shape with no option
+//! set by the app.
+
+use crate::common;
+use crate::platform_idp::{PlatformInputs, build, sandbox_attributes};
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use common::*;
+use maestrano::Tenant;
+use maestrano::config::parse_marketplaces;
+use maestrano::saml::{
+    InMemoryReplayCache, InMemoryRequestIdStore, SamlError, SamlPolicy, SsoLogin,
+};
+use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError};
+use maestrano::test_util::{ManualClock, SequenceRandom};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+const TWO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/maestrano/shapes/dev-platform/marketplaces-two.json"
+);
+const SANDBOX_CERTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/maestrano/mno-api-sandbox/idp-certs"
+);
+
+fn key_pem() -> String {
+    read(&format!("{SANDBOX_CERTS}/rsaprivkey.pem"))
+}
+
+fn cert_pem() -> String {
+    read(&format!("{SANDBOX_CERTS}/rsacert.pem"))
+}
+
+/// The developer platform's two marketplaces, as loaded with no option set in code: the
+/// sandbox one (IdP `http://localhost:3001`, the public 1024-bit sandbox certificate) and UAT.
+fn tenants() -> (Tenant, Tenant) {
+    let mut configs = parse_marketplaces(read(TWO).as_bytes()).unwrap();
+    let uat = Tenant::new(configs.pop().unwrap());
+    let sandbox = Tenant::new(configs.pop().unwrap());
+    (sandbox, uat)
+}
+
+/// The inputs of the reference vectors: the sandbox's own spec fixtures
+/// (`spec/controllers/api/v1/auth/saml_controller_spec.rb` L11-14) at 2016-06-28T08:00:00Z.
+fn reference_inputs(reseller: bool, nil_fields: bool) -> PlatformInputs {
+    let now = OffsetDateTime::from_unix_timestamp(1_467_100_800).unwrap();
+    let mut attributes = sandbox_attributes(
+        "9n04q5vmirj8ae3ptflbyc7d6x1kwszguho2",
+        now + time::Duration::minutes(3),
+        "usr-1",
+        "cld-1",
+        (!nil_fields).then_some("Member"),
+        reseller,
+    );
+    if nil_fields {
+        for (n, v) in &mut attributes {
+            if n == "group_name" || n == "company_name" {
+                v.clear();
+            }
+        }
+    }
+    PlatformInputs {
+        request_id: "_5f8e3a10-1f2b-0134-9d3c-0242ac110002".into(),
+        acs_url: "https://app.example.com/maestrano/auth/saml/consume".into(),
+        idp_request_url: "http://localhost:3001/api/v1/auth/saml?SAMLRequest=nZJNTwIxGIT%2Fyt56Km13AaFhN9lATEjQGFAPXsxrKWGTfqx9u4j%2F3u4SI148%0AeG1nnulMukCwppV1F49uq987jTGrEXWIjXdL77CzOux0ODVKP203JTnG2KJk%0ADNp2pM9gW6NHyltmIVkDOM8gsViPZeriJ9kq3TUOeuaFkADGKzBHj1EWnIvE%0Aa9hJ%2FJhJtl6V5HVymOkCBKfikL9RLooxne8LRXk%2BzkEJwTnPkxSx02uHEVws%0ASc7FlPIpzWeP%2FEZO5nIyeyHZsw445OcjTrKzNQ7lUL4kXXDSAzYoHViNMiq5%0Aq%2B82MillG3z0yhtSLXq1HKLClf9vO3xvSaq0GBULdkW5IFt5n2zr1YM3jfrM%0AamP8xzJoiLokMXRpvlsfLMS%2Fg%2FqTZk8Pg1S2fVmM2sX%2FVGXV5Zm%2F%2F0X1BQ%3D%3D%0A&user_uid=usr-1".into(),
+        now,
+        response_uuid: "a1b2c3d4-3f1e-0134-5a6b-0242ac110002".into(),
+        assertion_uuid: "a1b2c3d5-3f1e-0134-5a6b-0242ac110002".into(),
+        name_id: "usr-1".into(),
+        attributes,
+        key_pem: key_pem(),
+        cert_pem: cert_pem(),
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// The builder is the platform: for three inputs, its output is byte for byte what the real
+/// Ruby code (mno-api-sandbox cd52c0b on ruby-saml-idp 0.3.2) produced, identified by the
+/// SHA-256 of that output and its intermediate digest and signature values.
+#[test]
+fn the_builder_reproduces_the_platform_bytes() {
+    let cases = [
+        (
+            reference_inputs(false, false),
+            "U1KcRxWq/DyvKebf9fKJkK2lZ4I=",
+            "eqbxhu1iK1CU38/Xh7aRtgDjkdGorjMeTwqGf94vuNDYtcHBkiTYtQPWB/tUFV2RT+U6QeYoJQjeuPpnGVTPMh+WfgfPuo5YNETjEh3mo9mtp0c6GYwIKCTnMkTSgbDxrziMdWIpNq5cSNZW/LcqkKjmhpcmDBsfUCzENwlPwAU=",
+            "8215041b47e7e5c5c91ee2fc25dc39d405a521bccd5859ccce337e63f709ad6d",
+            "619bf3f21e0ec797fcd727198de2eae545c6279dfe28cfb3a1dc4dfb8d28757a",
+            9496,
+        ),
+        (
+            reference_inputs(true, false),
+            "L1ldqq2Hf59Zl9EweByuzI8f1eY=",
+            "Yt8L9cyqxG5izjNy2yCEK8dntvu9e6kZSN6VvLCTJE7scuMK4eo+mEjZHptGACPb1AJ0go2FGNmyckw7aT3ZBJF7Nnu+CtTfAkCRbYleLleKfdnG+Kyqc4tSspcEgkH4UonG7nCuWB0MO/9C4XDOHuGgiQnFDvOZhuKsAdOnHl8=",
+            "",
+            "ca6d767968fe81594b19d0cb43815c07083d7212b956b1e0b83d0483e613e2df",
+            9850,
+        ),
+        (
+            reference_inputs(false, true),
+            "i4ZfHecO9SSKGji1QBE0E5TIEvU=",
+            "p6XRjOJm4yAz4rNuoFBr9IcyjzaP+hGLTk6cAjzkOX3RfSnEG/VeO+E4YNoIyym2qGhtM/GZchoPcUa1eVSqzcLjNaXLQPCUzk87QOhP93sWtX6IxHl6KOsMm9q4r5oRc7MJ/0eu8+PDyjBAjeAzjF0fpcTy38YizlTAUO+EOCM=",
+            "",
+            "585ed26fdf360f5902418c347f597a0ae75823591ba88f2d5f4284030105230e",
+            9472,
+        ),
+    ];
+    for (inputs, digest, signature, xml_sha, b64_sha, b64_len) in cases {
+        let b = build(&inputs);
+        assert_eq!(b.digest, digest);
+        assert_eq!(b.signature_value, signature);
+        if !xml_sha.is_empty() {
+            assert_eq!(sha256_hex(b.xml.as_bytes()), xml_sha);
+            assert_eq!(b.assertion_unsigned.len(), 3632);
+            assert_eq!(b.signed_info.len(), 708);
+        }
+        assert_eq!(b.encode64.len(), b64_len);
+        assert_eq!(sha256_hex(b.encode64.as_bytes()), b64_sha);
+    }
+}
+
+struct Accept;
+
+#[async_trait]
+impl LoginHandler for Accept {
+    type Output = SsoLogin;
+
+    async fn on_login(
+        &self,
+        login: &SsoLogin,
+    ) -> Result<SsoLogin, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(login.clone())
+    }
+}
+
+const NOW: OffsetDateTime = datetime!(2026-12-01 09:00:00 UTC);
+
+fn flow(clock: Arc<ManualClock>) -> SsoFlow {
+    SsoFlow::new(
+        clock,
+        Arc::new(SequenceRandom::default()),
+        Arc::new(InMemoryRequestIdStore::new()),
+        Arc::new(InMemoryReplayCache::new()),
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// What the IdP's regexes read from our AuthnRequest (ruby-saml-idp 0.3.2 controller.rb
+/// L57-58: the first `ID='…'`, `AssertionConsumerServiceURL='…'`, and the app found by
+/// `<saml:Issuer …>(.*)</saml:Issuer>`), from the redirect URL the browser follows.
+fn idp_reads(redirect: &url::Url) -> (String, String, String) {
+    let saml_request = redirect
+        .query_pairs()
+        .find(|(k, _)| k == "SAMLRequest")
+        .map(|(_, v)| v.into_owned())
+        .expect("a SAMLRequest parameter");
+    let deflated = b64_decode(&saml_request);
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::DeflateDecoder::new(&deflated[..]),
+        &mut xml,
+    )
+    .expect("raw DEFLATE, as the gem's Zlib::Inflate.new(-Zlib::MAX_WBITS) reads it");
+    let quoted_after = |marker: &str| -> String {
+        let at = xml
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker} in {xml}"))
+            + marker.len();
+        let quote = xml[at..].chars().next().unwrap();
+        assert!(
+            quote == '"' || quote == '\'',
+            "{marker} not quoted in {xml}"
+        );
+        let rest = &xml[at + 1..];
+        rest[..rest.find(quote).unwrap()].to_owned()
+    };
+    let issuer_open = xml.find("<saml:Issuer").expect("a saml:-prefixed Issuer");
+    let issuer_text_start = issuer_open + xml[issuer_open..].find('>').unwrap() + 1;
+    let issuer_end = xml.find("</saml:Issuer>").expect("a closing saml:Issuer");
+    let issuer = xml[issuer_text_start..issuer_end].to_owned();
+    assert!(
+        !issuer.contains('\n'),
+        "the Issuer must stay on one line for the IdP's regex"
+    );
+    (
+        quoted_after("ID="),
+        quoted_after("AssertionConsumerServiceURL="),
+        issuer,
+    )
+}
+
+fn b64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// One login on `tenant` as the platform performs it: the app's redirect, the IdP reading it
+/// with its regexes, the IdP's response for user `usr-1` of `cld-1`, and the browser's POST.
+async fn platform_login(
+    f: &SsoFlow,
+    tenant: &Tenant,
+    key_pem: &str,
+    edit: impl FnOnce(&mut PlatformInputs),
+) -> (String, String) {
+    let redirect = f.initiate(tenant, None, &[]).await.unwrap();
+    let (request_id, acs_url, issuer) = idp_reads(&redirect.url);
+    assert_eq!(request_id, redirect.request_id);
+    assert_eq!(acs_url, tenant.acs_url().as_str());
+    assert_eq!(issuer, tenant.config().api().id().as_str());
+    let mut inputs = PlatformInputs {
+        request_id,
+        acs_url,
+        idp_request_url: redirect.url.to_string(),
+        now: NOW,
+        response_uuid: "3e9d7c10-9b1a-0135-1f2e-0242ac110003".into(),
+        assertion_uuid: "3e9d7c11-9b1a-0135-1f2e-0242ac110003".into(),
+        name_id: "usr-1".into(),
+        attributes: sandbox_attributes(
+            "s3ss10ntok3nabcdefghijklmnopqrstuvwx",
+            NOW + time::Duration::minutes(3),
+            "usr-1",
+            "cld-1",
+            Some("Admin"),
+            false,
+        ),
+        key_pem: key_pem.to_owned(),
+        cert_pem: cert_pem(),
+    };
+    edit(&mut inputs);
+    let posted = build(&inputs).as_posted();
+    // The gem's auto-submit form (app/views/saml_idp/idp/saml_post.html.erb): no RelayState.
+    let body = format!(
+        "utf8=%E2%9C%93&authenticity_token=tok&SAMLResponse={}&commit=Submit",
+        urlencode(&posted)
+    );
+    (body, redirect.request_id)
+}
+
+#[tokio::test]
+async fn a_platform_response_logs_in_on_a_tenant_with_default_settings() {
+    let (sandbox, _) = tenants();
+    let f = flow(Arc::new(ManualClock::new(NOW)));
+    let (body, request_id) = platform_login(&f, &sandbox, &key_pem(), |_| {}).await;
+    let done = f
+        .consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+        .await
+        .unwrap_or_else(|e| panic!("the platform's response was refused: {e}"));
+    let login = done.output;
+    assert_eq!(login.user.uid.as_str(), "usr-1");
+    assert_eq!(login.user.virtual_uid.as_str(), "usr-1.cld-1");
+    assert_eq!(login.user.email, "jsmith@example.com");
+    assert_eq!(login.user.first_name, "John");
+    assert_eq!(login.user.last_name, "Smith");
+    assert_eq!(login.user.mno_uid.as_ref().unwrap().as_str(), "usr-1");
+    assert_eq!(login.user.app_owner, Some(true));
+    assert_eq!(login.user.organizations, Some(serde_json::json!({})));
+    assert_eq!(login.user.company_name.as_deref(), Some("Maestrano"));
+    assert_eq!(login.group.uid.as_str(), "cld-1");
+    assert_eq!(login.group.name.as_deref(), Some("TestGroup"));
+    assert_eq!(login.group.has_credit_card, Some(false));
+    assert_eq!(login.group.currency.as_deref(), Some("USD"));
+    assert_eq!(
+        login.group.reseller_id.as_ref().unwrap().as_str(),
+        "rsl-449s8fsd"
+    );
+    assert_eq!(login.membership.role, "Admin");
+    assert_eq!(login.session.recheck_at, NOW + time::Duration::minutes(3));
+    assert!(login.reseller.is_none());
+    let legacy = done
+        .legacy_crypto
+        .expect("the platform signs with legacy crypto");
+    assert!(legacy.sha1);
+    assert_eq!(legacy.rsa_key_bits, Some(1024));
+}
+
+#[tokio::test]
+async fn a_reseller_login_and_a_missing_role_read_as_sent() {
+    let (sandbox, _) = tenants();
+    let f = flow(Arc::new(ManualClock::new(NOW)));
+    let (body, request_id) = platform_login(&f, &sandbox, &key_pem(), |i| {
+        i.attributes = sandbox_attributes(
+            "s3ss10ntok3nabcdefghijklmnopqrstuvwx",
+            NOW + time::Duration::minutes(3),
+            "usr-1",
+            "cld-1",
+            None,
+            true,
+        );
+    })
+    .await;
+    let login = f
+        .consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+        .await
+        .unwrap()
+        .output;
+    let reseller = login.reseller.expect("the reseller attributes");
+    assert_eq!(reseller.uid.as_str(), "rsl-449s8fsd");
+    assert_eq!(reseller.name.as_deref(), Some("Blue Consulting"));
+    assert_eq!(reseller.country.as_deref(), Some("AU"));
+    // `role || 'Guest'` (saml_controller.rb L209).
+    assert_eq!(login.membership.role, "Guest");
+}
+
+#[tokio::test]
+async fn the_strict_profile_refuses_the_platform_response_naming_the_setting() {
+    let (sandbox, _) = tenants();
+    let strict = Tenant::new(
+        sandbox
+            .config()
+            .clone()
+            .with_saml_policy(SamlPolicy::strict()),
+    );
+    let f = flow(Arc::new(ManualClock::new(NOW)));
+    let (body, request_id) = platform_login(&f, &strict, &key_pem(), |_| {}).await;
+    match f
+        .consume(&strict, body.as_bytes(), Some(&request_id), &Accept)
+        .await
+    {
+        Err(SsoFlowError::Saml(e @ SamlError::StrictProfileRefused { .. })) => {
+            assert!(
+                e.to_string().contains("SamlPolicy::signature_profile"),
+                "{e}"
+            );
+            assert!(e.to_string().contains("rsa-sha1"), "{e}");
+        }
+        other => panic!("expected the strict profile's refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_sha1_signature_from_another_1024_bit_key_is_refused() {
+    let (sandbox, _) = tenants();
+    let f = flow(Arc::new(ManualClock::new(NOW)));
+    let other = read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/keys/attacker-1024.key"
+    ));
+    let (body, request_id) = platform_login(&f, &sandbox, &other, |_| {}).await;
+    match f
+        .consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+        .await
+    {
+        Err(SsoFlowError::Saml(SamlError::SignatureInvalid)) => {}
+        other => panic!("expected SignatureInvalid, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tampered_expired_replayed_and_wrong_tenant_platform_responses_are_refused() {
+    let (sandbox, uat) = tenants();
+    let clock = Arc::new(ManualClock::new(NOW));
+    let f = flow(clock.clone());
+
+    // Tampered: one attribute value changed after signing.
+    let (body, request_id) = platform_login(&f, &sandbox, &key_pem(), |_| {}).await;
+    let xml_b64 = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "SAMLResponse")
+        .unwrap()
+        .1
+        .replace("\r\n", "");
+    let xml = String::from_utf8(b64_decode(&xml_b64)).unwrap();
+    let forged = xml.replace(">Admin<", ">Super<");
+    assert_ne!(forged, xml);
+    use base64::Engine as _;
+    let forged_body = format!(
+        "SAMLResponse={}",
+        urlencode(&base64::engine::general_purpose::STANDARD.encode(forged))
+    );
+    match f
+        .consume(&sandbox, forged_body.as_bytes(), Some(&request_id), &Accept)
+        .await
+    {
+        Err(SsoFlowError::Saml(SamlError::SignatureInvalid)) => {}
+        other => panic!("tampered: expected SignatureInvalid, got {other:?}"),
+    }
+
+    // The genuine one logs in once; its replay is refused.
+    f.consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+        .await
+        .unwrap();
+    assert!(
+        f.consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+            .await
+            .is_err(),
+        "a replayed platform response must be refused"
+    );
+
+    // Expired: the bearer confirmation (now + 3 min) and the skew (180 s) have run out.
+    let (body, request_id) = platform_login(&f, &sandbox, &key_pem(), |_| {}).await;
+    clock.advance(time::Duration::minutes(7));
+    match f
+        .consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+        .await
+    {
+        Err(SsoFlowError::Saml(e)) => {
+            assert_eq!(e.class(), "subject_confirmation_invalid", "{e}");
+            assert!(e.to_string().contains("expired"), "{e}");
+        }
+        other => panic!("expired: got {other:?}"),
+    }
+    clock.set(NOW);
+
+    // Wrong tenant: a response for the sandbox tenant, posted to the UAT tenant's ACS.
+    let (body, request_id) = platform_login(&f, &sandbox, &key_pem(), |_| {}).await;
+    assert!(
+        f.consume(&uat, body.as_bytes(), Some(&request_id), &Accept)
+            .await
+            .is_err(),
+        "a sandbox response must not log in on another tenant"
+    );
+}
+
+#[test]
+fn the_audience_defaults_to_the_acs_origin_and_can_be_overridden() {
+    let (sandbox, uat) = tenants();
+    assert_eq!(
+        sandbox.acs_url().as_str(),
+        "http://localhost:3000/maestrano/auth/saml/consume/mno-sandbox"
+    );
+    assert_eq!(sandbox.config().sso().audience(), "http://localhost:3000/");
+    assert_eq!(
+        uat.config().sso().audience(),
+        "https://sso.myapp-uat.example.com/"
+    );
+    assert_eq!(
+        maestrano::sso::sp_settings(&sandbox).audience,
+        "http://localhost:3000/"
+    );
+    // The AuthnRequest Issuer stays `api.id`.
+    assert_eq!(maestrano::sso::sp_entity_id(&sandbox), "app-1a2b");
+
+    let json = read(TWO).replacen(
+        "\"idp\": \"http://localhost:3001\"",
+        "\"idp\": \"http://localhost:3001\", \"audience\": \"urn:app:custom\"",
+        1,
+    );
+    let configs = parse_marketplaces(json.as_bytes()).unwrap();
+    assert_eq!(configs[0].sso().audience(), "urn:app:custom");
+    let coded = maestrano::config::MarketplaceConfig::builder("acme")
+        .app_host("https://app.example.com:8443")
+        .api_id("app-1")
+        .api_key(maestrano::Secret::new("k"))
+        .api_host("https://hub.example.com")
+        .sso_idp("https://hub.example.com")
+        .x509_fingerprint("01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36")
+        .build()
+        .unwrap();
+    assert_eq!(coded.sso().audience(), "https://app.example.com:8443/");
+    let coded = maestrano::config::MarketplaceConfig::builder("acme")
+        .app_host("https://app.example.com")
+        .api_id("app-1")
+        .api_key(maestrano::Secret::new("k"))
+        .api_host("https://hub.example.com")
+        .sso_idp("https://hub.example.com")
+        .x509_fingerprint("01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36")
+        .audience("urn:app:1")
+        .build()
+        .unwrap();
+    assert_eq!(coded.sso().audience(), "urn:app:1");
+}
