@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use maestrano::test_util::ManualClock;
 use maestrano::saml::{Certificate, ResponseValidator, SamlPolicy, SpSettings};
 
-const CERT: &str = include_str!("../../tests/fixtures/keys/idp-2048.crt");
+const CERT: &str = include_str!("../../crates/maestrano/tests/fixtures/keys/idp-2048.crt");
 
 fn validator() -> &'static ResponseValidator {
     static V: OnceLock<ResponseValidator> = OnceLock::new();

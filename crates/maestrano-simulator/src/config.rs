@@ -258,6 +258,27 @@ pub struct MarketplaceSpec {
     pub memberships: Vec<SimMembership>,
     /// The resellers.
     pub resellers: Vec<SimReseller>,
+    /// What the IdP sends. Default [`IdpMode::Platform`].
+    pub idp_mode: IdpMode,
+    /// Sign with the public sandbox IdP key pair instead of a generated one.
+    pub sandbox_idp_key: bool,
+}
+
+/// What a simulated IdP sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IdpMode {
+    /// The Maestrano platform's exact response (mno-api-sandbox cd52c0b on ruby-saml-idp
+    /// 0.3.2): RSA-SHA1 with a 1024-bit key, SHA-1 digest over the template's own bytes,
+    /// unescaped values, Issuer = the IdP request URL cut at the first `&`, Audience = the ACS
+    /// origin + "/", `Base64.encode64` line breaks, no RelayState. The default: what an app
+    /// meets in production.
+    #[default]
+    Platform,
+    /// A modern SAML IdP: RSA-SHA256 with a 2048-bit key over exclusive canonicalization,
+    /// prefixed elements, escaped values, RelayState echoed; for tests of the strict
+    /// signature profile.
+    Modern,
 }
 
 impl MarketplaceSpec {
@@ -273,7 +294,22 @@ impl MarketplaceSpec {
             groups: Vec::new(),
             memberships: Vec::new(),
             resellers: Vec::new(),
+            idp_mode: IdpMode::Platform,
+            sandbox_idp_key: false,
         }
+    }
+
+    /// This marketplace's IdP sending `mode`'s responses.
+    pub fn with_idp_mode(mut self, mode: IdpMode) -> Self {
+        self.idp_mode = mode;
+        self
+    }
+
+    /// This marketplace's IdP signing with the public sandbox key pair (RSA-1024, the
+    /// platform mode only), as the public sandbox does.
+    pub fn with_sandbox_idp_key(mut self) -> Self {
+        self.sandbox_idp_key = true;
+        self
     }
 
     /// This marketplace with other application paths.
@@ -457,6 +493,14 @@ impl SimulatorConfig {
     /// Another assertion lifetime.
     pub fn with_assertion_lifetime(mut self, lifetime: time::Duration) -> Self {
         self.assertion_lifetime = lifetime;
+        self
+    }
+
+    /// Every marketplace added so far with its IdP sending `mode`'s responses.
+    pub fn with_idp_mode(mut self, mode: IdpMode) -> Self {
+        for m in &mut self.marketplaces {
+            m.idp_mode = mode;
+        }
         self
     }
 

@@ -5,8 +5,11 @@ use axum::response::Response;
 use base64::Engine as _;
 use http::{Method, StatusCode};
 use serde_json::json;
+use time::OffsetDateTime;
 
 use super::assertion::{ResponseSpec, auto_submit_form};
+use super::config::{IdpMode, SimGroup, SimUser};
+use super::platform;
 use super::state::{Marketplace, Session};
 use super::wire::{json, page, query_pairs, random_hex, reply};
 use maestrano::__private::format_utc;
@@ -182,6 +185,20 @@ fn sso(m: &Marketplace, uri: &http::Uri) -> Response {
             user.company_name.clone().unwrap_or_default(),
         ),
     ];
+    if m.spec.idp_mode == IdpMode::Platform {
+        return platform_response(PlatformLogin {
+            m,
+            uri,
+            request_id: &request.id,
+            acs,
+            user,
+            group,
+            role: &membership.role,
+            token,
+            now,
+            ends_at,
+        });
+    }
     let spec = ResponseSpec {
         response_id,
         assertion_id,
@@ -189,7 +206,7 @@ fn sso(m: &Marketplace, uri: &http::Uri) -> Response {
         issuer: m.info.idp_entity_id.clone(),
         destination: acs.to_owned(),
         in_response_to: request.id.clone(),
-        audience: maestrano::sso::sp_entity_id(&m.tenant).to_owned(),
+        audience: m.tenant.config().sso().audience().to_owned(),
         name_id: user.uid.to_string(),
         name_id_format: request.name_id_format.clone(),
         now,
@@ -215,6 +232,129 @@ fn sso(m: &Marketplace, uri: &http::Uri) -> Response {
     tracing::debug!(marketplace = %m.info.key, user = %user.uid, group = %group.uid, "simulated IdP login");
     let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
     let html = auto_submit_form(acs, &b64, redirect.relay_state.as_deref());
+    reply(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        html.into_bytes(),
+    )
+}
+
+/// One login answered as the platform answers it.
+struct PlatformLogin<'a> {
+    m: &'a Marketplace,
+    uri: &'a http::Uri,
+    request_id: &'a str,
+    acs: &'a str,
+    user: &'a SimUser,
+    group: &'a SimGroup,
+    role: &'a str,
+    token: String,
+    now: OffsetDateTime,
+    ends_at: OffsetDateTime,
+}
+
+/// The platform's response (`crate::platform`): the attributes of mno-api-sandbox cd52c0b
+/// `idp_build_user_assertions` (saml_controller.rb L168-215), in its order, in the gem's
+/// auto-submit form, which carries no RelayState.
+fn platform_response(l: PlatformLogin<'_>) -> Response {
+    let PlatformLogin {
+        m,
+        uri,
+        request_id,
+        acs,
+        user,
+        group,
+        role,
+        token,
+        now,
+        ends_at,
+    } = l;
+    let shared = &m.shared;
+    let uuids = (|| {
+        let mut a = [0u8; 16];
+        let mut b = [0u8; 16];
+        shared.random.fill(&mut a)?;
+        shared.random.fill(&mut b)?;
+        Ok::<_, maestrano::ports::RandomError>((platform::uuid(a), platform::uuid(b)))
+    })();
+    let Ok((response_uuid, assertion_uuid)) = uuids else {
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "IdP error",
+            "the random source failed",
+        );
+    };
+    let virtual_uid = format!("{}.{}", user.uid, group.uid);
+    let free_trial = group
+        .free_trial_end_at
+        .map_or_else(|| "0000-01-01T00:00:00Z".to_owned(), platform::iso8601);
+    let role = if role.is_empty() { "Guest" } else { role };
+    let attributes: Vec<(&'static str, String)> = vec![
+        ("mno_session", token.clone()),
+        (
+            "mno_session_recheck",
+            platform::iso8601(now + shared.session_recheck),
+        ),
+        ("group_uid", group.uid.to_string()),
+        ("group_name", group.name.clone()),
+        ("group_end_free_trial", free_trial),
+        ("group_role", role.to_owned()),
+        ("group_has_credit_card", group.has_credit_card.to_string()),
+        ("group_email", group.email.clone().unwrap_or_default()),
+        ("group_currency", group.currency.clone()),
+        ("group_timezone", group.timezone.clone()),
+        ("group_country", group.country.clone().unwrap_or_default()),
+        ("group_city", group.city.clone().unwrap_or_default()),
+        ("group_reseller_id", String::new()),
+        ("uid", user.uid.to_string()),
+        ("virtual_uid", virtual_uid.clone()),
+        ("email", user.email.clone()),
+        (
+            "virtual_email",
+            format!("{virtual_uid}@{}.example.com", m.info.key),
+        ),
+        ("name", user.first_name.clone()),
+        ("surname", user.last_name.clone()),
+        ("country", user.country.clone().unwrap_or_default()),
+        (
+            "company_name",
+            user.company_name.clone().unwrap_or_default(),
+        ),
+        ("app_owner", "true".to_owned()),
+        ("organizations", "{}".to_owned()),
+    ];
+    // `request.original_url`: the IdP SSO URL as the browser requested it.
+    let idp_request_url = match uri.query() {
+        Some(q) => format!("{}?{q}", m.tenant.idp_sso_url().as_str()),
+        None => m.tenant.idp_sso_url().to_string(),
+    };
+    let response = platform::PlatformResponse {
+        request_id,
+        acs_url: acs,
+        idp_request_url: &idp_request_url,
+        now,
+        response_uuid: &response_uuid,
+        assertion_uuid: &assertion_uuid,
+        uid: user.uid.as_str(),
+        attributes: &attributes,
+    };
+    let xml = match response.to_xml(&m.idp_private, &m.idp_certificate_pem) {
+        Ok(x) => x,
+        Err(e) => {
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "IdP error",
+                &format!("signing failed: {e}"),
+            );
+        }
+    };
+    m.open_session(Session {
+        user: user.uid.clone(),
+        token: Secret::new(token),
+        ends_at,
+    });
+    tracing::debug!(marketplace = %m.info.key, user = %user.uid, group = %group.uid, "simulated platform IdP login");
+    let html = auto_submit_form(acs, &platform::encode64(xml.as_bytes()), None);
     reply(
         StatusCode::OK,
         "text/html; charset=utf-8",

@@ -16,8 +16,17 @@ use x509_cert::time::{Time, Validity};
 use super::error::SimulatorError;
 use maestrano::saml::{Certificate, SigningKey};
 
-/// The modulus size of the generated IdP keys: the smallest the SDK's default policy accepts.
+/// The modulus size of the generated IdP keys in the modern mode: the smallest the SDK's strict
+/// signature profile accepts.
 pub const IDP_KEY_BITS: usize = 2048;
+
+/// The modulus size of the generated IdP keys in the platform mode: the Maestrano IdPs sign
+/// with RSA-1024 (the sandbox pair in mno-api-sandbox `vendor/idp-certs`).
+pub const PLATFORM_IDP_KEY_BITS: usize = 1024;
+
+/// The public sandbox IdP key pair (TEST ONLY; `data/mno-api-sandbox/README.md`).
+const SANDBOX_KEY: &str = include_str!("../data/mno-api-sandbox/rsaprivkey.pem");
+const SANDBOX_CERT: &str = include_str!("../data/mno-api-sandbox/rsacert.pem");
 
 /// How long a generated certificate is valid, from the simulator's start.
 const VALIDITY_DAYS: i64 = 365;
@@ -26,6 +35,21 @@ const VALIDITY_DAYS: i64 = 365;
 pub(crate) struct IdpKeys {
     pub(crate) key: SigningKey,
     pub(crate) certificate: Certificate,
+    /// The same key, for the platform mode's own RSA-SHA1 signer.
+    pub(crate) private: rsa::PrivateKey,
+}
+
+/// The public sandbox key pair.
+pub(crate) fn sandbox() -> Result<IdpKeys, SimulatorError> {
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    let private =
+        rsa::PrivateKey::from_pkcs1_pem(SANDBOX_KEY).map_err(|e| key_error("sandbox key", e))?;
+    Ok(IdpKeys {
+        key: SigningKey::from_rsa(private.clone()),
+        certificate: Certificate::from_pem(SANDBOX_CERT)
+            .map_err(|e| key_error("sandbox certificate", e))?,
+        private,
+    })
 }
 
 fn key_error(what: &str, e: impl std::fmt::Display) -> SimulatorError {
@@ -48,12 +72,16 @@ fn x509_time(at: OffsetDateTime) -> Result<Time, SimulatorError> {
     }
 }
 
-/// Generates an RSA-2048 key from the operating system's generator and a self-signed
+/// Generates an RSA key of `bits` from the operating system's generator and a self-signed
 /// certificate (CN = `common_name`) valid from one hour before `now` for a year.
-pub(crate) fn generate(common_name: &str, now: OffsetDateTime) -> Result<IdpKeys, SimulatorError> {
+pub(crate) fn generate(
+    common_name: &str,
+    now: OffsetDateTime,
+    bits: usize,
+) -> Result<IdpKeys, SimulatorError> {
     let mut rng = getrandom::SysRng;
-    let private = rsa::PrivateKey::new(&mut rng, IDP_KEY_BITS)
-        .map_err(|e| key_error("RSA key generation", e))?;
+    let private =
+        rsa::PrivateKey::new(&mut rng, bits).map_err(|e| key_error("RSA key generation", e))?;
     let signer = pkcs1v15::SigningKey::<Sha256>::new(private.clone());
 
     // Only characters a distinguished name takes without escaping.
@@ -92,8 +120,9 @@ pub(crate) fn generate(common_name: &str, now: OffsetDateTime) -> Result<IdpKeys
         .map_err(|e| key_error("certificate encoding", e))?;
     let certificate = Certificate::from_der(&der).map_err(|e| key_error("certificate", e))?;
     Ok(IdpKeys {
-        key: SigningKey::from_rsa(private),
+        key: SigningKey::from_rsa(private.clone()),
         certificate,
+        private,
     })
 }
 
@@ -104,7 +133,7 @@ mod tests {
     #[test]
     fn generated_certificate_holds_the_key_and_the_clock_validity() {
         let now = time::macros::datetime!(2030-05-01 10:00 UTC);
-        let keys = generate("mno sim/1", now).unwrap();
+        let keys = generate("mno sim/1", now, IDP_KEY_BITS).unwrap();
         assert_eq!(keys.key.bits(), IDP_KEY_BITS);
         assert_eq!(keys.certificate.key_bits(), IDP_KEY_BITS);
         assert!(keys.certificate.not_before() <= now);

@@ -20,9 +20,22 @@
 //!   | `/api/v1/account/{bills,recurring_bills,groups,users,resellers}[/{id}]` | the account API, Basic `api.id:api.key` |
 //!   | `/api/v2/{group}/{collection}[/{id}]`, `POST /batch`, `GET /api/reports/{group}/{report}`, `GET /version` | Connec!, Basic `api.id:api.key` (`/version` is public) |
 //!
-//! Each marketplace has its own RSA-2048 IdP key pair and self-signed certificate generated at
-//! start, and its own random `api.id` and `api.key`; credentials of one marketplace are refused
-//! by every other.
+//! Each marketplace has its own IdP key pair and self-signed certificate generated at start
+//! (RSA-1024 in the platform mode, RSA-2048 in the modern one, or the public sandbox pair with
+//! [`MarketplaceSpec::with_sandbox_idp_key`]), and its own random `api.id` and `api.key`;
+//! credentials of one marketplace are refused by every other.
+//!
+//! # What the IdP sends
+//!
+//! By default ([`IdpMode::Platform`]) exactly what the Maestrano platform's IdP sends, from its
+//! public source (mno-api-sandbox cd52c0b on ruby-saml-idp 0.3.2): RSA-SHA1 with a 1024-bit
+//! key and a SHA-1 digest over the template's own bytes, the Assertion alone signed, unescaped
+//! attribute values (so simulated names must not hold `&` or `<`, as on the platform), both
+//! Issuers the IdP request URL cut at the first `&`, Audience the ACS origin followed by "/",
+//! the document as Ruby's `Base64.encode64` with its line breaks, and no RelayState. A unit
+//! test checks the template against the bytes the real Ruby code produced.
+//! [`IdpMode::Modern`] (RSA-SHA256, 2048 bits, prefixed and escaped, RelayState echoed) serves
+//! tests of the SDK's strict signature profile.
 //!
 //! # Logging in
 //!
@@ -56,7 +69,7 @@
 //! URL as the marketplaces' `app.host`, then let the application autoconfigure from
 //! [`Simulator::dev_platform_settings`]. Each test can start its own simulator: ports are
 //! ephemeral and keys are generated at start (an RSA-2048 key takes about a second in a debug
-//! build, in parallel for several marketplaces). Drive logins through the application's own
+//! build, a 1024-bit one much less, in parallel for several marketplaces). Drive logins through the application's own
 //! init route; the IdP answers with the form to post to its ACS.
 //!
 //! ```
@@ -141,6 +154,7 @@ mod idp;
 mod info;
 mod keys;
 mod marketplace;
+mod platform;
 mod server;
 mod state;
 mod webhooks;
@@ -155,7 +169,8 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use config::{
-    AppPaths, MarketplaceSpec, SimGroup, SimMembership, SimReseller, SimUser, SimulatorConfig,
+    AppPaths, IdpMode, MarketplaceSpec, SimGroup, SimMembership, SimReseller, SimUser,
+    SimulatorConfig,
 };
 pub use connec::{
     COLLECTIONS, CONNEC_MEDIA_TYPE, DEFAULT_PAGE_SIZE, MAX_BATCH_OPS, MAX_PAGE_SIZE, REPORTS,
@@ -165,7 +180,7 @@ pub use faults::{Api, ApiFault, ApiScope, DeliveryFault};
 pub use form::AutoSubmitForm;
 pub use idp::{GROUP_PARAM, SIM_USER_PARAM};
 pub use info::MarketplaceInfo;
-pub use keys::IDP_KEY_BITS;
+pub use keys::{IDP_KEY_BITS, PLATFORM_IDP_KEY_BITS};
 pub use webhooks::{
     AttemptResult, Credentials, DeliveryAttempt, DeliveryOptions, DeliveryOutcome, DeliveryReport,
     RetryPolicy, Webhook,
@@ -227,8 +242,13 @@ impl Simulator {
         let mut key_tasks = Vec::with_capacity(config.marketplaces.len());
         for spec in &config.marketplaces {
             let cn = format!("{}.idp.simulator", spec.key);
-            key_tasks.push(tokio::task::spawn_blocking(move || {
-                keys::generate(&cn, started_at)
+            let (mode, sandbox) = (spec.idp_mode, spec.sandbox_idp_key);
+            key_tasks.push(tokio::task::spawn_blocking(move || match (mode, sandbox) {
+                (IdpMode::Platform, true) => keys::sandbox(),
+                (IdpMode::Platform, false) => {
+                    keys::generate(&cn, started_at, keys::PLATFORM_IDP_KEY_BITS)
+                }
+                (_, _) => keys::generate(&cn, started_at, keys::IDP_KEY_BITS),
             }));
         }
         let mut generated = Vec::with_capacity(key_tasks.len());
@@ -286,7 +306,7 @@ impl Simulator {
                 spec.clone(),
                 Tenant::new(parsed),
                 json,
-                idp_keys.key,
+                idp_keys,
             )));
         }
 

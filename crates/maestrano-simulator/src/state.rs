@@ -12,6 +12,7 @@ use super::config::{MarketplaceSpec, SimGroup, SimMembership, SimUser};
 use super::connec::ConnecStore;
 use super::faults::{Api, DeliveryFaults, FaultQueue};
 use super::info::MarketplaceInfo;
+use super::keys::IdpKeys;
 use maestrano::Tenant;
 use maestrano::ports::{Clock, HttpClient, RandomSource};
 use maestrano::saml::SigningKey;
@@ -57,6 +58,9 @@ pub(crate) struct Marketplace {
     /// The served configuration object.
     pub(crate) config_json: serde_json::Value,
     pub(crate) signing_key: SigningKey,
+    /// The IdP key for the platform mode's RSA-SHA1 signer, and its certificate as PEM.
+    pub(crate) idp_private: rsa::PrivateKey,
+    pub(crate) idp_certificate_pem: String,
     pub(crate) faults: FaultQueue,
     pub(crate) delivery_faults: DeliveryFaults,
     requests: [AtomicU64; 3],
@@ -84,7 +88,7 @@ impl Marketplace {
         spec: MarketplaceSpec,
         tenant: Tenant,
         config_json: serde_json::Value,
-        signing_key: SigningKey,
+        keys: IdpKeys,
     ) -> Self {
         let connec = ConnecStore::new(&spec);
         Self {
@@ -93,7 +97,9 @@ impl Marketplace {
             spec,
             tenant,
             config_json,
-            signing_key,
+            signing_key: keys.key,
+            idp_certificate_pem: keys.certificate.to_pem(),
+            idp_private: keys.private,
             faults: FaultQueue::default(),
             delivery_faults: DeliveryFaults::default(),
             requests: Default::default(),

@@ -85,7 +85,13 @@
 //! ## Security
 //!
 //! Checks fail closed. Every option that weakens one is off by default and named
-//! `insecure_*` (see [`saml::SamlPolicy`]). Secrets ([`Secret`]) have a redacted `Debug`, are
+//! `insecure_*` (see [`saml::SamlPolicy`]), with one documented exception that the platform
+//! needs: the Maestrano IdP signs with RSA-SHA1 and 1024-bit keys, so the default
+//! [platform signature profile](saml::SignatureProfile::Platform) accepts those, only from the
+//! tenant's own configured certificate, and says so on every login
+//! ([`sso::CompletedLogin::legacy_crypto`]) and in a `tracing` warning once per tenant.
+//! [`saml::SamlPolicy::strict`] refuses them. Each tenant's Audience defaults to what the
+//! platform sends, the ACS origin followed by "/". Secrets ([`Secret`]) have a redacted `Debug`, are
 //! compared in constant time and never logged. Untrusted input (SAML messages, API replies,
 //! configuration JSON) is size-capped before it is decoded and rejected with a typed error.
 #![forbid(unsafe_code)]

@@ -29,7 +29,7 @@
 //! # Avoiding double billing
 //!
 //! Creating a bill is a `POST`: sending it twice bills the customer twice. The SDK never sends
-//! a create again once it may have reached the server, even with a [`Retrier`]; it retries it
+//! a create again once it may have reached the server, even with retries; it retries it
 //! only after a failure that certainly happened before anything was sent (connection refused).
 //! When [`create_bill`](AccountClient::create_bill) fails, the error says what is known:
 //!
@@ -64,7 +64,7 @@
 //!
 //! # Retries
 //!
-//! See [`RetryPolicy`]: idempotent calls are retried with bounded exponential backoff within a
+//! See [`RetryPolicy`](crate::RetryPolicy): idempotent calls are retried with bounded exponential backoff within a
 //! total deadline, waiting through the [`Sleep`](crate::ports::Sleep) port.
 
 pub(crate) mod account;

@@ -474,3 +474,51 @@ fn the_audience_defaults_to_the_acs_origin_and_can_be_overridden() {
         .unwrap();
     assert_eq!(coded.sso().audience(), "urn:app:1");
 }
+
+/// The session check as the platform answers it: `render json: {valid: …, recheck: …}` with
+/// the time as Rails renders it, whole seconds on the sandbox's Rails 3.2 and milliseconds on
+/// later Rails (mno-api-sandbox cd52c0b, saml_controller.rb `show`, L33-62); both are read.
+#[tokio::test]
+async fn the_session_check_reads_rails_3_and_later_rails_times() {
+    let (sandbox, _) = tenants();
+    let f = flow(Arc::new(ManualClock::new(NOW)));
+    let (body, request_id) = platform_login(&f, &sandbox, &key_pem(), |_| {}).await;
+    let done = f
+        .consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+        .await
+        .unwrap();
+    let request = done.session.check_request(&sandbox);
+    assert_eq!(
+        request.uri().to_string(),
+        "http://localhost:3001/api/v1/auth/saml/usr-1?session=s3ss10ntok3nabcdefghijklmnopqrstuvwx"
+    );
+    for (recheck, want) in [
+        ("2026-12-01T09:08:00Z", datetime!(2026-12-01 09:08:00 UTC)),
+        (
+            "2026-12-01T09:08:00.000Z",
+            datetime!(2026-12-01 09:08:00 UTC),
+        ),
+    ] {
+        let mut session = done.session.clone();
+        let reply = http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(format!(r#"{{"valid":true,"recheck":"{recheck}"}}"#).into_bytes())
+            .unwrap();
+        let status = session.apply_check_response(&reply).unwrap();
+        assert!(
+            matches!(status, maestrano::sso::SessionStatus::Valid { .. }),
+            "{status:?}"
+        );
+        assert_eq!(session.recheck_at, want, "{recheck}");
+    }
+    let mut session = done.session.clone();
+    let reply = http::Response::builder()
+        .status(200)
+        .body(br#"{"valid":false,"recheck":"2026-12-01T09:08:00Z"}"#.to_vec())
+        .unwrap();
+    assert!(matches!(
+        session.apply_check_response(&reply).unwrap(),
+        maestrano::sso::SessionStatus::Invalid
+    ));
+}

@@ -59,7 +59,7 @@ async fn both_marketplaces_autoconfigure_through_the_dev_platform_client() {
         );
         assert_eq!(
             info.certificate.key_bits(),
-            maestrano_simulator::IDP_KEY_BITS
+            maestrano_simulator::PLATFORM_IDP_KEY_BITS
         );
         // The certificate is valid on the simulator's clock.
         assert!(info.certificate.not_before() <= clock_now());
