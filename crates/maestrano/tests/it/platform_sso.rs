@@ -522,3 +522,52 @@ async fn the_session_check_reads_rails_3_and_later_rails_times() {
         maestrano::sso::SessionStatus::Invalid
     ));
 }
+
+/// Counts `WARN` events, for the once-per-tenant warning.
+#[derive(Default)]
+struct WarnCounter(std::sync::atomic::AtomicUsize);
+
+impl tracing::Subscriber for WarnCounter {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Each acceptance of legacy crypto is visible: a warning, once per tenant, however many
+/// logins follow.
+#[test]
+fn legacy_crypto_is_warned_about_once_per_tenant() {
+    let counter = Arc::new(WarnCounter::default());
+    let dispatch = tracing::Dispatch::from(counter.clone());
+    tracing::dispatcher::with_default(&dispatch, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (sandbox, _) = tenants();
+            let f = flow(Arc::new(ManualClock::new(NOW)));
+            for n in 0..3 {
+                let (body, request_id) = platform_login(&f, &sandbox, &key_pem(), |i| {
+                    i.assertion_uuid = format!("4f0e8d2{n}-9b1a-0135-1f2e-0242ac110003");
+                })
+                .await;
+                f.consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
+                    .await
+                    .unwrap();
+            }
+        });
+    });
+    assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
