@@ -3,8 +3,13 @@
 //! ```text
 //! cargo run --example saml_check -- --cert IDP.pem --audience A --acs-url URL \
 //!     [--idp-entity-id ID] [--in-response-to ID] [--now RFC3339] [--skew-secs N] \
-//!     [--allow-sha1] [--allow-idp-initiated] [--allow-weak-test-certs] [--show] FILE
+//!     [--strict] [--allow-sha1] [--allow-idp-initiated] [--allow-weak-test-certs] [--show] FILE
 //! ```
+//!
+//! By default the SDK's platform signature profile applies (RSA-SHA1 and 1024-bit keys from
+//! the given certificate are accepted, as the Maestrano IdP signs); `--strict` selects
+//! `SamlPolicy::strict()`, which refuses them unless `--allow-sha1` and
+//! `--allow-weak-test-certs` say otherwise.
 //!
 //! FILE holds raw XML or the base64 `SAMLResponse` value. One JSON object is printed on
 //! stdout; the exit status is 0 when the response is valid, 1 when it is not, 2 on a usage
@@ -22,7 +27,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 const USAGE: &str = "usage: saml_check --cert IDP.pem --audience A --acs-url URL [--idp-entity-id ID] \
-[--in-response-to ID] [--now RFC3339] [--skew-secs N] [--allow-sha1] [--allow-idp-initiated] \
+[--in-response-to ID] [--now RFC3339] [--skew-secs N] [--strict] [--allow-sha1] [--allow-idp-initiated] \
 [--allow-weak-test-certs] [--show] FILE";
 
 #[derive(Debug)]
@@ -42,6 +47,7 @@ struct Args {
     in_response_to: Option<String>,
     now: Option<OffsetDateTime>,
     skew_secs: Option<f64>,
+    strict: bool,
     allow_sha1: bool,
     allow_idp_initiated: bool,
     allow_weak_test_certs: bool,
@@ -55,6 +61,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut idp_entity_id, mut in_response_to, mut now, mut skew_secs) = (None, None, None, None);
     let (mut allow_sha1, mut allow_idp_initiated, mut allow_weak_test_certs, mut show) =
         (false, false, false, false);
+    let mut strict = false;
     while let Some(arg) = argv.next() {
         let mut value = |name: &str| argv.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -80,6 +87,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 }
                 skew_secs = Some(n);
             }
+            "--strict" => strict = true,
             "--allow-sha1" => allow_sha1 = true,
             "--allow-idp-initiated" => allow_idp_initiated = true,
             "--allow-weak-test-certs" => allow_weak_test_certs = true,
@@ -101,6 +109,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         in_response_to,
         now,
         skew_secs,
+        strict,
         allow_sha1,
         allow_idp_initiated,
         allow_weak_test_certs,
@@ -169,7 +178,11 @@ fn main() -> ExitCode {
         }
     };
 
-    let mut policy = SamlPolicy::default();
+    let mut policy = if args.strict {
+        SamlPolicy::strict()
+    } else {
+        SamlPolicy::default()
+    };
     policy.insecure_allow_sha1 = args.allow_sha1;
     policy.insecure_allow_idp_initiated = args.allow_idp_initiated;
     policy.insecure_allow_weak_test_certs = args.allow_weak_test_certs;

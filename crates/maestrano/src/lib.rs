@@ -137,7 +137,7 @@ pub mod test_util;
 pub use config::registry::{RefreshReport, Registry, RegistryBuilder, Snapshot};
 pub use config::tenant::Tenant;
 pub use error::{Error, Result};
-pub use rest::RetryPolicy;
+pub use rest::{RestError, RetryPolicy};
 pub use types::{
     ApiId, ApiKey, BillId, GroupUid, IdError, MarketplaceKey, RecurringBillId, ResellerUid, Secret,
     UserUid,

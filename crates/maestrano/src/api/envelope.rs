@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 
 use super::error::{ApiError, FieldErrors};
 use crate::ports::HttpResponse;
+use crate::rest::RestError;
 use crate::rest::wire::{BodyLimit, check_body, excerpt, is_json};
 use crate::types::shown;
 
@@ -116,12 +117,12 @@ struct Data<'a> {
 
 fn limit_error(status: u16, e: BodyLimit) -> ApiError {
     match e {
-        BodyLimit::TooLarge { limit, found } => ApiError::ResponseTooLarge {
+        BodyLimit::TooLarge { limit, found } => ApiError::Rest(RestError::ResponseTooLarge {
             status,
             limit,
             found,
-        },
-        BodyLimit::TooDeep { limit } => ApiError::NestingTooDeep { status, limit },
+        }),
+        BodyLimit::TooDeep { limit } => ApiError::Rest(RestError::NestingTooDeep { status, limit }),
     }
 }
 
@@ -144,21 +145,21 @@ fn open(response: &HttpResponse) -> Result<Data<'_>, ApiError> {
                     message: None,
                     excerpt: Some(excerpt(body)),
                 },
-                200..=299 | 400..=499 if !json => ApiError::NotJson {
+                200..=299 | 400..=499 if !json => ApiError::Rest(RestError::NotJson {
                     status,
                     excerpt: excerpt(body),
-                },
-                200..=299 => ApiError::InvalidResponse {
+                }),
+                200..=299 => ApiError::Rest(RestError::InvalidResponse {
                     status,
                     detail: format!(
                         "expected an envelope {{success, errors, data}}, found {}",
                         excerpt(body)
                     ),
-                },
-                _ => ApiError::UnexpectedStatus {
+                }),
+                _ => ApiError::Rest(RestError::UnexpectedStatus {
                     status,
                     excerpt: excerpt(body),
-                },
+                }),
             });
         }
     };
@@ -179,10 +180,10 @@ fn open(response: &HttpResponse) -> Result<Data<'_>, ApiError> {
         }
         200..=299 | 400..=499 => {}
         _ => {
-            return Err(ApiError::UnexpectedStatus {
+            return Err(ApiError::Rest(RestError::UnexpectedStatus {
                 status,
                 excerpt: excerpt(body),
-            });
+            }));
         }
     }
     let failed = envelope.success == Some(false) || !errors.is_empty() || status >= 400;
@@ -191,10 +192,10 @@ fn open(response: &HttpResponse) -> Result<Data<'_>, ApiError> {
     }
     match envelope.data {
         Some(raw) if raw.get() != "null" => Ok(Data { status, raw }),
-        _ => Err(ApiError::InvalidResponse {
+        _ => Err(ApiError::Rest(RestError::InvalidResponse {
             status,
             detail: "expected `data` in a successful reply, found none".into(),
-        }),
+        })),
     }
 }
 
@@ -236,21 +237,23 @@ fn check_tag(data: &Data<'_>, item: &RawValue, expected: &str) -> Result<(), Api
         #[serde(borrow)]
         object: Option<std::borrow::Cow<'a, str>>,
     }
-    let tag: Tag<'_> = serde_json::from_str(item.get()).map_err(|_| ApiError::InvalidResponse {
-        status: data.status,
-        detail: format!(
-            "expected an object tagged {expected:?}, found {}",
-            kind_of(item)
-        ),
+    let tag: Tag<'_> = serde_json::from_str(item.get()).map_err(|_| {
+        ApiError::Rest(RestError::InvalidResponse {
+            status: data.status,
+            detail: format!(
+                "expected an object tagged {expected:?}, found {}",
+                kind_of(item)
+            ),
+        })
     })?;
     match tag.object {
-        Some(found) if found != expected => Err(ApiError::InvalidResponse {
+        Some(found) if found != expected => Err(ApiError::Rest(RestError::InvalidResponse {
             status: data.status,
             detail: format!(
                 "expected an object tagged {expected:?}, found {:?}",
                 shown(&found)
             ),
-        }),
+        })),
         _ => Ok(()),
     }
 }
@@ -268,9 +271,11 @@ fn kind_of(raw: &RawValue) -> &'static str {
 
 fn decode_item<T: AccountObject>(data: &Data<'_>, item: &RawValue) -> Result<T, ApiError> {
     check_tag(data, item, T::OBJECT)?;
-    serde_json::from_str(item.get()).map_err(|e| ApiError::InvalidResponse {
-        status: data.status,
-        detail: format!("{}: {e}", T::OBJECT),
+    serde_json::from_str(item.get()).map_err(|e| {
+        ApiError::Rest(RestError::InvalidResponse {
+            status: data.status,
+            detail: format!("{}: {e}", T::OBJECT),
+        })
     })
 }
 
@@ -280,7 +285,7 @@ fn decode_item<T: AccountObject>(data: &Data<'_>, item: &RawValue) -> Result<T, 
 ///
 /// The [`ApiError`] the reply stands for: see the variants for the status and envelope
 /// each comes from. An `object` tag other than `T::OBJECT` is an
-/// [`ApiError::InvalidResponse`]; unknown fields are ignored.
+/// [`RestError::InvalidResponse`](crate::RestError::InvalidResponse); unknown fields are ignored.
 pub fn decode_one<T: AccountObject>(response: &HttpResponse) -> Result<T, ApiError> {
     let data = open(response)?;
     decode_item(&data, data.raw)
@@ -293,15 +298,16 @@ pub fn decode_one<T: AccountObject>(response: &HttpResponse) -> Result<T, ApiErr
 /// As [`decode_one`]; `data` must be an array.
 pub fn decode_list<T: AccountObject>(response: &HttpResponse) -> Result<Vec<T>, ApiError> {
     let data = open(response)?;
-    let items: Vec<&RawValue> =
-        serde_json::from_str(data.raw.get()).map_err(|_| ApiError::InvalidResponse {
+    let items: Vec<&RawValue> = serde_json::from_str(data.raw.get()).map_err(|_| {
+        ApiError::Rest(RestError::InvalidResponse {
             status: data.status,
             detail: format!(
                 "expected a list of {}, found {}",
                 T::OBJECT,
                 kind_of(data.raw)
             ),
-        })?;
+        })
+    })?;
     items.into_iter().map(|i| decode_item(&data, i)).collect()
 }
 
@@ -343,7 +349,7 @@ mod tests {
         );
         let e = decode_one::<Thing>(&r).unwrap_err();
         assert!(
-            matches!(&e, ApiError::InvalidResponse { detail, .. } if detail.contains("account_user")),
+            matches!(&e, ApiError::Rest(RestError::InvalidResponse { detail, .. }) if detail.contains("account_user")),
             "{e}"
         );
         let r = resp(
@@ -352,22 +358,22 @@ mod tests {
         );
         assert!(matches!(
             decode_one::<Thing>(&r),
-            Err(ApiError::InvalidResponse { .. })
+            Err(ApiError::Rest(RestError::InvalidResponse { .. }))
         ));
         let r = resp(200, r#"{"success":true,"errors":{},"data":{"id":"x"}}"#);
         assert!(matches!(
             decode_list::<Thing>(&r),
-            Err(ApiError::InvalidResponse { .. })
+            Err(ApiError::Rest(RestError::InvalidResponse { .. }))
         ));
         let r = resp(200, r#"[1,2]"#);
         assert!(matches!(
             decode_list::<Thing>(&r),
-            Err(ApiError::InvalidResponse { .. })
+            Err(ApiError::Rest(RestError::InvalidResponse { .. }))
         ));
         let r = resp(200, r#"{"success":true,"errors":{}}"#);
         assert!(matches!(
             decode_list::<Thing>(&r),
-            Err(ApiError::InvalidResponse { .. })
+            Err(ApiError::Rest(RestError::InvalidResponse { .. }))
         ));
     }
 
@@ -411,11 +417,14 @@ mod tests {
         ));
         assert!(matches!(
             decode_one::<Thing>(&resp(200, "<html>hi</html>")),
-            Err(ApiError::NotJson { status: 200, .. })
+            Err(ApiError::Rest(RestError::NotJson { status: 200, .. }))
         ));
         assert!(matches!(
             decode_one::<Thing>(&resp(302, "")),
-            Err(ApiError::UnexpectedStatus { status: 302, .. })
+            Err(ApiError::Rest(RestError::UnexpectedStatus {
+                status: 302,
+                ..
+            }))
         ));
         assert!(matches!(
             decode_one::<Thing>(&resp(404, "{}")),
@@ -428,7 +437,7 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
         assert!(matches!(
             decode_one::<Thing>(&resp(200, &deep)),
-            Err(ApiError::NestingTooDeep { limit: 64, .. })
+            Err(ApiError::Rest(RestError::NestingTooDeep { limit: 64, .. }))
         ));
     }
 }

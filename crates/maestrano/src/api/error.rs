@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::ports::TransportError;
+use crate::rest::RestError;
 
 /// The field errors of an account API reply (`errors` in the envelope), in the order the
 /// server sent them: each field with its messages.
@@ -79,16 +80,6 @@ impl FieldErrors {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
-    /// A value given to a request builder was refused before anything was sent.
-    #[error("invalid {field}: expected {expected}, found {found}")]
-    InvalidInput {
-        /// The field or argument.
-        field: &'static str,
-        /// What was expected.
-        expected: &'static str,
-        /// What was found (never a secret).
-        found: String,
-    },
     /// The API refused the tenant's credentials (HTTP 401).
     #[error("the API refused the credentials (HTTP {status}){}", opt_msg(.message))]
     Authentication {
@@ -140,51 +131,16 @@ pub enum ApiError {
         /// The start of the body when it was not an envelope.
         excerpt: Option<String>,
     },
-    /// A status the API does not use (a redirect, an unexpected 4xx) without an envelope.
-    #[error("unexpected HTTP status {status}: {excerpt:?}")]
-    UnexpectedStatus {
-        /// The HTTP status.
-        status: u16,
-        /// The start of the body.
-        excerpt: String,
-    },
-    /// The body was not JSON (an HTML error page, a proxy's reply).
-    #[error("expected a JSON body, found (HTTP {status}): {excerpt:?}")]
-    NotJson {
-        /// The HTTP status.
-        status: u16,
-        /// The start of the body, at most 200 characters.
-        excerpt: String,
-    },
-    /// The body was JSON but not of the expected shape.
-    #[error("unexpected reply (HTTP {status}): {detail}")]
-    InvalidResponse {
-        /// The HTTP status.
-        status: u16,
-        /// What was expected and what was found.
-        detail: String,
-    },
-    /// The body was larger than the decoders accept.
-    #[error("reply too large (HTTP {status}): expected at most {limit} bytes, found {found}")]
-    ResponseTooLarge {
-        /// The HTTP status.
-        status: u16,
-        /// The limit.
-        limit: usize,
-        /// The body's size.
-        found: usize,
-    },
-    /// The body nested JSON deeper than the decoders accept.
-    #[error("reply nested too deeply (HTTP {status}): expected at most {limit} levels")]
-    NestingTooDeep {
-        /// The HTTP status.
-        status: u16,
-        /// The limit.
-        limit: usize,
-    },
-    /// No reply was received: see [`TransportError::may_have_been_sent`].
+    /// A request that could not be built, or a reply that could not be read, as for every
+    /// REST call of the SDK; or no reply at all.
     #[error(transparent)]
-    Transport(#[from] TransportError),
+    Rest(#[from] RestError),
+}
+
+impl From<TransportError> for ApiError {
+    fn from(e: TransportError) -> Self {
+        Self::Rest(RestError::Transport(e))
+    }
 }
 
 fn opt_msg(m: &Option<String>) -> String {
@@ -199,13 +155,8 @@ impl ApiError {
             | Self::NotFound { status, .. }
             | Self::InvalidRequest { status, .. }
             | Self::NotCancellable { status, .. }
-            | Self::Server { status, .. }
-            | Self::UnexpectedStatus { status, .. }
-            | Self::NotJson { status, .. }
-            | Self::InvalidResponse { status, .. }
-            | Self::ResponseTooLarge { status, .. }
-            | Self::NestingTooDeep { status, .. } => Some(*status),
-            Self::InvalidInput { .. } | Self::Transport(_) => None,
+            | Self::Server { status, .. } => Some(*status),
+            Self::Rest(e) => e.status(),
         }
     }
 
@@ -224,8 +175,7 @@ impl ApiError {
     /// not: refused by a builder, or a transport failure before anything was written.
     pub fn may_have_been_sent(&self) -> bool {
         match self {
-            Self::InvalidInput { .. } => false,
-            Self::Transport(e) => e.may_have_been_sent(),
+            Self::Rest(e) => e.may_have_been_sent(),
             _ => true,
         }
     }
@@ -239,18 +189,12 @@ impl ApiError {
     /// cancellable) did not take effect.
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            Self::InvalidInput { .. }
-            | Self::Authentication { .. }
+            Self::Authentication { .. }
             | Self::NotFound { .. }
             | Self::InvalidRequest { .. }
             | Self::NotCancellable { .. } => false,
-            Self::UnexpectedStatus { status, .. } => !(400..500).contains(status),
-            Self::NotJson { status, .. }
-            | Self::InvalidResponse { status, .. }
-            | Self::ResponseTooLarge { status, .. }
-            | Self::NestingTooDeep { status, .. } => !(400..500).contains(status),
             Self::Server { .. } => true,
-            Self::Transport(e) => e.may_have_been_sent(),
+            Self::Rest(e) => e.outcome_unknown(),
         }
     }
 }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::error::ApiError;
 use super::money::Decimal;
 use super::timestamp::format_timestamp;
+use crate::rest::RestError;
 
 /// A comparison the account API understands as a suffix of the field name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -209,15 +210,15 @@ impl Filter {
     ///
     /// # Errors
     ///
-    /// [`ApiError::InvalidInput`] for a malformed field name, a time outside years 0000–9999,
+    /// [`RestError::InvalidInput`](crate::RestError::InvalidInput) for a malformed field name, a time outside years 0000–9999,
     /// or more than [`MAX_FILTER_CONDITIONS`] conditions.
     pub fn query_pairs(&self) -> Result<Vec<(String, String)>, ApiError> {
         if self.conditions.len() > MAX_FILTER_CONDITIONS {
-            return Err(ApiError::InvalidInput {
+            return Err(ApiError::Rest(RestError::InvalidInput {
                 field: "filter",
                 expected: "at most 32 conditions",
                 found: format!("{} conditions", self.conditions.len()),
-            });
+            }));
         }
         self.conditions
             .iter()
@@ -232,13 +233,13 @@ impl Filter {
                     FilterValue::Integer(i) => i.to_string(),
                     FilterValue::Decimal(d) => d.to_string(),
                     FilterValue::Bool(b) => b.to_string(),
-                    FilterValue::Time(t) => {
-                        format_timestamp(*t).ok_or_else(|| ApiError::InvalidInput {
+                    FilterValue::Time(t) => format_timestamp(*t).ok_or_else(|| {
+                        ApiError::Rest(RestError::InvalidInput {
                             field: "filter time",
                             expected: "a time between years 0000 and 9999",
                             found: t.year().to_string(),
-                        })?
-                    }
+                        })
+                    })?,
                 };
                 Ok((key, value))
             })
@@ -254,18 +255,18 @@ fn check_field(field: &str) -> Result<(), ApiError> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !well_formed {
-        return Err(ApiError::InvalidInput {
+        return Err(ApiError::Rest(RestError::InvalidInput {
             field: "filter field",
             expected: "a field name of lower-case letters, digits and '_'",
             found: crate::types::shown(field),
-        });
+        }));
     }
     if let Some(c) = Comparison::ALL.iter().find(|c| field.ends_with(c.suffix())) {
-        return Err(ApiError::InvalidInput {
+        return Err(ApiError::Rest(RestError::InvalidInput {
             field: "filter field",
             expected: "a field name without a comparison suffix (use Filter::compare)",
             found: format!("{field} (ends with {})", c.suffix()),
-        });
+        }));
     }
     Ok(())
 }
@@ -340,7 +341,7 @@ mod tests {
             assert!(
                 matches!(
                     Filter::new().eq(bad, "v").query_pairs(),
-                    Err(ApiError::InvalidInput { .. })
+                    Err(ApiError::Rest(RestError::InvalidInput { .. }))
                 ),
                 "{bad:?}"
             );

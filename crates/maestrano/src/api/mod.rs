@@ -21,10 +21,10 @@
 //! | HTTP 400/4xx, or `success: false` with HTTP 200 | [`ApiError::InvalidRequest`] (`param` = first field) |
 //! | cancelling an invoiced bill | [`ApiError::NotCancellable`] |
 //! | HTTP 5xx | [`ApiError::Server`] |
-//! | a body that is not JSON | [`ApiError::NotJson`] with the status and an excerpt |
-//! | JSON of the wrong shape, or a wrong `object` tag | [`ApiError::InvalidResponse`] |
-//! | a body over 16 MiB, or JSON nested over 64 levels | [`ApiError::ResponseTooLarge`], [`ApiError::NestingTooDeep`] |
-//! | no reply | [`ApiError::Transport`] |
+//! | a body that is not JSON | [`RestError::NotJson`](crate::RestError::NotJson) with the status and an excerpt |
+//! | JSON of the wrong shape, or a wrong `object` tag | [`RestError::InvalidResponse`](crate::RestError::InvalidResponse) |
+//! | a body over 16 MiB, or JSON nested over 64 levels | [`RestError::ResponseTooLarge`](crate::RestError::ResponseTooLarge), [`RestError::NestingTooDeep`](crate::RestError::NestingTooDeep) |
+//! | no reply | [`RestError::Transport`](crate::RestError::Transport) |
 //!
 //! # Avoiding double billing
 //!

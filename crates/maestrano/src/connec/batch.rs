@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::decode::error_from_body;
 use super::entity::Entity;
 use super::error::ConnecError;
+use crate::rest::RestError;
 
 /// Most operations in one batch call.
 pub const MAX_BATCH_OPS: usize = 50;
@@ -96,14 +97,16 @@ impl BatchResult {
     /// For a non-2xx status, the error its body describes: JSON-API errors give
     /// [`ConnecError::Api`] (or [`ConnecError::Authentication`] for 401), a bare string gives
     /// [`ConnecError::Api`] with that string as title and detail. A 2xx without the entity is
-    /// [`ConnecError::InvalidResponse`].
+    /// [`RestError::InvalidResponse`](crate::RestError::InvalidResponse).
     pub fn entity(&self, collection: &str) -> Result<Entity, ConnecError> {
         if !(200..300).contains(&self.status) {
             return Err(error_from_body(self.status, &self.body));
         }
-        let invalid = |detail: String| ConnecError::InvalidResponse {
-            status: self.status,
-            detail,
+        let invalid = |detail: String| {
+            ConnecError::Rest(RestError::InvalidResponse {
+                status: self.status,
+                detail,
+            })
         };
         let value = self
             .body

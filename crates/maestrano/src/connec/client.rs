@@ -20,6 +20,7 @@ use super::query::ListQuery;
 use super::requests::ConnecRequests;
 use crate::config::tenant::Tenant;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse};
+use crate::rest::RestError;
 use crate::rest::retry::Retrier;
 use crate::types::GroupUid;
 
@@ -257,7 +258,7 @@ impl ConnecClient {
     ///
     /// The error of the first call when it fails; [`ConnecError::BatchIncomplete`], with the
     /// outcomes of the calls that went through, when a later one fails; and
-    /// [`ConnecError::InvalidResponse`] when Connec! returns a different number of results
+    /// [`RestError::InvalidResponse`](crate::RestError::InvalidResponse) when Connec! returns a different number of results
     /// than operations.
     pub async fn batch(
         &self,
@@ -278,14 +279,14 @@ impl ConnecClient {
                 let status = response.status().as_u16();
                 let reply = decode_batch(&response)?;
                 if reply.results.len() != chunk.len() {
-                    return Err(ConnecError::InvalidResponse {
+                    return Err(ConnecError::Rest(RestError::InvalidResponse {
                         status,
                         detail: format!(
                             "expected {} batch results, found {}",
                             chunk.len(),
                             reply.results.len()
                         ),
-                    });
+                    }));
                 }
                 Ok(reply)
             };
@@ -381,10 +382,10 @@ impl Pages {
             return;
         };
         if self.last_url.as_deref() == Some(next) {
-            self.error = Some(ConnecError::InvalidResponse {
+            self.error = Some(ConnecError::Rest(RestError::InvalidResponse {
                 status: 200,
                 detail: "expected pagination.next to move on, found the page just fetched".into(),
-            });
+            }));
             return;
         }
         if self.fetched >= max {

@@ -9,6 +9,7 @@ use super::batch::BatchReply;
 use super::entity::Entity;
 use super::error::{ConnecError, JsonApiError};
 use crate::ports::HttpResponse;
+use crate::rest::RestError;
 use crate::rest::wire::json_kind;
 use crate::rest::wire::{BodyLimit, check_body, excerpt, is_json};
 
@@ -82,12 +83,14 @@ impl Notification {
 
 fn limit_error(status: u16, e: BodyLimit) -> ConnecError {
     match e {
-        BodyLimit::TooLarge { limit, found } => ConnecError::ResponseTooLarge {
+        BodyLimit::TooLarge { limit, found } => ConnecError::Rest(RestError::ResponseTooLarge {
             status,
             limit,
             found,
-        },
-        BodyLimit::TooDeep { limit } => ConnecError::NestingTooDeep { status, limit },
+        }),
+        BodyLimit::TooDeep { limit } => {
+            ConnecError::Rest(RestError::NestingTooDeep { status, limit })
+        }
     }
 }
 
@@ -115,10 +118,10 @@ pub(crate) fn error_from_body(status: u16, body: &Value) -> ConnecError {
             status,
             excerpt: excerpt(other.to_string().as_bytes()),
         },
-        (_, other) => ConnecError::UnexpectedStatus {
+        (_, other) => ConnecError::Rest(RestError::UnexpectedStatus {
             status,
             excerpt: excerpt(other.to_string().as_bytes()),
-        },
+        }),
     }
 }
 
@@ -139,24 +142,26 @@ pub(crate) fn open(response: &HttpResponse) -> Result<Value, ConnecError> {
                 status,
                 excerpt: excerpt(body),
             },
-            Err(_) if !is_json(body) && !body.is_empty() => ConnecError::NotJson {
+            Err(_) if !is_json(body) && !body.is_empty() => ConnecError::Rest(RestError::NotJson {
                 status,
                 excerpt: excerpt(body),
-            },
-            Err(_) => ConnecError::UnexpectedStatus {
+            }),
+            Err(_) => ConnecError::Rest(RestError::UnexpectedStatus {
                 status,
                 excerpt: excerpt(body),
-            },
+            }),
         });
     }
-    parsed.map_err(|_| ConnecError::NotJson {
-        status,
-        excerpt: excerpt(body),
+    parsed.map_err(|_| {
+        ConnecError::Rest(RestError::NotJson {
+            status,
+            excerpt: excerpt(body),
+        })
     })
 }
 
 fn invalid(status: u16, detail: String) -> ConnecError {
-    ConnecError::InvalidResponse { status, detail }
+    ConnecError::Rest(RestError::InvalidResponse { status, detail })
 }
 
 fn entity_from(status: u16, collection: &str, value: Value) -> Result<Entity, ConnecError> {
@@ -200,7 +205,7 @@ fn take_key(
 /// # Errors
 ///
 /// The error of a non-2xx reply (JSON-API errors typed, the HTTP status kept), or
-/// [`ConnecError::InvalidResponse`] when the key is missing, holds no object, or the entity's
+/// [`RestError::InvalidResponse`](crate::RestError::InvalidResponse) when the key is missing, holds no object, or the entity's
 /// `id` is not an id array.
 pub fn decode_entity(response: &HttpResponse, collection: &str) -> Result<Entity, ConnecError> {
     let status = response.status().as_u16();
@@ -281,7 +286,7 @@ pub fn decode_page(response: &HttpResponse, collection: &str) -> Result<Page, Co
 ///
 /// # Errors
 ///
-/// The error of a non-2xx reply, or [`ConnecError::InvalidResponse`] without a `results`
+/// The error of a non-2xx reply, or [`RestError::InvalidResponse`](crate::RestError::InvalidResponse) without a `results`
 /// array of `{status, body}`.
 pub fn decode_batch(response: &HttpResponse) -> Result<BatchReply, ConnecError> {
     let status = response.status().as_u16();
@@ -297,7 +302,7 @@ pub fn decode_batch(response: &HttpResponse) -> Result<BatchReply, ConnecError> 
 ///
 /// # Errors
 ///
-/// The error of a non-2xx reply, or [`ConnecError::InvalidResponse`] when it is not an object.
+/// The error of a non-2xx reply, or [`RestError::InvalidResponse`](crate::RestError::InvalidResponse) when it is not an object.
 pub fn decode_version(response: &HttpResponse) -> Result<ConnecVersion, ConnecError> {
     let status = response.status().as_u16();
     serde_json::from_value(open(response)?)
@@ -308,7 +313,7 @@ pub fn decode_version(response: &HttpResponse) -> Result<ConnecVersion, ConnecEr
 ///
 /// # Errors
 ///
-/// The error of a non-2xx reply, or [`ConnecError::NotJson`].
+/// The error of a non-2xx reply, or [`RestError::NotJson`](crate::RestError::NotJson).
 pub fn decode_report(response: &HttpResponse) -> Result<Value, ConnecError> {
     open(response)
 }
@@ -318,13 +323,15 @@ pub fn decode_report(response: &HttpResponse) -> Result<Value, ConnecError> {
 ///
 /// # Errors
 ///
-/// [`ConnecError::ResponseTooLarge`], [`ConnecError::NestingTooDeep`], [`ConnecError::NotJson`]
-/// or [`ConnecError::InvalidResponse`] (with status 0: there is no HTTP status).
+/// [`RestError::ResponseTooLarge`](crate::RestError::ResponseTooLarge), [`RestError::NestingTooDeep`](crate::RestError::NestingTooDeep), [`RestError::NotJson`](crate::RestError::NotJson)
+/// or [`RestError::InvalidResponse`](crate::RestError::InvalidResponse) (with status 0: there is no HTTP status).
 pub fn decode_notification(body: &[u8]) -> Result<Notification, ConnecError> {
     check_body(body).map_err(|e| limit_error(0, e))?;
-    let value: Value = serde_json::from_slice(body).map_err(|_| ConnecError::NotJson {
-        status: 0,
-        excerpt: excerpt(body),
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        ConnecError::Rest(RestError::NotJson {
+            status: 0,
+            excerpt: excerpt(body),
+        })
     })?;
     let Value::Object(map) = value else {
         return Err(invalid(

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::error::ConnecError;
+use crate::rest::RestError;
 use crate::timestamp::parse_rfc3339 as parse_timestamp;
 
 /// One reference in an id array: an entity's id at a provider (`connec` for Connec!'s own
@@ -110,15 +111,15 @@ impl Entity {
     ///
     /// # Errors
     ///
-    /// [`ConnecError::InvalidInput`] when `value` is not an object.
+    /// [`RestError::InvalidInput`](crate::RestError::InvalidInput) when `value` is not an object.
     pub fn from_value(value: Value) -> Result<Self, ConnecError> {
         match value {
             Value::Object(m) => Ok(Self(m)),
-            other => Err(ConnecError::InvalidInput {
+            other => Err(ConnecError::Rest(RestError::InvalidInput {
                 field: "entity",
                 expected: "a JSON object",
                 found: crate::rest::wire::json_kind(&other).to_owned(),
-            }),
+            })),
         }
     }
 
@@ -214,23 +215,25 @@ impl Entity {
     ///
     /// # Errors
     ///
-    /// [`ConnecError::InvalidInput`] when a known field has the wrong type.
+    /// [`RestError::InvalidInput`](crate::RestError::InvalidInput) when a known field has the wrong type.
     pub fn to_typed<T: ConnecEntity>(&self) -> Result<T, ConnecError> {
         serde_json::from_value(Value::Object(self.0.clone())).map_err(|e| {
-            ConnecError::InvalidInput {
+            ConnecError::Rest(RestError::InvalidInput {
                 field: "entity",
                 expected: T::COLLECTION,
                 found: e.to_string(),
-            }
+            })
         })
     }
 
     /// A typed struct as an entity.
     pub fn from_typed<T: ConnecEntity>(typed: &T) -> Result<Self, ConnecError> {
-        let value = serde_json::to_value(typed).map_err(|e| ConnecError::InvalidInput {
-            field: "entity",
-            expected: "an entity that serialises to JSON",
-            found: e.to_string(),
+        let value = serde_json::to_value(typed).map_err(|e| {
+            ConnecError::Rest(RestError::InvalidInput {
+                field: "entity",
+                expected: "an entity that serialises to JSON",
+                found: e.to_string(),
+            })
         })?;
         Self::from_value(value)
     }

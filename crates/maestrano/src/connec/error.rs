@@ -4,6 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::batch::BatchOutcome;
 use crate::ports::TransportError;
+use crate::rest::RestError;
 use crate::types::MarketplaceKey;
 
 /// One error in Connec!'s JSON-API shape `{errors: [{id, href, status, code, title, detail}]}`.
@@ -75,16 +76,6 @@ pub enum ConnecError {
         /// The tenant.
         marketplace: MarketplaceKey,
     },
-    /// A value given to a request builder was refused before anything was sent.
-    #[error("invalid {field}: expected {expected}, found {found}")]
-    InvalidInput {
-        /// The field or argument.
-        field: &'static str,
-        /// What was expected.
-        expected: &'static str,
-        /// What was found.
-        found: String,
-    },
     /// Connec! refused the credentials (HTTP 401).
     #[error("Connec! refused the credentials (HTTP {status}){}", first(.errors))]
     Authentication {
@@ -110,49 +101,6 @@ pub enum ConnecError {
         /// The start of the body.
         excerpt: String,
     },
-    /// A status Connec! does not use, without JSON-API errors.
-    #[error("unexpected HTTP status {status}: {excerpt:?}")]
-    UnexpectedStatus {
-        /// The HTTP status.
-        status: u16,
-        /// The start of the body.
-        excerpt: String,
-    },
-    /// The body was not JSON.
-    #[error("expected a JSON body, found (HTTP {status}): {excerpt:?}")]
-    NotJson {
-        /// The HTTP status.
-        status: u16,
-        /// The start of the body.
-        excerpt: String,
-    },
-    /// The body was JSON of the wrong shape.
-    #[error("unexpected reply (HTTP {status}): {detail}")]
-    InvalidResponse {
-        /// The HTTP status.
-        status: u16,
-        /// What was expected and what was found.
-        detail: String,
-    },
-    /// The body was larger than the decoders accept.
-    #[error("reply too large (HTTP {status}): expected at most {limit} bytes, found {found}")]
-    ResponseTooLarge {
-        /// The HTTP status.
-        status: u16,
-        /// The limit.
-        limit: usize,
-        /// The size found.
-        found: usize,
-    },
-    /// The body nested JSON deeper than the decoders accept.
-    #[error("reply nested too deeply (HTTP {status}): expected at most {limit} levels")]
-    NestingTooDeep {
-        /// The HTTP status.
-        status: u16,
-        /// The limit.
-        limit: usize,
-    },
-    /// `pagination.next` pointed outside the tenant's Connec! host (or outside the group):
     /// it was not followed, and no credentials were sent to it.
     #[error("pagination.next not followed: expected a URL under {expected}, found {found}")]
     ForeignNextPage {
@@ -177,9 +125,16 @@ pub enum ConnecError {
         #[source]
         source: Box<ConnecError>,
     },
-    /// No reply was received.
+    /// A request that could not be built, or a reply that could not be read, as for every
+    /// REST call of the SDK; or no reply at all.
     #[error(transparent)]
-    Transport(#[from] TransportError),
+    Rest(#[from] RestError),
+}
+
+impl From<TransportError> for ConnecError {
+    fn from(e: TransportError) -> Self {
+        Self::Rest(RestError::Transport(e))
+    }
 }
 
 impl ConnecError {
@@ -188,12 +143,8 @@ impl ConnecError {
         match self {
             Self::Authentication { status, .. }
             | Self::Api { status, .. }
-            | Self::Server { status, .. }
-            | Self::UnexpectedStatus { status, .. }
-            | Self::NotJson { status, .. }
-            | Self::InvalidResponse { status, .. }
-            | Self::ResponseTooLarge { status, .. }
-            | Self::NestingTooDeep { status, .. } => Some(*status),
+            | Self::Server { status, .. } => Some(*status),
+            Self::Rest(e) => e.status(),
             _ => None,
         }
     }
@@ -216,10 +167,9 @@ impl ConnecError {
     pub fn may_have_been_sent(&self) -> bool {
         match self {
             Self::NotConfigured { .. }
-            | Self::InvalidInput { .. }
             | Self::ForeignNextPage { .. }
             | Self::TooManyPages { .. } => false,
-            Self::Transport(e) => e.may_have_been_sent(),
+            Self::Rest(e) => e.may_have_been_sent(),
             Self::BatchIncomplete { source, .. } => source.may_have_been_sent(),
             _ => true,
         }
@@ -231,13 +181,8 @@ impl ConnecError {
     pub fn outcome_unknown(&self) -> bool {
         match self {
             Self::Server { .. } => true,
-            Self::NotJson { status, .. }
-            | Self::InvalidResponse { status, .. }
-            | Self::ResponseTooLarge { status, .. }
-            | Self::NestingTooDeep { status, .. }
-            | Self::UnexpectedStatus { status, .. } => !(400..500).contains(status),
             Self::Api { status, .. } => *status >= 500,
-            Self::Transport(e) => e.may_have_been_sent(),
+            Self::Rest(e) => e.outcome_unknown(),
             Self::BatchIncomplete { source, .. } => source.outcome_unknown(),
             _ => false,
         }

@@ -3,6 +3,7 @@
 use time::OffsetDateTime;
 
 use super::error::ConnecError;
+use crate::rest::RestError;
 use crate::timestamp::format_rfc3339 as format_timestamp;
 
 /// Longest `$filter` or `$orderby` accepted.
@@ -87,21 +88,21 @@ impl ListQuery {
     ///
     /// # Errors
     ///
-    /// [`ConnecError::InvalidInput`] for an expression over 2048 characters or with control
+    /// [`RestError::InvalidInput`](crate::RestError::InvalidInput) for an expression over 2048 characters or with control
     /// characters, a `$top` of 0, or a time outside years 0000–9999.
     pub fn query_pairs(&self) -> Result<Vec<(String, String)>, ConnecError> {
         if let Some(year) = self.bad_time {
-            return Err(ConnecError::InvalidInput {
+            return Err(ConnecError::Rest(RestError::InvalidInput {
                 field: "updated_since",
                 expected: "a time between years 0000 and 9999",
                 found: year.to_string(),
-            });
+            }));
         }
         let mut out = Vec::new();
         for (name, value) in [("$filter", &self.filter), ("$orderby", &self.orderby)] {
             if let Some(v) = value {
                 if v.chars().count() > MAX_QUERY_CHARS || v.chars().any(char::is_control) {
-                    return Err(ConnecError::InvalidInput {
+                    return Err(ConnecError::Rest(RestError::InvalidInput {
                         field: if name == "$filter" {
                             "$filter"
                         } else {
@@ -109,17 +110,17 @@ impl ListQuery {
                         },
                         expected: "at most 2048 characters without control characters",
                         found: format!("{} characters", v.chars().count()),
-                    });
+                    }));
                 }
                 out.push((name.to_owned(), v.clone()));
             }
         }
         if self.top == Some(0) {
-            return Err(ConnecError::InvalidInput {
+            return Err(ConnecError::Rest(RestError::InvalidInput {
                 field: "$top",
                 expected: "at least 1",
                 found: "0".into(),
-            });
+            }));
         }
         if let Some(top) = self.top {
             out.push(("$top".into(), top.to_string()));

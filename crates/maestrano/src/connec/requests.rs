@@ -11,6 +11,7 @@ use super::query::ListQuery;
 use crate::USER_AGENT;
 use crate::config::tenant::Tenant;
 use crate::ports::HttpRequest;
+use crate::rest::RestError;
 use crate::rest::wire::{base_url, basic_auth, to_uri};
 use crate::types::{GroupUid, MarketplaceKey};
 
@@ -56,11 +57,11 @@ fn check_collection(collection: &str) -> Result<(), ConnecError> {
     if ok {
         Ok(())
     } else {
-        Err(ConnecError::InvalidInput {
+        Err(ConnecError::Rest(RestError::InvalidInput {
             field: "entity collection",
             expected: "a collection name of lower-case letters, digits and '_' such as \"people\"",
             found: crate::types::shown(collection),
-        })
+        }))
     }
 }
 
@@ -71,11 +72,11 @@ fn check_id(id: &str) -> Result<(), ConnecError> {
         || id == "."
         || id == ".."
     {
-        return Err(ConnecError::InvalidInput {
+        return Err(ConnecError::Rest(RestError::InvalidInput {
             field: "entity id",
             expected: "1 to 255 bytes without control characters, not \".\" or \"..\"",
             found: crate::types::shown(id),
-        });
+        }));
     }
     Ok(())
 }
@@ -129,13 +130,13 @@ impl ConnecRequests {
         check_collection(collection)?;
         let mut url = self.group_base.clone();
         {
-            let mut s = url
-                .path_segments_mut()
-                .map_err(|()| ConnecError::InvalidInput {
+            let mut s = url.path_segments_mut().map_err(|()| {
+                ConnecError::Rest(RestError::InvalidInput {
                     field: "connec.host",
                     expected: "a URL that can have a path",
                     found: self.host.scheme().to_owned(),
-                })?;
+                })
+            })?;
             s.push(collection);
             if let Some(id) = id {
                 check_id(id)?;
@@ -152,10 +153,12 @@ impl ConnecRequests {
         body: Option<Vec<u8>>,
         auth: bool,
     ) -> Result<HttpRequest, ConnecError> {
-        let uri = to_uri(url).map_err(|expected| ConnecError::InvalidInput {
-            field: "url",
-            expected,
-            found: url.path().to_owned(),
+        let uri = to_uri(url).map_err(|expected| {
+            ConnecError::Rest(RestError::InvalidInput {
+                field: "url",
+                expected,
+                found: url.path().to_owned(),
+            })
         })?;
         let mut request = http::Request::new(body.unwrap_or_default());
         *request.method_mut() = method;
@@ -324,26 +327,26 @@ impl ConnecRequests {
     ///
     /// # Errors
     ///
-    /// [`ConnecError::InvalidInput`] for no operation, more than [`MAX_BATCH_OPS`], or an
+    /// [`RestError::InvalidInput`](crate::RestError::InvalidInput) for no operation, more than [`MAX_BATCH_OPS`], or an
     /// operation outside this group.
     pub fn batch(&self, ops: &[BatchOp], sequential: bool) -> Result<HttpRequest, ConnecError> {
         if ops.is_empty() || ops.len() > MAX_BATCH_OPS {
-            return Err(ConnecError::InvalidInput {
+            return Err(ConnecError::Rest(RestError::InvalidInput {
                 field: "batch",
                 expected: "1 to 50 operations",
                 found: format!("{} operations", ops.len()),
-            });
+            }));
         }
         let prefix = self.group_path_prefix();
         if let Some(op) = ops
             .iter()
             .find(|op| op.collection_after(&prefix).is_none() || op.url.contains(".."))
         {
-            return Err(ConnecError::InvalidInput {
+            return Err(ConnecError::Rest(RestError::InvalidInput {
                 field: "batch operation url",
                 expected: "a path under this client's group",
                 found: crate::types::shown(&op.url),
-            });
+            }));
         }
         let body = BatchRequest {
             sequential,
@@ -364,10 +367,12 @@ impl ConnecRequests {
         report: &str,
         params: &[(&str, &str)],
     ) -> Result<HttpRequest, ConnecError> {
-        check_collection(report).map_err(|_| ConnecError::InvalidInput {
-            field: "report",
-            expected: "a report name of lower-case letters, digits and '_'",
-            found: crate::types::shown(report),
+        check_collection(report).map_err(|_| {
+            ConnecError::Rest(RestError::InvalidInput {
+                field: "report",
+                expected: "a report name of lower-case letters, digits and '_'",
+                found: crate::types::shown(report),
+            })
         })?;
         let mut url = crate::rest::wire::base_url(&self.host, "api/reports");
         if let Ok(mut s) = url.path_segments_mut() {

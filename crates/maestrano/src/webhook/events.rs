@@ -2,6 +2,7 @@
 
 use crate::connec::decode::decode_notification;
 use crate::connec::{ConnecError, Notification};
+use crate::rest::RestError;
 use crate::types::{GroupUid, MarketplaceKey, UserUid};
 
 /// Default cap on a notification body: 10 MiB.
@@ -30,14 +31,20 @@ impl NotificationError {
     pub fn reason(&self) -> String {
         let reason = match self {
             Self::TooLarge { .. } => self.to_string(),
-            Self::Invalid(ConnecError::NotJson { .. }) => "the body is not JSON".to_owned(),
-            Self::Invalid(ConnecError::NestingTooDeep { limit, .. }) => {
+            Self::Invalid(ConnecError::Rest(RestError::NotJson { .. })) => {
+                "the body is not JSON".to_owned()
+            }
+            Self::Invalid(ConnecError::Rest(RestError::NestingTooDeep { limit, .. })) => {
                 format!("the body nests JSON deeper than {limit} levels")
             }
-            Self::Invalid(ConnecError::ResponseTooLarge { limit, found, .. }) => {
+            Self::Invalid(ConnecError::Rest(RestError::ResponseTooLarge {
+                limit, found, ..
+            })) => {
                 format!("body is {found} bytes, more than the {limit}-byte limit")
             }
-            Self::Invalid(ConnecError::InvalidResponse { detail, .. }) => detail.clone(),
+            Self::Invalid(ConnecError::Rest(RestError::InvalidResponse { detail, .. })) => {
+                detail.clone()
+            }
             Self::Invalid(_) => "the body is not a Connec! notification".to_owned(),
         };
         match reason.char_indices().nth(160) {
@@ -50,7 +57,8 @@ impl NotificationError {
     pub fn is_too_large(&self) -> bool {
         matches!(
             self,
-            Self::TooLarge { .. } | Self::Invalid(ConnecError::ResponseTooLarge { .. })
+            Self::TooLarge { .. }
+                | Self::Invalid(ConnecError::Rest(RestError::ResponseTooLarge { .. }))
         )
     }
 }

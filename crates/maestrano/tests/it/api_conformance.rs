@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use maestrano::__private::{
     decode_batch, decode_entity, decode_notification, decode_page, decode_version,
 };
+use maestrano::RestError;
 use maestrano::api::{
     ApiError, Bill, BillStatus, Decimal, Group, Period, RecurringBill, RecurringBillStatus,
     Reseller, User,
@@ -304,7 +305,7 @@ const TABLE: &[(&str, Check)] = &[
         // The same reply is not a cancelled recurring bill: its tag is account_bill.
         assert!(matches!(
             maestrano::__private::decode_cancelled_recurring_bill(&reply(200, f)),
-            Err(ApiError::InvalidResponse { .. })
+            Err(ApiError::Rest(RestError::InvalidResponse { .. }))
         ));
     }),
     ("shapes/account/recurring-bill-single.json", |f| {
@@ -559,7 +560,7 @@ const TABLE: &[(&str, Check)] = &[
     ("shapes/connec/sandbox-stub-person-string-id.json", |f| {
         let e = connec_error(200, f);
         assert!(
-            matches!(&e, ConnecError::InvalidResponse { detail, .. } if detail.contains("id")),
+            matches!(&e, ConnecError::Rest(RestError::InvalidResponse { detail, .. }) if detail.contains("id")),
             "{e}"
         );
     }),
@@ -659,7 +660,7 @@ const TABLE: &[(&str, Check)] = &[
         |f| {
             let e = decode_page(&reply(200, f), "people").unwrap_err();
             assert!(
-                matches!(&e, ConnecError::InvalidResponse { detail, .. } if detail.contains("\"people\"")),
+                matches!(&e, ConnecError::Rest(RestError::InvalidResponse { detail, .. }) if detail.contains("\"people\"")),
                 "{e}"
             );
         },

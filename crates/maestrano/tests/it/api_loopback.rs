@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use maestrano::RestError;
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::api::{AccountClient, ApiError, Filter};
 use maestrano::config::MarketplaceConfig;
@@ -219,7 +220,7 @@ async fn account_api_over_real_http() {
         assert_eq!(client.reseller(&ResellerUid::new("rsl-449s8fsd").unwrap()).await.unwrap().name.as_deref(), Some("Blue Consulting"));
 
         let slow = client.group(&GroupUid::new("cld-slow").unwrap()).await.unwrap_err();
-        assert!(matches!(&slow, ApiError::Transport(t) if t.kind() == TransportErrorKind::Timeout), "{slow}");
+        assert!(matches!(&slow, ApiError::Rest(RestError::Transport(t)) if t.kind() == TransportErrorKind::Timeout), "{slow}");
         assert!(slow.may_have_been_sent() && slow.outcome_unknown());
 
         let e = client.list_users(&Filter::new()).await.unwrap_err();
@@ -227,7 +228,7 @@ async fn account_api_over_real_http() {
 
         let e = client.user(&UserUid::new("usr-html").unwrap()).await.unwrap_err();
         match &e {
-            ApiError::NotJson { status: 200, excerpt } => {
+            ApiError::Rest(RestError::NotJson { status: 200, excerpt }) => {
                 assert!(excerpt.contains('<'), "{excerpt}");
                 assert!(excerpt.chars().count() <= 201);
             }
@@ -235,7 +236,7 @@ async fn account_api_over_real_http() {
         }
 
         let e = client.recurring_bill(&RecurringBillId::new("rbill-reset").unwrap()).await.unwrap_err();
-        assert!(matches!(&e, ApiError::Transport(t) if t.may_have_been_sent()), "{e}");
+        assert!(matches!(&e, ApiError::Rest(RestError::Transport(t)) if t.may_have_been_sent()), "{e}");
 
         let wrong = AccountClient::new(tenant(&server.base, "wrong-key"), http_client());
         let e = wrong.bill(&BillId::new("bill-13").unwrap()).await.unwrap_err();
@@ -302,7 +303,7 @@ async fn connec_over_real_http_never_follows_a_foreign_next_link() {
         let e = client.get("people", "html").await.unwrap_err();
         assert!(matches!(&e, ConnecError::Server { status: 502, excerpt } if excerpt.contains("Bad Gateway")), "{e}");
         let e = client.get("people", "reset").await.unwrap_err();
-        assert!(matches!(e, ConnecError::Transport(_)), "{e}");
+        assert!(matches!(e, ConnecError::Rest(RestError::Transport(_))), "{e}");
 
         let b = client.requests();
         let ops = vec![

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use maestrano::__private::{AccountRequests, Retrier};
+use maestrano::RestError;
 use maestrano::RetryPolicy;
 use maestrano::USER_AGENT;
 use maestrano::api::{
@@ -191,7 +192,7 @@ fn filters_become_query_parameters_with_suffixes_and_rfc3339_values() {
     let bad = Filter::new().eq("created_at_after", "x");
     assert!(matches!(
         b.list_bills(&bad),
-        Err(ApiError::InvalidInput { .. })
+        Err(ApiError::Rest(RestError::InvalidInput { .. }))
     ));
 }
 
@@ -239,7 +240,10 @@ fn bad_bills_are_refused_before_anything_is_built() {
     ];
     for bill in cases {
         let e = b.create_bill(&bill).unwrap_err();
-        assert!(matches!(e, ApiError::InvalidInput { .. }), "{e}");
+        assert!(
+            matches!(e, ApiError::Rest(RestError::InvalidInput { .. })),
+            "{e}"
+        );
         assert!(!e.may_have_been_sent());
     }
 }
@@ -531,7 +535,9 @@ async fn transport_errors_keep_whether_the_request_may_have_been_sent() {
         .user(&UserUid::new("usr-1").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(&e, ApiError::Transport(t) if t.kind() == TransportErrorKind::Connect));
+    assert!(
+        matches!(&e, ApiError::Rest(RestError::Transport(t)) if t.kind() == TransportErrorKind::Connect)
+    );
     assert!(!e.may_have_been_sent() && !e.outcome_unknown());
     let err: maestrano::Error = e.into();
     assert!(err.to_string().contains("refused"));

@@ -21,7 +21,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("idmap", &["config", "ports", "types"]),
     (
         "webhook",
-        &["config", "connec", "idmap", "ports", "routes", "types"],
+        &[
+            "config", "connec", "idmap", "ports", "rest", "routes", "types",
+        ],
     ),
     ("adapters", &["idmap", "ports", "saml", "types"]),
     ("test_util", &["idmap", "ports", "types"]),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use maestrano::__private::ConnecRequests;
 use maestrano::__private::Retrier;
+use maestrano::RestError;
 use maestrano::RetryPolicy;
 use maestrano::config::MarketplaceConfig;
 use maestrano::connec::{
@@ -125,13 +126,19 @@ fn ids_are_path_segments_and_collections_are_checked() {
     assert_eq!(r.uri().path(), "/api/v2/cld-dkg601/people/a%20b%2Fc%3Fd");
     for bad in ["People", "../people", "", "people/1", "pe ople"] {
         assert!(
-            matches!(b.get(bad, "1"), Err(ConnecError::InvalidInput { .. })),
+            matches!(
+                b.get(bad, "1"),
+                Err(ConnecError::Rest(RestError::InvalidInput { .. }))
+            ),
             "{bad:?}"
         );
     }
     for bad in ["", "..", "\n"] {
         assert!(
-            matches!(b.get("people", bad), Err(ConnecError::InvalidInput { .. })),
+            matches!(
+                b.get("people", bad),
+                Err(ConnecError::Rest(RestError::InvalidInput { .. }))
+            ),
             "{bad:?}"
         );
     }
@@ -191,14 +198,14 @@ fn batch_reports_and_version_requests_are_exact() {
     let too_many = vec![ops[0].clone(); MAX_BATCH_OPS + 1];
     assert!(matches!(
         b.batch(&too_many, true),
-        Err(ConnecError::InvalidInput { .. })
+        Err(ConnecError::Rest(RestError::InvalidInput { .. }))
     ));
     assert!(b.batch(&[], true).is_err());
     let foreign = BatchOp::new(BatchMethod::Put, "/api/v2/cld-other/people/1", json!({}));
     assert!(
         matches!(
             b.batch(&[foreign], true),
-            Err(ConnecError::InvalidInput { .. })
+            Err(ConnecError::Rest(RestError::InvalidInput { .. }))
         ),
         "ops stay in the client's group"
     );
@@ -378,7 +385,10 @@ async fn the_page_cap_and_a_repeating_link_stop_the_listing() {
         .list_all("people", ListQuery::new())
         .await
         .unwrap_err();
-    assert!(matches!(e, ConnecError::InvalidResponse { .. }), "{e}");
+    assert!(
+        matches!(e, ConnecError::Rest(RestError::InvalidResponse { .. })),
+        "{e}"
+    );
     assert_eq!(fake.requests().len(), 2);
 }
 
@@ -451,7 +461,10 @@ async fn a_failing_later_batch_call_reports_what_was_applied() {
     match &e {
         ConnecError::BatchIncomplete { completed, source } => {
             assert_eq!(completed.len(), 50);
-            assert!(matches!(**source, ConnecError::Transport(_)));
+            assert!(matches!(
+                **source,
+                ConnecError::Rest(RestError::Transport(_))
+            ));
         }
         e => panic!("{e}"),
     }
@@ -475,7 +488,7 @@ async fn a_failing_later_batch_call_reports_what_was_applied() {
         .unwrap();
     let e = client.batch(&[op.clone(), op], true).await.unwrap_err();
     assert!(
-        matches!(&e, ConnecError::InvalidResponse { detail, .. } if detail.contains("expected 2 batch results")),
+        matches!(&e, ConnecError::Rest(RestError::InvalidResponse { detail, .. }) if detail.contains("expected 2 batch results")),
         "{e}"
     );
 }
@@ -563,7 +576,7 @@ async fn connec_timeout_cuts_each_attempt_when_a_retrier_is_set() {
         .with_retry(retrier);
     let e = client.get("people", "1").await.unwrap_err();
     assert!(
-        matches!(&e, ConnecError::Transport(t) if t.kind() == TransportErrorKind::Timeout),
+        matches!(&e, ConnecError::Rest(RestError::Transport(t)) if t.kind() == TransportErrorKind::Timeout),
         "{e}"
     );
     // Two attempts cut at 7 s each, with a 250 ms backoff between them.

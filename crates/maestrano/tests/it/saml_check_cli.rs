@@ -129,10 +129,23 @@ fn corpus_flags_map_to_the_insecure_switches() {
         "--in-response-to",
         "ONELOGIN_5fe9d6e499b2f0913206aab3f7191729049bb807",
     ];
-    let out = run(&[&irt[..], &["--allow-weak-test-certs"]].concat());
+    // The strict profile refuses the RSA-SHA1 signature unless SHA-1 is allowed; the default
+    // platform profile accepts it from the pinned certificate.
+    let out = run(&[&irt[..], &["--strict", "--allow-weak-test-certs"]].concat());
     assert_eq!(json(&out)["error"], "algorithm_not_allowed");
-    let out = run(&[&irt[..], &["--allow-weak-test-certs", "--allow-sha1"]].concat());
+    let out = run(&[
+        &irt[..],
+        &["--strict", "--allow-weak-test-certs", "--allow-sha1"],
+    ]
+    .concat());
     assert_eq!(out.status.code(), Some(0));
+    let out = run(&[&irt[..], &["--allow-weak-test-certs"]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(
         json(&out)["name_id"],
         "492882615acf31c8096b627245d76ae53036c090"

@@ -10,6 +10,7 @@ mod models;
 
 use std::sync::Arc;
 
+use crate::rest::RestError;
 use http::{HeaderValue, Method, header};
 use url::Url;
 
@@ -68,10 +69,12 @@ impl AccountRequests {
     fn url(&self, segments: &[&str], filter: Option<&Filter>) -> Result<Url, ApiError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
-            .map_err(|()| ApiError::InvalidInput {
-                field: "api.host",
-                expected: "a URL that can have a path",
-                found: self.base.scheme().to_owned(),
+            .map_err(|()| {
+                ApiError::Rest(RestError::InvalidInput {
+                    field: "api.host",
+                    expected: "a URL that can have a path",
+                    found: self.base.scheme().to_owned(),
+                })
             })?
             .push("account")
             .extend(segments);
@@ -88,10 +91,12 @@ impl AccountRequests {
         url: &Url,
         body: Option<Vec<u8>>,
     ) -> Result<HttpRequest, ApiError> {
-        let uri = to_uri(url).map_err(|expected| ApiError::InvalidInput {
-            field: "url",
-            expected,
-            found: url.path().to_owned(),
+        let uri = to_uri(url).map_err(|expected| {
+            ApiError::Rest(RestError::InvalidInput {
+                field: "url",
+                expected,
+                found: url.path().to_owned(),
+            })
         })?;
         let mut request = http::Request::new(body.clone().unwrap_or_default());
         *request.method_mut() = method;
@@ -128,7 +133,7 @@ impl AccountRequests {
     ///
     /// # Errors
     ///
-    /// [`ApiError::InvalidInput`] for a price that is not positive, an empty or too long
+    /// [`RestError::InvalidInput`](crate::RestError::InvalidInput) for a price that is not positive, an empty or too long
     /// description, units that are not positive, or a period that ends before it starts.
     pub fn create_bill(&self, bill: &NewBill) -> Result<HttpRequest, ApiError> {
         let body = bill.body()?;
@@ -158,7 +163,7 @@ impl AccountRequests {
     ///
     /// # Errors
     ///
-    /// [`ApiError::InvalidInput`] as for [`create_bill`](Self::create_bill), and for a zero
+    /// [`RestError::InvalidInput`](crate::RestError::InvalidInput) as for [`create_bill`](Self::create_bill), and for a zero
     /// frequency or number of cycles, or negative initial cents.
     pub fn create_recurring_bill(&self, bill: &NewRecurringBill) -> Result<HttpRequest, ApiError> {
         let body = bill.body()?;

@@ -9,6 +9,7 @@ use crate::api::envelope::AccountObject;
 use crate::api::error::ApiError;
 use crate::api::money::{Currency, Decimal, Money};
 use crate::api::timestamp::{self, format_timestamp};
+use crate::rest::RestError;
 use crate::types::{BillId, GroupUid, RecurringBillId, ResellerUid, Secret, UserUid};
 
 macro_rules! status_enum {
@@ -125,10 +126,12 @@ impl std::str::FromStr for Period {
         ]
         .into_iter()
         .find(|p| p.as_str().eq_ignore_ascii_case(s))
-        .ok_or_else(|| ApiError::InvalidInput {
-            field: "period",
-            expected: "day, week, semimonth, month or year",
-            found: crate::types::shown(s),
+        .ok_or_else(|| {
+            ApiError::Rest(RestError::InvalidInput {
+                field: "period",
+                expected: "day, week, semimonth, month or year",
+                found: crate::types::shown(s),
+            })
         })
     }
 }
@@ -452,18 +455,18 @@ pub const MAX_DESCRIPTION_CHARS: usize = 255;
 fn check_description(d: &str) -> Result<(), ApiError> {
     let n = d.chars().count();
     if d.trim().is_empty() || n > MAX_DESCRIPTION_CHARS {
-        return Err(ApiError::InvalidInput {
+        return Err(ApiError::Rest(RestError::InvalidInput {
             field: "description",
             expected: "a description of 1 to 255 characters",
             found: format!("{n} characters"),
-        });
+        }));
     }
     Ok(())
 }
 
 fn check_price(field: &'static str, cents: i64, allow_zero: bool) -> Result<(), ApiError> {
     if cents < 0 || (cents == 0 && !allow_zero) {
-        return Err(ApiError::InvalidInput {
+        return Err(ApiError::Rest(RestError::InvalidInput {
             field,
             expected: if allow_zero {
                 "zero or more minor units"
@@ -471,17 +474,19 @@ fn check_price(field: &'static str, cents: i64, allow_zero: bool) -> Result<(), 
                 "a positive number of minor units"
             },
             found: cents.to_string(),
-        });
+        }));
     }
     Ok(())
 }
 
 fn time_text(field: &'static str, t: Option<OffsetDateTime>) -> Result<Option<String>, ApiError> {
     t.map(|t| {
-        format_timestamp(t).ok_or_else(|| ApiError::InvalidInput {
-            field,
-            expected: "a time between years 0000 and 9999",
-            found: t.year().to_string(),
+        format_timestamp(t).ok_or_else(|| {
+            ApiError::Rest(RestError::InvalidInput {
+                field,
+                expected: "a time between years 0000 and 9999",
+                found: t.year().to_string(),
+            })
         })
     })
     .transpose()
@@ -569,16 +574,16 @@ impl NewBill {
         check_price("price_cents", self.price.minor_units(), false)?;
         check_description(&self.description)?;
         if let Some(u) = self.units.filter(|u| !u.is_positive()) {
-            return Err(ApiError::InvalidInput {
+            return Err(ApiError::Rest(RestError::InvalidInput {
                 field: "units",
                 expected: "a positive quantity",
                 found: u.to_string(),
-            });
+            }));
         }
         if let (Some(s), Some(e)) = (self.period_started_at, self.period_ended_at)
             && s > e
         {
-            return Err(ApiError::InvalidInput {
+            return Err(ApiError::Rest(RestError::InvalidInput {
                 field: "period_started_at",
                 expected: "a period start not after its end",
                 found: format!(
@@ -586,7 +591,7 @@ impl NewBill {
                     format_timestamp(s).unwrap_or_default(),
                     format_timestamp(e).unwrap_or_default()
                 ),
-            });
+            }));
         }
         #[derive(Serialize)]
         struct Body<'a> {
@@ -700,11 +705,11 @@ impl NewRecurringBill {
         }
         for (field, v) in [("frequency", self.frequency), ("cycles", self.cycles)] {
             if v == Some(0) {
-                return Err(ApiError::InvalidInput {
+                return Err(ApiError::Rest(RestError::InvalidInput {
                     field,
                     expected: "at least 1",
                     found: "0".into(),
-                });
+                }));
             }
         }
         #[derive(Serialize)]
