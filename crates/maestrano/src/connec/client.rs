@@ -109,8 +109,7 @@ impl ConnecClient {
     }
 
     /// The request builder.
-    #[doc(hidden)]
-    pub fn requests(&self) -> &ConnecRequests {
+    pub(crate) fn requests(&self) -> &ConnecRequests {
         &self.inner.requests
     }
 

@@ -305,7 +305,7 @@ async fn connec_over_real_http_never_follows_a_foreign_next_link() {
         let e = client.get("people", "reset").await.unwrap_err();
         assert!(matches!(e, ConnecError::Rest(RestError::Transport(_))), "{e}");
 
-        let b = client.requests();
+        let b = &client;
         let ops = vec![
             b.batch_create("people", &Entity::new()).unwrap(),
             b.batch_update("people", "11daf041-e18e-0133-7b6a-15461b913abc", &Entity::new()).unwrap(),

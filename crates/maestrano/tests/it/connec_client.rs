@@ -415,7 +415,7 @@ async fn batches_go_by_fifty_and_results_map_back_to_their_operations() {
         ],
     );
     let client = ConnecClient::new(&tenant(), group(), fake.clone()).unwrap();
-    let b = client.requests();
+    let b = &client;
     let ops: Vec<_> = (0..120)
         .map(|i| {
             let mut e = Entity::new();
@@ -453,10 +453,7 @@ async fn a_failing_later_batch_call_reports_what_was_applied() {
         ],
     );
     let client = ConnecClient::new(&tenant(), group(), fake.clone()).unwrap();
-    let op = client
-        .requests()
-        .batch_create("people", &Entity::new())
-        .unwrap();
+    let op = client.batch_create("people", &Entity::new()).unwrap();
     let e = client.batch(&vec![op; 60], true).await.unwrap_err();
     match &e {
         ConnecError::BatchIncomplete { completed, source } => {
@@ -482,10 +479,7 @@ async fn a_failing_later_batch_call_reports_what_was_applied() {
         vec![batch_reply(1, 201)],
     );
     let client = ConnecClient::new(&tenant(), group(), fake).unwrap();
-    let op = client
-        .requests()
-        .batch_create("people", &Entity::new())
-        .unwrap();
+    let op = client.batch_create("people", &Entity::new()).unwrap();
     let e = client.batch(&[op.clone(), op], true).await.unwrap_err();
     assert!(
         matches!(&e, ConnecError::Rest(RestError::InvalidResponse { detail, .. }) if detail.contains("expected 2 batch results")),

@@ -329,12 +329,6 @@ impl AccountClient {
         &self.tenant
     }
 
-    /// The request builder.
-    #[doc(hidden)]
-    pub fn requests(&self) -> &AccountRequests {
-        &self.requests
-    }
-
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ApiError> {
         let method = request.method().clone();
         let result = execute(&*self.http, self.retrier.as_ref(), None, request).await;
