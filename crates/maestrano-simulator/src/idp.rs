@@ -288,7 +288,8 @@ fn platform_response(l: PlatformLogin<'_>) -> Response {
     let free_trial = group
         .free_trial_end_at
         .map_or_else(|| "0000-01-01T00:00:00Z".to_owned(), platform::iso8601);
-    let role = if role.is_empty() { "Guest" } else { role };
+    // `role || 'Guest'` (saml_controller.rb L209) replaces only a missing role; a simulated
+    // membership always has one, and an empty one is sent as it is, as Ruby would.
     let attributes: Vec<(&'static str, String)> = vec![
         ("mno_session", token.clone()),
         (
