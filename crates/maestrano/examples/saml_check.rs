@@ -210,7 +210,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(validator.validate(
         &message,
         args.in_response_to.as_deref(),
-        clock.as_ref(),
+        clock.now(),
         &cache,
     ));
     let rfc3339 = |t: Option<OffsetDateTime>| {

@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use maestrano::__private::sign_enveloped;
 use maestrano::saml::{ResponseValidator, SamlPolicy, SpSettings};
-use maestrano::test_util::ManualClock;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -43,9 +42,9 @@ struct Cost {
 
 /// What one successful validation of `message` allocates, in blocks and bytes.
 fn measure(validator: &ResponseValidator, message: &str) -> Cost {
-    let clock = ManualClock::new(time::macros::datetime!(2024-05-01 10:01:00 UTC));
+    let now = time::macros::datetime!(2024-05-01 10:01:00 UTC);
     let before = dhat::HeapStats::get();
-    let verified = validator.check(message.as_bytes(), Some(REQUEST_ID), &clock);
+    let verified = validator.check(message.as_bytes(), Some(REQUEST_ID), now);
     let after = dhat::HeapStats::get();
     assert!(verified.is_ok(), "{:?}", verified.err());
     drop(verified);

@@ -531,11 +531,7 @@ impl DemoApp {
         let remote =
             RemoteRef::new(realm.clone(), "invoices", connec_id).map_err(|e| e.to_string())?;
         invoice
-            .link(
-                self.inner.id_map.as_ref(),
-                self.inner.clock.as_ref(),
-                remote,
-            )
+            .link(self.inner.id_map.as_ref(), self.inner.clock.now(), remote)
             .await
             .map_err(|e| e.to_string())?;
         let urls = RemoteUrls::new().with_marketplaces(self.inner.registry.clone());

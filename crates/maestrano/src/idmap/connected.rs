@@ -14,8 +14,8 @@ use crate::config::tenant::Tenant;
 use crate::idmap::{
     AmbiguousLinks, FieldError, IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef,
 };
-use crate::ports::Clock;
 use crate::types::MarketplaceKey;
+use time::OffsetDateTime;
 
 /// A model of the application whose records are linked to remote entities.
 ///
@@ -26,7 +26,7 @@ use crate::types::MarketplaceKey;
 /// use std::borrow::Cow;
 /// use maestrano::idmap::{ConnectedObject, InMemoryIdMapStore};
 /// use maestrano::idmap::{Realm, RemoteRef};
-/// use maestrano::ports::SystemClock;
+/// use maestrano::ports::{Clock, SystemClock};
 ///
 /// struct Invoice { id: u64 }
 ///
@@ -38,7 +38,7 @@ use crate::types::MarketplaceKey;
 /// let store = InMemoryIdMapStore::new();
 /// let realm = Realm::new("acme-corp", "cld-1a2b")?;
 /// let invoice = Invoice { id: 42 };
-/// invoice.link(&store, &SystemClock, RemoteRef::new(realm.clone(), "Invoices", "inv-9")?).await?;
+/// invoice.link(&store, SystemClock.now(), RemoteRef::new(realm.clone(), "Invoices", "inv-9")?).await?;
 /// let link = invoice.id_map_for(&store, &realm).await?.expect("linked");
 /// assert_eq!(link.remote.remote_id(), "inv-9");
 /// # Ok(()) }
@@ -55,10 +55,10 @@ pub trait ConnectedObject {
         LocalRef::new(self.class_name(), self.local_id().into_owned())
     }
 
-    /// A new link of this record to `remote`, made at the clock's `now`, with no push
+    /// A new link of this record to `remote`, made at `now`, with no push
     /// timestamps and no metadata: set those on it, then hand it to [`IdMapStore::link`].
-    fn new_id_map(&self, remote: RemoteRef, clock: &dyn Clock) -> Result<IdMap, FieldError> {
-        Ok(IdMap::new(self.local_ref()?, remote, clock.now()))
+    fn new_id_map(&self, remote: RemoteRef, now: OffsetDateTime) -> Result<IdMap, FieldError> {
+        Ok(IdMap::new(self.local_ref()?, remote, now))
     }
 
     /// Every link of this record.
@@ -119,19 +119,19 @@ pub trait ConnectedObject {
         }
     }
 
-    /// Links this record to `remote` at the clock's `now` (an idempotent upsert: see
+    /// Links this record to `remote` at `now` (an idempotent upsert: see
     /// [`IdMapStore::link`]) and returns the link as stored.
     fn link<'a>(
         &'a self,
         store: &'a dyn IdMapStore,
-        clock: &'a dyn Clock,
+        now: OffsetDateTime,
         remote: RemoteRef,
     ) -> impl Future<Output = Result<IdMap, IdMapError>> + Send + 'a
     where
         Self: Sync,
     {
         async move {
-            let map = self.new_id_map(remote, clock)?;
+            let map = self.new_id_map(remote, now)?;
             store.link(map).await
         }
     }

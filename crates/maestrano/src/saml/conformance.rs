@@ -15,7 +15,6 @@ use super::dsig::{self, DSIG_NS, DsigPolicy, Trust};
 use super::error::SamlError;
 use super::response::{ASSERTION_NS, ParsedResponse, ResponseValidator, SamlPolicy, SpSettings};
 use super::xml::{Document, XmlLimits};
-use crate::test_util::ManualClock;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/saml/");
 
@@ -290,13 +289,12 @@ fn run(row: &Row, backend: CryptoBackend) -> Result<Option<String>, SamlError> {
     match scope {
         "full" | "semantic" => {
             let s = settings(row, backend);
-            let clock = ManualClock::new(
-                row.opt("validate_at_utc")
-                    .map(time)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            );
+            let now = row
+                .opt("validate_at_utc")
+                .map(time)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
             let v = ResponseValidator::new(s);
-            let checked = v.check(xml.as_bytes(), request_id(row).as_deref(), &clock)?;
+            let checked = v.check(xml.as_bytes(), request_id(row).as_deref(), now)?;
             let cache = crate::saml::InMemoryReplayCache::new();
             let verified = futures_lite_block_on(checked.check_replay(&cache))?;
             Ok(Some(verified.name_id().value.clone()))
@@ -460,9 +458,9 @@ fn unsigned_semantic_rows_resigned_fail_on_their_own_check() {
         let signed = sign_enveloped(&xml, &assertion_id, &key, None).unwrap();
         let mut s = settings(row, CryptoBackend::RustCrypto);
         s.certificates = vec![cert.clone()];
-        let clock = ManualClock::new(time(row.get("validate_at_utc")));
+        let now = time(row.get("validate_at_utc"));
         let err = ResponseValidator::new(s)
-            .check(signed.as_bytes(), request_id(row).as_deref(), &clock)
+            .check(signed.as_bytes(), request_id(row).as_deref(), now)
             .expect_err("each fixture targets a failing check");
         assert_eq!(
             err.class(),

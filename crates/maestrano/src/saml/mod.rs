@@ -3,7 +3,7 @@
 //!
 //! Start with [`ResponseValidator`]: give it the tenant's [`SpSettings`], then call
 //! [`ResponseValidator::validate`] with the POSTed `SAMLResponse`, the id of the request the
-//! app issued, a [`Clock`](crate::ports::Clock) and a [`ReplayCache`].
+//! app issued, the time now (`Clock::now`, read once) and a [`ReplayCache`].
 //! The only way to obtain a [`VerifiedAssertion`] is through that validation.
 
 pub(crate) mod authn_request;

@@ -25,7 +25,6 @@ use super::decode::{self, DEFAULT_MAX_ENCODED_BYTES};
 use super::dsig::{self, DSIG_NS, DsigPolicy, LegacyUse, Trust};
 use super::error::SamlError;
 use super::xml::{Document, NodeId, XmlLimits};
-use crate::ports::Clock;
 use crate::saml::{ReplayCache, ReplayKey};
 
 /// The SAML 2.0 protocol namespace.
@@ -443,9 +442,8 @@ impl ResponseValidator {
         &self,
         message: &[u8],
         request_id: Option<&str>,
-        clock: &dyn Clock,
+        now: OffsetDateTime,
     ) -> Result<CheckedResponse, SamlError> {
-        let now = clock.now();
         let xml = decode::decode_post_message(message, self.settings.policy.max_message_bytes)?;
         let parsed = ParsedResponse::parse(xml, &self.settings.policy.xml_limits)?;
         let signed = parsed.verify_signatures(self.settings.trust(), &self.dsig_policy(now))?;
@@ -464,10 +462,10 @@ impl ResponseValidator {
         &self,
         message: &[u8],
         request_id: Option<&str>,
-        clock: &dyn Clock,
+        now: OffsetDateTime,
         cache: &dyn ReplayCache,
     ) -> Result<VerifiedAssertion, SamlError> {
-        self.check(message, request_id, clock)?
+        self.check(message, request_id, now)?
             .check_replay(cache)
             .await
     }

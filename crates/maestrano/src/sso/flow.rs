@@ -194,7 +194,7 @@ impl SsoFlow {
             .validate(
                 response.as_bytes(),
                 request_id,
-                self.clock.as_ref(),
+                self.clock.now(),
                 self.replay.as_ref(),
             )
             .await?;

@@ -9,6 +9,7 @@ use maestrano::idmap::{
     ConnectedObject, IdMapError, IdMapStore, InMemoryIdMapStore, LocalRef, Realm, RemoteRef,
     RemoteUrlError, RemoteUrls,
 };
+use maestrano::ports::Clock;
 use maestrano::test_util::ManualClock;
 use maestrano::test_util::idmap_conformance as conformance;
 use maestrano::{Error, GroupUid, MarketplaceKey, Secret, Tenant};
@@ -73,20 +74,20 @@ async fn a_model_links_looks_up_and_unlinks_with_clock_timestamps() {
     assert_eq!(inv.id_map_for(&store, &acme).await.unwrap(), None);
 
     let remote = RemoteRef::new(acme.clone(), "Invoices", "inv-abc").unwrap();
-    let link = inv.link(&store, &clock, remote.clone()).await.unwrap();
+    let link = inv.link(&store, clock.now(), remote.clone()).await.unwrap();
     assert_eq!(link.local, LocalRef::new("Invoice", "42").unwrap());
     assert_eq!(link.created_at, datetime!(2024-02-03 04:05:06 UTC));
     assert_eq!(link.updated_at, link.created_at);
 
     // Linking again later keeps created_at and moves updated_at, from the clock.
     clock.advance(Duration::hours(1));
-    let again = inv.link(&store, &clock, remote.clone()).await.unwrap();
+    let again = inv.link(&store, clock.now(), remote.clone()).await.unwrap();
     assert_eq!(again.created_at, datetime!(2024-02-03 04:05:06 UTC));
     assert_eq!(again.updated_at, datetime!(2024-02-03 05:05:06 UTC));
 
     inv.link(
         &store,
-        &clock,
+        clock.now(),
         RemoteRef::new(xero.clone(), "Invoice", "X-1").unwrap(),
     )
     .await
@@ -97,7 +98,7 @@ async fn a_model_links_looks_up_and_unlinks_with_clock_timestamps() {
 
     // Another record may not take the same remote entity.
     let other = invoice("43");
-    match other.link(&store, &clock, remote.clone()).await {
+    match other.link(&store, clock.now(), remote.clone()).await {
         Err(IdMapError::Conflict(c)) => {
             assert_eq!(c.existing, inv.local_ref().unwrap());
             assert_eq!(
@@ -112,7 +113,7 @@ async fn a_model_links_looks_up_and_unlinks_with_clock_timestamps() {
     // Two entity names in one realm: `id_map_for` refuses to pick one.
     inv.link(
         &store,
-        &clock,
+        clock.now(),
         RemoteRef::new(acme.clone(), "Payments", "pay-1").unwrap(),
     )
     .await
@@ -141,7 +142,7 @@ async fn a_model_links_looks_up_and_unlinks_with_clock_timestamps() {
     assert_eq!(inv.unlink_all(&store).await.unwrap(), 1);
     assert!(store.is_empty());
     // The remote entity is free now.
-    other.link(&store, &clock, remote).await.unwrap();
+    other.link(&store, clock.now(), remote).await.unwrap();
 }
 
 #[tokio::test]
@@ -181,7 +182,7 @@ async fn remote_urls_for_marketplaces_and_other_providers() {
     ] {
         inv.link(
             &store,
-            &clock,
+            clock.now(),
             RemoteRef::new(realm.clone(), entity, id).unwrap(),
         )
         .await
@@ -226,7 +227,7 @@ async fn stores_work_behind_arc_and_box() {
     let clock = ManualClock::new(datetime!(2024-01-01 0:00 UTC));
     let remote = RemoteRef::new(Realm::new("p", "r").unwrap(), "e", "1").unwrap();
     invoice("1")
-        .link(&*boxed, &clock, remote.clone())
+        .link(&*boxed, clock.now(), remote.clone())
         .await
         .unwrap();
     assert!(arc.find_remote(&remote).await.unwrap().is_some());

@@ -105,14 +105,14 @@ async fn a_modern_login_round_trip_per_marketplace_validates_with_the_default_po
             .check(
                 form.field("SAMLResponse").unwrap().as_bytes(),
                 Some(&redirect.request_id),
-                clock.as_ref(),
+                clock.now(),
             )
             .unwrap();
         let assertion = maestrano::sso::response_validator(&tenant)
             .validate(
                 form.field("SAMLResponse").unwrap().as_bytes(),
                 Some(&redirect.request_id),
-                clock.as_ref(),
+                clock.now(),
                 &replay,
             )
             .await
@@ -181,7 +181,7 @@ async fn a_modern_login_round_trip_per_marketplace_validates_with_the_default_po
             .validate(
                 form.field("SAMLResponse").unwrap().as_bytes(),
                 Some(&redirect.request_id),
-                clock.as_ref(),
+                clock.now(),
                 &replay,
             )
             .await;
@@ -285,14 +285,14 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
 
     // As tenant B sees it: refused.
     let err = maestrano::sso::response_validator(&tb)
-        .check(message, Some(&redirect.request_id), clock.as_ref())
+        .check(message, Some(&redirect.request_id), clock.now())
         .unwrap_err();
     assert!(!matches!(err, SamlError::Replay { .. }), "{err:?}");
     // Even with A's URLs and audience, B's certificate does not verify A's signature.
     let mut settings = maestrano::sso::sp_settings(&ta);
     settings.certificates = vec![b.certificate.clone()];
     let err = maestrano::saml::ResponseValidator::new(settings)
-        .check(message, Some(&redirect.request_id), clock.as_ref())
+        .check(message, Some(&redirect.request_id), clock.now())
         .unwrap_err();
     assert_eq!(err, SamlError::SignatureInvalid);
     // Through B's consume route: refused as well.
@@ -306,7 +306,7 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
     );
     // For A, it answers only the request it was issued for.
     let err = maestrano::sso::response_validator(&ta)
-        .check(message, Some("_another_request"), clock.as_ref())
+        .check(message, Some("_another_request"), clock.now())
         .unwrap_err();
     assert!(
         matches!(err, SamlError::InResponseToMismatch { .. }),
@@ -314,13 +314,13 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
     );
     // For A itself, the response is fine, but only until it expires.
     maestrano::sso::response_validator(&ta)
-        .check(message, Some(&redirect.request_id), clock.as_ref())
+        .check(message, Some(&redirect.request_id), clock.now())
         .unwrap();
     // The platform's bearer confirmation lasts 3 minutes (saml_controller.rb, NotOnOrAfter
     // now + 3 min), the skew 180 s more.
     clock.advance(Duration::minutes(10));
     let err = maestrano::sso::response_validator(&ta)
-        .check(message, Some(&redirect.request_id), clock.as_ref())
+        .check(message, Some(&redirect.request_id), clock.now())
         .unwrap_err();
     assert!(
         matches!(&err, SamlError::SubjectConfirmationInvalid { reason } if reason.contains("expired")),
@@ -369,7 +369,7 @@ async fn the_idp_picks_user_and_group_and_refuses_foreign_requests() {
         .validate(
             form.field("SAMLResponse").unwrap().as_bytes(),
             Some(&id),
-            clock.as_ref(),
+            clock.now(),
             &replay,
         )
         .await
@@ -391,7 +391,7 @@ async fn the_idp_picks_user_and_group_and_refuses_foreign_requests() {
         .validate(
             form.field("SAMLResponse").unwrap().as_bytes(),
             Some(&id),
-            clock.as_ref(),
+            clock.now(),
             &replay,
         )
         .await
