@@ -18,8 +18,8 @@
 
 use std::process::ExitCode;
 
+use maestrano::ports::InMemorySingleUseStore;
 use maestrano::ports::{Clock, SystemClock};
-use maestrano::saml::InMemoryReplayCache;
 use maestrano::saml::{Certificate, ResponseValidator, SamlPolicy, SpSettings};
 // The decoded XML is shown with the SDK's own bounded decoder, which is not public API.
 use maestrano::__private::decode_post_message;
@@ -203,7 +203,7 @@ fn main() -> ExitCode {
         None => Box::new(SystemClock),
     };
     let validator = ResponseValidator::new(settings);
-    let cache = InMemoryReplayCache::new();
+    let cache = InMemorySingleUseStore::new();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current-thread runtime always builds");

@@ -19,9 +19,9 @@ pub enum Error {
     /// A webhook notification body was refused.
     #[error(transparent)]
     Notification(#[from] crate::webhook::NotificationError),
-    /// The replay cache failed.
+    /// The single-use store (assertions against replay, pending login requests) failed.
     #[error(transparent)]
-    ReplayCache(#[from] crate::saml::ReplayCacheError),
+    SingleUse(#[from] crate::ports::SingleUseError),
     /// The identity map store failed, or an id map field was invalid.
     #[error(transparent)]
     IdMap(#[from] crate::idmap::IdMapError),
@@ -55,9 +55,6 @@ pub enum Error {
     /// A verified assertion lacks a Maestrano attribute, or holds a malformed one.
     #[error(transparent)]
     Attribute(#[from] crate::saml::AttributeError),
-    /// The request id store failed.
-    #[error(transparent)]
-    RequestIdStore(#[from] crate::saml::RequestIdStoreError),
     /// A login could not be started or completed.
     #[error(transparent)]
     SsoFlow(#[from] crate::sso::SsoFlowError),
@@ -123,8 +120,7 @@ mod tests {
         converts::<crate::saml::CertificateError>();
         converts::<crate::saml::FingerprintError>();
         converts::<crate::saml::AttributeError>();
-        converts::<crate::saml::ReplayCacheError>();
-        converts::<crate::saml::RequestIdStoreError>();
+        converts::<crate::ports::SingleUseError>();
         converts::<crate::sso::SsoFlowError>();
         converts::<crate::sso::SessionError>();
         converts::<crate::webhook::AuthError>();

@@ -19,16 +19,18 @@
 //!   [`Error`] into which every error of the SDK converts.
 //! - [`ports`]: the cross-cutting ports ([`Clock`](ports::Clock),
 //!   [`HttpClient`](ports::HttpClient), [`RandomSource`](ports::RandomSource),
-//!   [`Sleep`](ports::Sleep)).
+//!   [`Sleep`](ports::Sleep), and [`SingleUseStore`](ports::SingleUseStore), which every
+//!   instance of the app shares for what must happen once: a used assertion, a pending login
+//!   request).
 //! - [`config`]: the marketplace model and its sources (JSON, code, the developer platform).
 //! - [`routes`]: the endpoints an application serves and a matcher from `http::Request`.
 //! - [`sso`]: the login routes ([`SsoFlow`](sso::SsoFlow)) and the Maestrano session;
 //!   [`saml`]: the SAML 2.0 protocol underneath (validation, AuthnRequest, certificates,
-//!   policy, the replay and request id stores).
+//!   policy).
 //! - [`webhook`]: the marketplace's calls to the app, as typed events.
 //! - [`api`]: the account and billing API; [`connec`]: the Connec! data-sharing API.
 //! - [`idmap`]: connected objects, the identity map and its store port.
-//! - `adapters` (features `reqwest`, `sqlite`, `postgres`, `tokio`): real implementations of
+//! - `adapters` (features `reqwest`, `sqlite`, `postgres`, `redis`, `tokio`): real implementations of
 //!   the ports; `test_util` (feature `test-util`): fakes and conformance suites.
 //!
 //! ## Architecture
@@ -76,11 +78,12 @@
 //! | feature | what it adds |
 //! | --- | --- |
 //! | `reqwest` | `adapters::ReqwestHttpClient`: the `HttpClient` port on reqwest with rustls |
-//! | `sqlite` | `adapters::SqliteStore`: the identity map and the replay cache in SQLite (compiled in) |
+//! | `sqlite` | `adapters::SqliteStore`: the identity map and the single-use store in SQLite (compiled in) |
 //! | `postgres` | `adapters::PostgresStore`: the same on PostgreSQL, for apps that run many instances |
+//! | `redis` | `adapters::RedisStore`: the single-use store on Redis (`SET NX PX`), beside the app's sessions |
 //! | `tokio` | `adapters::TokioSleep`: the retry policy's sleep on the Tokio timer |
 //! | `aws-lc-rs` | a second crypto provider for SAML signature verification, on AWS-LC |
-//! | `test-util` | `test_util`: a manual clock, a scripted HTTP client, a counter random source, the id map store conformance suite |
+//! | `test-util` | `test_util`: a manual clock, a scripted HTTP client, a counter random source, the conformance suites of the id map and single-use stores |
 //!
 //! ## Security
 //!

@@ -19,10 +19,10 @@ use maestrano::api::{Money, NewBill};
 use maestrano::connec::{ConnecClient, Entity};
 use maestrano::idmap::{ConnectedObject, RemoteUrls};
 use maestrano::idmap::{IdMapStore, LocalRef, Realm, RemoteRef};
+use maestrano::ports::InMemorySingleUseStore;
 use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource};
 use maestrano::routes::{EndpointKind, RouterOptions};
 use maestrano::saml::{IdentityMode, SsoLogin};
-use maestrano::saml::{InMemoryReplayCache, InMemoryRequestIdStore};
 use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError, SsoSession};
 use maestrano::webhook::{DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
 use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid};
@@ -97,7 +97,6 @@ pub(crate) struct Db {
 #[derive(Debug, Default, Clone)]
 struct AppSession {
     marketplace: Option<MarketplaceKey>,
-    pending_request: Option<String>,
     user: Option<UserUid>,
     sso: Option<SsoSession>,
 }
@@ -279,8 +278,7 @@ impl DemoApp {
         let flow = SsoFlow::new(
             clock.clone(),
             Arc::new(OsRandom),
-            Arc::new(InMemoryRequestIdStore::new()),
-            Arc::new(InMemoryReplayCache::new()),
+            Arc::new(InMemorySingleUseStore::new()),
         );
         let applier = Applier {
             db: db.clone(),
@@ -363,8 +361,37 @@ impl DemoApp {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
+                // No cookie: the request id is recorded in the SDK's single-use store (shared
+                // by every instance of a real app), and the IdP's cross-site POST back would not
+                // carry a `SameSite=Lax` cookie anyway.
                 match self.inner.flow.initiate(&tenant, None, &extra).await {
-                    Ok(redirect) => {
+                    Ok(redirect) => http::Response::builder()
+                        .status(302)
+                        .header(http::header::LOCATION, redirect.url.as_str())
+                        .body(Vec::new())
+                        .unwrap_or_default(),
+                    Err(e) => response(500, "text/plain", e.to_string()),
+                }
+            }
+            EndpointKind::SamlConsume => {
+                // Nothing from the browser but the form: the SDK checks that the response
+                // answers a request this app issued for this tenant, unexpired and unused.
+                let provisioner = Provisioner {
+                    db: self.inner.db.clone(),
+                    mode: tenant.config().sso_options().identity_mode,
+                };
+                match self
+                    .inner
+                    .flow
+                    .consume(&tenant, request.body(), None, &provisioner)
+                    .await
+                {
+                    Ok(done) => {
+                        let name = done.login.user.first_name.clone();
+                        // A fresh session id at login (never one the browser brought: no
+                        // session fixation), in a cookie the app's own pages get: `Lax` is
+                        // right for a cookie set here and sent on same-site navigation, and
+                        // `Secure` whenever the app is served over HTTPS.
                         let id = self.new_session_id();
                         self.inner
                             .sessions
@@ -374,69 +401,32 @@ impl DemoApp {
                                 id.clone(),
                                 AppSession {
                                     marketplace: Some(tenant.marketplace().clone()),
-                                    pending_request: Some(redirect.request_id),
-                                    ..AppSession::default()
+                                    user: Some(done.output),
+                                    sso: Some(done.session),
                                 },
                             );
+                        let secure = if tenant.acs_url().scheme() == "https" {
+                            "; Secure"
+                        } else {
+                            ""
+                        };
                         http::Response::builder()
-                            .status(302)
-                            .header(http::header::LOCATION, redirect.url.as_str())
+                            .status(200)
+                            .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
                             .header(
                                 http::header::SET_COOKIE,
-                                format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"),
+                                format!(
+                                    "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax{secure}"
+                                ),
                             )
-                            .body(Vec::new())
+                            .body(
+                                format!(
+                                    "<!doctype html><p>Welcome, {name}, from {}.</p>",
+                                    tenant.marketplace()
+                                )
+                                .into_bytes(),
+                            )
                             .unwrap_or_default()
-                    }
-                    Err(e) => response(500, "text/plain", e.to_string()),
-                }
-            }
-            EndpointKind::SamlConsume => {
-                let Some(session_id) = cookie(&request, SESSION_COOKIE) else {
-                    return response(400, "text/plain", "no login in progress");
-                };
-                let pending = {
-                    let sessions = self
-                        .inner
-                        .sessions
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
-                    sessions
-                        .get(&session_id)
-                        .filter(|s| s.marketplace.as_ref() == Some(tenant.marketplace()))
-                        .and_then(|s| s.pending_request.clone())
-                };
-                let provisioner = Provisioner {
-                    db: self.inner.db.clone(),
-                    mode: tenant.config().sso_options().identity_mode,
-                };
-                match self
-                    .inner
-                    .flow
-                    .consume(&tenant, request.body(), pending.as_deref(), &provisioner)
-                    .await
-                {
-                    Ok(done) => {
-                        let name = done.login.user.first_name.clone();
-                        let mut sessions = self
-                            .inner
-                            .sessions
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner());
-                        // The request id stays in the session: the SDK's store already made it
-                        // single-use, and a second POST of the same response must meet the
-                        // replay cache, not a missing request.
-                        let s = sessions.entry(session_id).or_default();
-                        s.user = Some(done.output);
-                        s.sso = Some(done.session);
-                        response(
-                            200,
-                            "text/html; charset=utf-8",
-                            format!(
-                                "<!doctype html><p>Welcome, {name}, from {}.</p>",
-                                tenant.marketplace()
-                            ),
-                        )
                     }
                     Err(e @ (SsoFlowError::Saml(_) | SsoFlowError::UnknownRequest)) => {
                         response(403, "text/plain", format!("login refused: {e}"))

@@ -25,21 +25,47 @@ fn check(ok: bool, what: impl Into<String>) -> Result<(), StepError> {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
-/// A browser: follows nothing by itself, keeps the app's session cookie.
+/// A browser: follows nothing by itself, keeps the app's session cookie, and treats it as a
+/// browser does its `SameSite` attribute (`Lax` when none is given): not sent with a POST that
+/// another site's page submits, such as the IdP's auto-submitted login form. The simulator's
+/// IdP shares `127.0.0.1` with the app, where a real browser would send the cookie anyway; this
+/// one behaves as with an IdP on another site, so the demo shows the app does not need it.
 struct Browser {
     http: ReqwestHttpClient,
     cookie: Option<String>,
+    /// The cookie's `SameSite` is `None` (sent on cross-site POSTs).
+    cookie_cross_site: bool,
 }
 
 impl Browser {
+    fn new() -> Result<Self, StepError> {
+        Ok(Self {
+            http: ReqwestHttpClient::new()?,
+            cookie: None,
+            cookie_cross_site: false,
+        })
+    }
+
     async fn send(
         &mut self,
         method: &str,
         url: &str,
         body: Vec<u8>,
     ) -> Result<http::Response<Vec<u8>>, StepError> {
+        self.send_from(false, method, url, body).await
+    }
+
+    /// Sends a request; `cross_site` when another site's page starts it.
+    async fn send_from(
+        &mut self,
+        cross_site: bool,
+        method: &str,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Vec<u8>>, StepError> {
         let mut b = http::Request::builder().method(method).uri(url);
-        if let Some(c) = &self.cookie {
+        let withheld = cross_site && method == "POST" && !self.cookie_cross_site;
+        if let Some(c) = self.cookie.as_ref().filter(|_| !withheld) {
             b = b.header(http::header::COOKIE, c.as_str());
         }
         if method == "POST" {
@@ -50,13 +76,9 @@ impl Browser {
         }
         let response = self.http.send(b.body(body)?).await?;
         if let Some(set) = response.headers().get(http::header::SET_COOKIE) {
-            let pair = set
-                .to_str()?
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            self.cookie = Some(pair);
+            let mut parts = set.to_str()?.split(';').map(str::trim);
+            self.cookie = parts.next().map(str::to_owned);
+            self.cookie_cross_site = parts.any(|p| p.eq_ignore_ascii_case("SameSite=None"));
         }
         Ok(response)
     }
@@ -82,8 +104,9 @@ impl Browser {
         )?;
         let form = AutoSubmitForm::parse(std::str::from_utf8(page.body())?)
             .ok_or("the IdP page has no form")?;
+        // The IdP's page submits the form: a cross-site POST.
         let done = self
-            .send("POST", &form.action.clone(), form.to_form_body())
+            .send_from(true, "POST", &form.action.clone(), form.to_form_body())
             .await?;
         Ok((form, done))
     }
@@ -168,10 +191,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     let mut first_form = None;
     let mut first_session = None;
     for tenant in &tenants {
-        let mut browser = Browser {
-            http: ReqwestHttpClient::new()?,
-            cookie: None,
-        };
+        let mut browser = Browser::new()?;
         let (form, done) = browser.login(tenant.init_url().as_str()).await?;
         check(
             done.status() == 200,
@@ -227,10 +247,8 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
 
     // 3. The same SAML response again: refused.
     let (cookie, form) = first_form.ok_or("a login happened")?;
-    let mut replayer = Browser {
-        http: ReqwestHttpClient::new()?,
-        cookie,
-    };
+    let mut replayer = Browser::new()?;
+    replayer.cookie = cookie;
     let replay = replayer
         .send("POST", &form.action, form.to_form_body())
         .await?;

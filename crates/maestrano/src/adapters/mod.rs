@@ -3,12 +3,15 @@
 //! | adapter | port | feature |
 //! | --- | --- | --- |
 //! | [`ReqwestHttpClient`] | [`HttpClient`](crate::ports::HttpClient) | `reqwest` |
-//! | [`SqliteStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`ReplayCache`](crate::saml::ReplayCache) | `sqlite` |
+//! | [`SqliteStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`SingleUseStore`](crate::ports::SingleUseStore) | `sqlite` |
 //! | [`TokioSleep`] | [`Sleep`](crate::ports::Sleep) | `tokio` |
-//! | [`PostgresStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`ReplayCache`](crate::saml::ReplayCache) | `postgres` |
+//! | [`PostgresStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`SingleUseStore`](crate::ports::SingleUseStore) | `postgres` |
+//! | [`RedisStore`] | [`SingleUseStore`](crate::ports::SingleUseStore) | `redis` |
 
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 #[cfg(feature = "sqlite")]
@@ -24,6 +27,15 @@ pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use self::sqlite::SqliteStore;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisStore;
+/// The Redis client [`RedisStore::from_connection_manager`] takes (for TLS, or a connection
+/// shared with the application).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use ::redis as redis_client;
+
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use self::tokio_sleep::TokioSleep;
@@ -37,7 +49,7 @@ pub use self::postgres::{PostgresOptions, PostgresStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use {deadpool_postgres, tokio_postgres};
 
-/// How often, by default, the SQL replay caches also delete expired entries.
+/// How often, by default, the SQL single-use stores also delete expired entries.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub const DEFAULT_PURGE_INTERVAL: time::Duration = time::Duration::minutes(5);
 
@@ -61,9 +73,10 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-/// A store failure as the replay cache reports it: the whole chain of causes in one message.
+/// A store failure as the single-use store reports it: the whole chain of causes in one
+/// message.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn replay_error(e: crate::idmap::IdMapError) -> crate::saml::ReplayCacheError {
+pub(crate) fn single_use_error(e: crate::idmap::IdMapError) -> crate::ports::SingleUseError {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
@@ -71,19 +84,19 @@ pub(crate) fn replay_error(e: crate::idmap::IdMapError) -> crate::saml::ReplayCa
         message.push_str(&s.to_string());
         source = s.source();
     }
-    crate::saml::ReplayCacheError::Store(message)
+    crate::ports::SingleUseError::Store(message)
 }
 
 #[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
 mod tests {
     use super::*;
     use crate::idmap::IdMapError;
-    use crate::saml::ReplayCacheError;
+    use crate::ports::SingleUseError;
 
     #[test]
-    fn replay_errors_keep_every_cause() {
+    fn single_use_errors_keep_every_cause() {
         let cause = std::io::Error::other("disk full");
-        let ReplayCacheError::Store(message) = replay_error(IdMapError::store("insert", cause))
+        let SingleUseError::Store(message) = single_use_error(IdMapError::store("insert", cause))
         else {
             panic!("expected a store error");
         };

@@ -1,4 +1,4 @@
-//! [`PostgresStore`]: the identity map and the replay cache in PostgreSQL (feature
+//! [`PostgresStore`]: the identity map and the single-use store in PostgreSQL (feature
 //! `postgres`).
 //!
 //! Built on tokio-postgres with a deadpool pool. Connecting creates or migrates the schema
@@ -26,15 +26,16 @@ use crate::idmap::store::{validate_batch, validate_field};
 use crate::idmap::{
     IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
 };
-use crate::saml::{ReplayCache, ReplayCacheError, ReplayKey};
+use crate::ports::{OnceKey, SingleUseError, SingleUseStore};
 
-use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, replay_error};
+use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, single_use_error};
 
 /// The schema, oldest step first. Steps are append-only: a released step never changes.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "id maps and replay cache",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "id maps and replay cache",
+        sql: r#"
         CREATE TABLE {p}maestrano_id_maps (
             id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             class_name TEXT COLLATE "C" NOT NULL,
@@ -70,7 +71,26 @@ const MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX maestrano_replay_cache_expires_at
             ON {p}maestrano_replay_cache (expires_at);
     "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "one single-use store for assertions and pending login requests",
+        sql: r#"
+            CREATE TABLE {p}maestrano_single_use (
+                purpose TEXT COLLATE "C" NOT NULL,
+                scope TEXT COLLATE "C" NOT NULL,
+                id TEXT COLLATE "C" NOT NULL,
+                expires_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (purpose, scope, id)
+            );
+            CREATE INDEX maestrano_single_use_expires_at ON {p}maestrano_single_use (expires_at);
+            INSERT INTO {p}maestrano_single_use (purpose, scope, id, expires_at)
+                SELECT 'assertion', issuer, assertion_id, expires_at
+                FROM {p}maestrano_replay_cache;
+            DROP TABLE {p}maestrano_replay_cache;
+        "#,
+    },
+];
 
 /// The columns of an [`IdMap`] row, in the order [`read_row`] expects.
 const COLUMNS: &str = "class_name, local_id, provider, realm, entity, remote_id, created_at, \
@@ -94,7 +114,7 @@ pub struct PostgresOptions {
     pub max_connections: usize,
     /// How long opening a connection, or waiting for a free one, may take: 10 s unless set.
     pub timeout: StdDuration,
-    /// How often [`ReplayCache::insert_if_absent`] also deletes expired entries, measured on
+    /// How often [`SingleUseStore::insert_if_absent`] also deletes expired entries, measured on
     /// the `now` it is given.
     pub purge_interval: Duration,
 }
@@ -135,7 +155,7 @@ impl PostgresOptions {
         self
     }
 
-    /// Sets how often the replay cache also deletes expired entries.
+    /// Sets how often the single-use store also deletes expired entries.
     pub fn purge_interval(mut self, interval: Duration) -> Self {
         self.purge_interval = interval;
         self
@@ -192,14 +212,15 @@ struct Sql {
     unlink_local_in: String,
     list_first: String,
     list_after: String,
-    replay_insert: String,
-    replay_purge: String,
+    once_insert: String,
+    once_take: String,
+    once_purge: String,
 }
 
 impl Sql {
     fn new(p: &str) -> Self {
         let t = format!("{p}maestrano_id_maps");
-        let r = format!("{p}maestrano_replay_cache");
+        let r = format!("{p}maestrano_single_use");
         let select = format!("SELECT {COLUMNS} FROM {t}");
         Self {
             links_of: format!(
@@ -266,26 +287,34 @@ impl Sql {
                 "{select} WHERE provider = $1 AND realm = $2 AND (entity, remote_id) > ($3, $4)
                  ORDER BY entity, remote_id LIMIT $5"
             ),
-            replay_insert: format!(
-                "INSERT INTO {r} AS c (issuer, assertion_id, expires_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (issuer, assertion_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
-                 WHERE c.expires_at <= $4
+            // A live entry is left alone (no row returned), an expired one replaced, a missing
+            // one inserted. Two concurrent inserts of one key: the second waits for the first
+            // to commit, then sees a live row.
+            once_insert: format!(
+                "INSERT INTO {r} AS c (purpose, scope, id, expires_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (purpose, scope, id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+                 WHERE c.expires_at <= $5
                  RETURNING 1"
             ),
-            replay_purge: format!("DELETE FROM {r} WHERE expires_at <= $1"),
+            // The row goes either way; only the one statement that deleted a live row wins.
+            once_take: format!(
+                "DELETE FROM {r} WHERE purpose = $1 AND scope = $2 AND id = $3
+                 RETURNING expires_at > $4"
+            ),
+            once_purge: format!("DELETE FROM {r} WHERE expires_at <= $1"),
         }
     }
 }
 
-/// The identity map ([`IdMapStore`]) and the SAML replay cache ([`ReplayCache`]) in
-/// PostgreSQL, shared by every application instance that connects to it.
+/// The identity map ([`IdMapStore`]) and the [`SingleUseStore`] (used assertions, pending
+/// login requests) in PostgreSQL, shared by every application instance that connects to it.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), maestrano::Error> {
 /// use std::sync::Arc;
 /// use maestrano::adapters::{PostgresOptions, PostgresStore};
 /// use maestrano::idmap::IdMapStore;
-/// use maestrano::saml::ReplayCache;
+/// use maestrano::ports::SingleUseStore;
 ///
 /// let store = Arc::new(
 ///     PostgresStore::connect_with(
@@ -295,7 +324,7 @@ impl Sql {
 ///     .await?,
 /// );
 /// let id_maps: Arc<dyn IdMapStore> = store.clone();
-/// let replay: Arc<dyn ReplayCache> = store;
+/// let single_use: Arc<dyn SingleUseStore> = store;
 /// # Ok(()) }
 /// ```
 pub struct PostgresStore {
@@ -384,19 +413,19 @@ impl PostgresStore {
             .map_err(|e| IdMapError::store("read the schema version", e))
     }
 
-    /// Deletes the replay cache entries that have expired at `now`; returns how many.
-    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, ReplayCacheError> {
+    /// Deletes the single-use entries that have expired at `now`; returns how many.
+    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, SingleUseError> {
         let client = self
-            .client("purge the replay cache")
+            .client("purge the single-use store")
             .await
-            .map_err(replay_error)?;
-        self.purge(&client, now).await.map_err(replay_error)
+            .map_err(single_use_error)?;
+        self.purge(&client, now).await.map_err(single_use_error)
     }
 
     async fn purge(&self, client: &Object, now: OffsetDateTime) -> Result<u64, IdMapError> {
-        let err = |e| IdMapError::store("purge the replay cache", e);
+        let err = |e| IdMapError::store("purge the single-use store", e);
         let stmt = client
-            .prepare_cached(&self.sql.replay_purge)
+            .prepare_cached(&self.sql.once_purge)
             .await
             .map_err(err)?;
         client.execute(&stmt, &[&now]).await.map_err(err)
@@ -838,13 +867,13 @@ impl IdMapStore for PostgresStore {
 }
 
 #[async_trait]
-impl ReplayCache for PostgresStore {
+impl SingleUseStore for PostgresStore {
     async fn insert_if_absent(
         &self,
-        key: &ReplayKey,
+        key: &OnceKey,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<bool, ReplayCacheError> {
+    ) -> Result<bool, SingleUseError> {
         let purge_due = {
             let mut last = self.last_purge.lock().unwrap_or_else(|e| e.into_inner());
             let due = last.is_none_or(|last| now - last >= self.purge_interval);
@@ -854,24 +883,54 @@ impl ReplayCache for PostgresStore {
             due
         };
         let client = self
-            .client("record an assertion")
+            .client("record a single-use entry")
             .await
-            .map_err(replay_error)?;
+            .map_err(single_use_error)?;
         if purge_due {
-            self.purge(&client, now).await.map_err(replay_error)?;
+            self.purge(&client, now).await.map_err(single_use_error)?;
         }
-        let err = |e| replay_error(IdMapError::store("record an assertion", e));
+        let err = |e| single_use_error(IdMapError::store("record a single-use entry", e));
         let stmt = client
-            .prepare_cached(&self.sql.replay_insert)
+            .prepare_cached(&self.sql.once_insert)
             .await
             .map_err(err)?;
-        // One statement: a live entry is left alone (no row returned), an expired one is
-        // replaced, a missing one inserted.
         let row = client
-            .query_opt(&stmt, &[&key.issuer, &key.assertion_id, &expires_at, &now])
+            .query_opt(
+                &stmt,
+                &[
+                    &key.purpose().as_str(),
+                    &key.scope(),
+                    &key.id(),
+                    &expires_at,
+                    &now,
+                ],
+            )
             .await
             .map_err(err)?;
         Ok(row.is_some())
+    }
+
+    async fn take(&self, key: &OnceKey, now: OffsetDateTime) -> Result<bool, SingleUseError> {
+        let client = self
+            .client("take a single-use entry")
+            .await
+            .map_err(single_use_error)?;
+        let err = |e| single_use_error(IdMapError::store("take a single-use entry", e));
+        let stmt = client
+            .prepare_cached(&self.sql.once_take)
+            .await
+            .map_err(err)?;
+        let row = client
+            .query_opt(
+                &stmt,
+                &[&key.purpose().as_str(), &key.scope(), &key.id(), &now],
+            )
+            .await
+            .map_err(err)?;
+        Ok(match row {
+            Some(row) => row.try_get::<_, bool>(0).map_err(err)?,
+            None => false,
+        })
     }
 }
 

@@ -1,4 +1,4 @@
-//! [`SqliteStore`]: the identity map and the replay cache in SQLite (feature `sqlite`).
+//! [`SqliteStore`]: the identity map and the single-use store in SQLite (feature `sqlite`).
 //!
 //! SQLite is compiled into the crate (rusqlite's `bundled`), so no system library is needed.
 //! The store is a file (shared by every process that opens it: several application instances
@@ -24,15 +24,16 @@ use crate::idmap::store::{validate_batch, validate_field};
 use crate::idmap::{
     IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
 };
-use crate::saml::{ReplayCache, ReplayCacheError, ReplayKey};
+use crate::ports::{OnceKey, SingleUseError, SingleUseStore};
 
-use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, replay_error};
+use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, single_use_error};
 
 /// The schema, oldest step first. Steps are append-only: a released step never changes.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "id maps and replay cache",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "id maps and replay cache",
+        sql: "
         CREATE TABLE maestrano_id_maps (
             id INTEGER PRIMARY KEY,
             class_name TEXT NOT NULL,
@@ -67,7 +68,25 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ) WITHOUT ROWID;
         CREATE INDEX maestrano_replay_cache_expires_at ON maestrano_replay_cache (expires_at);
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "one single-use store for assertions and pending login requests",
+        sql: "
+            CREATE TABLE maestrano_single_use (
+                purpose TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                id TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                PRIMARY KEY (purpose, scope, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX maestrano_single_use_expires_at ON maestrano_single_use (expires_at);
+            INSERT INTO maestrano_single_use (purpose, scope, id, expires_at)
+                SELECT 'assertion', issuer, assertion_id, expires_at FROM maestrano_replay_cache;
+            DROP TABLE maestrano_replay_cache;
+        ",
+    },
+];
 
 /// The columns of an [`IdMap`] row, in the order [`read_row`] expects.
 const COLUMNS: &str = "class_name, local_id, provider, realm, entity, remote_id, created_at, \
@@ -81,18 +100,20 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 #[error("stored link is malformed: {0}")]
 struct CorruptRow(String);
 
-/// The identity map ([`IdMapStore`]) and the SAML replay cache ([`ReplayCache`]) in SQLite.
+/// The identity map ([`IdMapStore`]) and the [`SingleUseStore`] (used assertions, pending
+/// login requests) in SQLite. Every process that opens the same file shares both: two
+/// application instances on one host complete each other's logins.
 ///
 /// ```no_run
 /// # fn demo() -> Result<(), maestrano::Error> {
 /// use std::sync::Arc;
 /// use maestrano::adapters::SqliteStore;
 /// use maestrano::idmap::IdMapStore;
-/// use maestrano::saml::ReplayCache;
+/// use maestrano::ports::SingleUseStore;
 ///
 /// let store = Arc::new(SqliteStore::open("/var/lib/app/maestrano.sqlite3")?);
 /// let id_maps: Arc<dyn IdMapStore> = store.clone();
-/// let replay: Arc<dyn ReplayCache> = store;
+/// let single_use: Arc<dyn SingleUseStore> = store;
 /// # Ok(()) }
 /// ```
 pub struct SqliteStore {
@@ -162,7 +183,7 @@ impl SqliteStore {
         })
     }
 
-    /// Sets how often [`ReplayCache::insert_if_absent`] also deletes expired entries, measured
+    /// Sets how often [`SingleUseStore::insert_if_absent`] also deletes expired entries, measured
     /// on the `now` it is given
     /// ([`DEFAULT_PURGE_INTERVAL`](super::DEFAULT_PURGE_INTERVAL) unless set).
     pub fn with_purge_interval(self, interval: Duration) -> Self {
@@ -178,14 +199,14 @@ impl SqliteStore {
         .await
     }
 
-    /// Deletes the replay cache entries that have expired at `now`; returns how many.
-    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, ReplayCacheError> {
-        let now = micros(now).map_err(replay_error)?;
-        self.call("purge the replay cache", move |conn| {
-            purge(conn, now).map_err(|e| IdMapError::store("purge the replay cache", e))
+    /// Deletes the single-use entries that have expired at `now`; returns how many.
+    pub async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, SingleUseError> {
+        let now = micros(now).map_err(single_use_error)?;
+        self.call("purge the single-use store", move |conn| {
+            purge(conn, now).map_err(|e| IdMapError::store("purge the single-use store", e))
         })
         .await
-        .map_err(replay_error)
+        .map_err(single_use_error)
     }
 
     /// Runs `f` on the connection: on Tokio's blocking pool when a Tokio runtime is running,
@@ -482,7 +503,7 @@ fn link(conn: &mut Connection, map: IdMap) -> Result<IdMap, IdMapError> {
 
 fn purge(conn: &Connection, now: i64) -> rusqlite::Result<u64> {
     let n = conn
-        .prepare_cached("DELETE FROM maestrano_replay_cache WHERE expires_at <= ?1")?
+        .prepare_cached("DELETE FROM maestrano_single_use WHERE expires_at <= ?1")?
         .execute([now])?;
     Ok(n as u64)
 }
@@ -690,41 +711,71 @@ impl IdMapStore for SqliteStore {
 }
 
 #[async_trait]
-impl ReplayCache for SqliteStore {
+impl SingleUseStore for SqliteStore {
     async fn insert_if_absent(
         &self,
-        key: &ReplayKey,
+        key: &OnceKey,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<bool, ReplayCacheError> {
+    ) -> Result<bool, SingleUseError> {
         let purge_due = lock(&self.purge).due(now);
         let (expires_at, now) = (
-            micros(expires_at).map_err(replay_error)?,
-            micros(now).map_err(replay_error)?,
+            micros(expires_at).map_err(single_use_error)?,
+            micros(now).map_err(single_use_error)?,
         );
         let key = key.clone();
-        self.query("record an assertion", move |conn| {
+        self.query("record a single-use entry", move |conn| {
             if purge_due {
                 purge(conn, now)?;
             }
-            // One statement: a live entry is left alone (no row returned), an expired one is
-            // replaced, a missing one inserted.
+            // One statement, atomic across every process on the file: a live entry is left
+            // alone (no row returned), an expired one is replaced, a missing one inserted.
             let inserted = conn
                 .prepare_cached(
-                    "INSERT INTO maestrano_replay_cache (issuer, assertion_id, expires_at)
-                     VALUES (?1, ?2, ?3)
-                     ON CONFLICT (issuer, assertion_id) DO UPDATE SET expires_at = excluded.expires_at
-                     WHERE maestrano_replay_cache.expires_at <= ?4
+                    "INSERT INTO maestrano_single_use (purpose, scope, id, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (purpose, scope, id) DO UPDATE SET expires_at = excluded.expires_at
+                     WHERE maestrano_single_use.expires_at <= ?5
                      RETURNING 1",
                 )?
-                .query_row(params![key.issuer, key.assertion_id, expires_at, now], |_| {
-                    Ok(())
-                })
+                .query_row(
+                    params![
+                        key.purpose().as_str(),
+                        key.scope(),
+                        key.id(),
+                        expires_at,
+                        now
+                    ],
+                    |_| Ok(()),
+                )
                 .optional()?;
             Ok(inserted.is_some())
         })
         .await
-        .map_err(replay_error)
+        .map_err(single_use_error)
+    }
+
+    async fn take(&self, key: &OnceKey, now: OffsetDateTime) -> Result<bool, SingleUseError> {
+        let now = micros(now).map_err(single_use_error)?;
+        let key = key.clone();
+        self.query("take a single-use entry", move |conn| {
+            // The row goes either way (an expired entry is worth nothing); only a live one
+            // counts, and only for the one statement that deleted it.
+            let live = conn
+                .prepare_cached(
+                    "DELETE FROM maestrano_single_use
+                     WHERE purpose = ?1 AND scope = ?2 AND id = ?3
+                     RETURNING expires_at > ?4",
+                )?
+                .query_row(
+                    params![key.purpose().as_str(), key.scope(), key.id(), now],
+                    |row| row.get::<_, bool>(0),
+                )
+                .optional()?;
+            Ok(live == Some(true))
+        })
+        .await
+        .map_err(single_use_error)
     }
 }
 
@@ -732,27 +783,46 @@ impl ReplayCache for SqliteStore {
 mod tests {
     use super::*;
 
-    const V2: Migration = Migration {
-        version: 2,
-        name: "test step",
-        sql: "CREATE TABLE maestrano_test_step (x INTEGER);",
-    };
+    const LATEST: u32 = MIGRATIONS.len() as u32;
+
+    fn with_step(version: u32, name: &'static str, sql: &'static str) -> Vec<Migration> {
+        let mut steps: Vec<Migration> = MIGRATIONS
+            .iter()
+            .map(|m| Migration {
+                version: m.version,
+                name: m.name,
+                sql: m.sql,
+            })
+            .collect();
+        steps.push(Migration { version, name, sql });
+        steps
+    }
 
     #[test]
     fn migrations_apply_once_in_order() {
         let mut conn = Connection::open_in_memory().unwrap();
         assert_eq!(current_version(&conn).unwrap(), 0);
-        assert_eq!(migrate(&mut conn, MIGRATIONS).unwrap(), 1);
-        assert_eq!(migrate(&mut conn, MIGRATIONS).unwrap(), 1, "idempotent");
-        let all = [
-            Migration {
-                version: 1,
-                name: MIGRATIONS[0].name,
-                sql: MIGRATIONS[0].sql,
-            },
-            V2,
-        ];
-        assert_eq!(migrate(&mut conn, &all).unwrap(), 2, "only step 2 runs");
+        assert_eq!(migrate(&mut conn, &MIGRATIONS[..1]).unwrap(), 1);
+        assert_eq!(
+            migrate(&mut conn, &MIGRATIONS[..1]).unwrap(),
+            1,
+            "idempotent"
+        );
+        assert_eq!(
+            migrate(&mut conn, MIGRATIONS).unwrap(),
+            LATEST,
+            "the later steps run"
+        );
+        let next = with_step(
+            LATEST + 1,
+            "test step",
+            "CREATE TABLE maestrano_test_step (x INTEGER);",
+        );
+        assert_eq!(
+            migrate(&mut conn, &next).unwrap(),
+            LATEST + 1,
+            "only the new step runs"
+        );
         let steps: Vec<(u32, String)> = conn
             .prepare("SELECT version, name FROM maestrano_schema_migrations ORDER BY version")
             .unwrap()
@@ -760,16 +830,20 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(
-            steps,
-            vec![(1, MIGRATIONS[0].name.to_owned()), (2, "test step".into())]
-        );
-        // An SDK that only knows step 1 refuses the newer database.
+        let expected: Vec<(u32, String)> = next
+            .iter()
+            .map(|m| (m.version, m.name.to_owned()))
+            .collect();
+        assert_eq!(steps, expected);
+        // An SDK that knows fewer steps refuses the newer database.
         let e = migrate(&mut conn, MIGRATIONS).unwrap_err();
         let source = std::error::Error::source(&e).unwrap().to_string();
         assert_eq!(
             source,
-            "the database schema is at version 2, newer than this SDK supports (at most 1)"
+            format!(
+                "the database schema is at version {}, newer than this SDK supports (at most {LATEST})",
+                LATEST + 1
+            )
         );
     }
 
@@ -777,20 +851,13 @@ mod tests {
     fn a_failed_step_leaves_the_schema_as_it_was() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, MIGRATIONS).unwrap();
-        let broken = [
-            Migration {
-                version: 1,
-                name: MIGRATIONS[0].name,
-                sql: MIGRATIONS[0].sql,
-            },
-            Migration {
-                version: 2,
-                name: "broken",
-                sql: "CREATE TABLE maestrano_half (x INTEGER); THIS IS NOT SQL;",
-            },
-        ];
+        let broken = with_step(
+            LATEST + 1,
+            "broken",
+            "CREATE TABLE maestrano_half (x INTEGER); THIS IS NOT SQL;",
+        );
         assert!(migrate(&mut conn, &broken).is_err());
-        assert_eq!(current_version(&conn).unwrap(), 1);
+        assert_eq!(current_version(&conn).unwrap(), LATEST);
         let half: bool = conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'maestrano_half')",
@@ -799,6 +866,34 @@ mod tests {
             )
             .unwrap();
         assert!(!half, "the failed step's first statement was rolled back");
+    }
+
+    /// An assertion used before the upgrade is still refused after it.
+    #[tokio::test]
+    async fn used_assertions_survive_the_move_to_the_single_use_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
+        let t0 = time::macros::datetime!(2024-05-01 12:00 UTC);
+        let exp = t0 + Duration::minutes(5);
+        conn.execute(
+            "INSERT INTO maestrano_replay_cache (issuer, assertion_id, expires_at) VALUES (?1, ?2, ?3)",
+            params!["https://idp.example.test", "_used", micros(exp).unwrap()],
+        )
+        .unwrap();
+        let store = SqliteStore::setup(conn, None).unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), LATEST);
+        let used = OnceKey::assertion("https://idp.example.test", "_used");
+        assert!(
+            !store.insert_if_absent(&used, exp, t0).await.unwrap(),
+            "still used"
+        );
+        assert!(
+            store
+                .insert_if_absent(&used, exp + Duration::minutes(5), exp)
+                .await
+                .unwrap(),
+            "with its expiry"
+        );
     }
 
     #[test]

@@ -295,7 +295,7 @@ fn run(row: &Row, backend: CryptoBackend) -> Result<Option<String>, SamlError> {
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
             let v = ResponseValidator::new(s);
             let checked = v.check(xml.as_bytes(), request_id(row).as_deref(), now)?;
-            let cache = crate::saml::InMemoryReplayCache::new();
+            let cache = crate::ports::InMemorySingleUseStore::new();
             let verified = futures_lite_block_on(checked.check_replay(&cache))?;
             Ok(Some(verified.name_id().value.clone()))
         }

@@ -276,9 +276,9 @@ pub enum SamlError {
         /// The assertion ID.
         assertion_id: String,
     },
-    /// The replay cache could not answer; validation fails closed.
-    #[error("replay cache unavailable: {0}")]
-    ReplayCacheUnavailable(String),
+    /// The single-use store could not record the assertion; validation fails closed.
+    #[error("the replay check's single-use store is unavailable: {0}")]
+    ReplayStoreUnavailable(String),
 }
 
 impl SamlError {
@@ -329,7 +329,7 @@ impl SamlError {
             Self::SpNameQualifierMismatch { .. } => "spnamequalifier_mismatch",
             Self::DuplicateAttribute { .. } => "duplicate_attribute",
             Self::Replay { .. } => "replay",
-            Self::ReplayCacheUnavailable(_) => "replay_cache_unavailable",
+            Self::ReplayStoreUnavailable(_) => "replay_store_unavailable",
         }
     }
 }

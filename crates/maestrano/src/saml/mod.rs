@@ -3,7 +3,8 @@
 //!
 //! Start with [`ResponseValidator`]: give it the tenant's [`SpSettings`], then call
 //! [`ResponseValidator::validate`] with the POSTed `SAMLResponse`, the id of the request the
-//! app issued, the time now (`Clock::now`, read once) and a [`ReplayCache`].
+//! app issued, the time now (`Clock::now`, read once) and the
+//! [`SingleUseStore`](crate::ports::SingleUseStore) that records used assertions.
 //! The only way to obtain a [`VerifiedAssertion`] is through that validation.
 
 pub(crate) mod authn_request;
@@ -16,8 +17,6 @@ mod error;
 mod identity;
 mod metadata;
 mod options;
-mod replay;
-mod request_ids;
 pub(crate) mod response;
 pub(crate) mod sign;
 pub(crate) mod xml;
@@ -38,8 +37,6 @@ pub use identity::{
 };
 pub use metadata::SpMetadata;
 pub use options::SsoOptions;
-pub use replay::{InMemoryReplayCache, ReplayCache, ReplayCacheError, ReplayKey};
-pub use request_ids::{InMemoryRequestIdStore, RequestIdStore, RequestIdStoreError};
 pub use response::{
     CheckedResponse, LegacyCrypto, NameId, ResponseValidator, SamlPolicy, SignatureProfile,
     SpSettings, VerifiedAssertion,

@@ -12,7 +12,7 @@
 //!    Assertion is inside what was signed;
 //! 6. check the semantics on the clock: Destination, Issuer, Conditions and audience,
 //!    bearer SubjectConfirmation (Recipient, NotOnOrAfter, InResponseTo), AuthnStatement;
-//! 7. check replay through a [`ReplayCache`].
+//! 7. check replay: record the assertion once in a [`SingleUseStore`].
 //!
 //! Steps 1–6 are a synchronous pure function ([`ResponseValidator::check`]); step 7 is the
 //! only one that touches storage ([`CheckedResponse::check_replay`]).
@@ -25,7 +25,7 @@ use super::decode::{self, DEFAULT_MAX_ENCODED_BYTES};
 use super::dsig::{self, DSIG_NS, DsigPolicy, LegacyUse, Trust};
 use super::error::SamlError;
 use super::xml::{Document, NodeId, XmlLimits};
-use crate::saml::{ReplayCache, ReplayKey};
+use crate::ports::{OnceKey, SingleUseStore};
 
 /// The SAML 2.0 protocol namespace.
 pub const PROTOCOL_NS: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -385,34 +385,31 @@ pub struct CheckedResponse {
 
 impl CheckedResponse {
     /// The replay key: issuer and assertion ID.
-    pub fn replay_key(&self) -> ReplayKey {
-        ReplayKey {
-            issuer: self.assertion.issuer.clone(),
-            assertion_id: self.assertion.assertion_id.clone(),
-        }
+    pub fn replay_key(&self) -> OnceKey {
+        OnceKey::assertion(&self.assertion.issuer, &self.assertion.assertion_id)
     }
 
-    /// Until when the replay cache must remember the assertion.
+    /// Until when the store must remember the assertion.
     pub fn replay_expires_at(&self) -> OffsetDateTime {
         self.expires_at
     }
 
-    /// Records the assertion in `cache`; a second use of the same assertion is
-    /// [`SamlError::Replay`]. A cache failure rejects the response.
+    /// Records the assertion in `store`; a second use of the same assertion is
+    /// [`SamlError::Replay`]. A store failure rejects the response.
     pub async fn check_replay(
         self,
-        cache: &dyn ReplayCache,
+        store: &dyn SingleUseStore,
     ) -> Result<VerifiedAssertion, SamlError> {
         let key = self.replay_key();
-        match cache
+        match store
             .insert_if_absent(&key, self.expires_at, self.now)
             .await
         {
             Ok(true) => Ok(self.assertion),
             Ok(false) => Err(SamlError::Replay {
-                assertion_id: key.assertion_id,
+                assertion_id: key.id().to_owned(),
             }),
-            Err(e) => Err(SamlError::ReplayCacheUnavailable(e.to_string())),
+            Err(e) => Err(SamlError::ReplayStoreUnavailable(e.to_string())),
         }
     }
 }
@@ -444,12 +441,26 @@ impl ResponseValidator {
         request_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<CheckedResponse, SamlError> {
+        let expected = match request_id {
+            Some(id) => Expected::Id(id),
+            None => Expected::Unsolicited,
+        };
+        self.check_expecting(message, expected, now)
+    }
+
+    /// [`check`](Self::check), with the answered request named by `expected`.
+    pub(crate) fn check_expecting(
+        &self,
+        message: &[u8],
+        expected: Expected<'_>,
+        now: OffsetDateTime,
+    ) -> Result<CheckedResponse, SamlError> {
         let xml = decode::decode_post_message(message, self.settings.policy.max_message_bytes)?;
         let parsed = ParsedResponse::parse(xml, &self.settings.policy.xml_limits)?;
         let signed = parsed.verify_signatures(self.settings.trust(), &self.dsig_policy(now))?;
         parsed.require_signature(signed, self.settings.policy.require_signed_assertion)?;
         let (assertion, expires_at) =
-            parsed.check_semantics(&self.settings, request_id, signed, now)?;
+            parsed.check_semantics(&self.settings, expected, signed, now)?;
         Ok(CheckedResponse {
             assertion,
             expires_at,
@@ -457,16 +468,16 @@ impl ResponseValidator {
         })
     }
 
-    /// All seven steps: [`check`](Self::check), then the replay check in `cache`.
+    /// All seven steps: [`check`](Self::check), then the replay check in `store`.
     pub async fn validate(
         &self,
         message: &[u8],
         request_id: Option<&str>,
         now: OffsetDateTime,
-        cache: &dyn ReplayCache,
+        store: &dyn SingleUseStore,
     ) -> Result<VerifiedAssertion, SamlError> {
         self.check(message, request_id, now)?
-            .check_replay(cache)
+            .check_replay(store)
             .await
     }
 
@@ -480,6 +491,20 @@ impl ResponseValidator {
             now,
         }
     }
+}
+
+/// Which AuthnRequest a Response must answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expected<'a> {
+    /// The request the app kept (in the user's session).
+    Id(&'a str),
+    /// Whichever request the Response names in its `InResponseTo`, which the caller then takes
+    /// from the shared store (issued by this app, for this tenant, unexpired, unused). A
+    /// Response that names none is unsolicited.
+    Issued,
+    /// None: an IdP-initiated login, accepted only with
+    /// [`SamlPolicy::insecure_allow_idp_initiated`].
+    Unsolicited,
 }
 
 /// Which of the two possible signatures verified.
@@ -741,7 +766,7 @@ impl ParsedResponse {
     pub(crate) fn check_semantics(
         &self,
         settings: &SpSettings,
-        request_id: Option<&str>,
+        expected: Expected<'_>,
         signed: Signed,
         now: OffsetDateTime,
     ) -> Result<(VerifiedAssertion, OffsetDateTime), SamlError> {
@@ -765,6 +790,13 @@ impl ParsedResponse {
 
         // InResponseTo of the Response: it must answer the request the app issued.
         let response_irt = doc.attr(response, "InResponseTo");
+        let request_id = match expected {
+            Expected::Id(id) => Some(id),
+            // The caller takes this id from the shared store once validation passed; the
+            // subject confirmation below must answer the same request.
+            Expected::Issued => response_irt,
+            Expected::Unsolicited => None,
+        };
         let allow_unsolicited = policy.insecure_allow_idp_initiated;
         match (request_id, response_irt) {
             (None, _) if !allow_unsolicited => return Err(SamlError::UnsolicitedResponse),
@@ -1104,7 +1136,7 @@ mod tests {
         let xml = response_with_times("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z");
         let parsed = ParsedResponse::parse(xml, &XmlLimits::default()).unwrap();
         let (assertion, expires_at) = parsed
-            .check_semantics(&settings, Some("_q"), signed, now)
+            .check_semantics(&settings, Expected::Id("_q"), signed, now)
             .unwrap();
         assert_eq!(assertion.name_id().value, "u");
         assert!(expires_at >= datetime!(9999-12-31 23:59:59 UTC));
@@ -1115,7 +1147,7 @@ mod tests {
         let parsed = ParsedResponse::parse(xml, &XmlLimits::default()).unwrap();
         assert!(
             parsed
-                .check_semantics(&huge_skew, Some("_q"), signed, now)
+                .check_semantics(&huge_skew, Expected::Id("_q"), signed, now)
                 .is_ok()
         );
     }

@@ -1,6 +1,12 @@
 //! The two SSO routes an application serves, framework-agnostic: the init route builds the
-//! redirect to the IdP and remembers the request; the consume route validates the POSTed
-//! response, maps it to user, group and membership, and hands them to the app.
+//! redirect to the IdP and records the request in the shared single-use store; the consume
+//! route validates the POSTed response, takes the request it answers from that store, maps the
+//! assertion to user, group and membership, and hands them to the app.
+//!
+//! Nothing of the login needs to survive in the browser: the IdP's POST is cross-site, and a
+//! `SameSite=Lax` session cookie is not sent with it. The store, shared by every instance of
+//! the app, is what says the request was issued by this app, for this tenant, and not yet
+//! answered.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -10,10 +16,10 @@ use async_trait::async_trait;
 use super::session::SsoSession;
 use super::tenant::{authn_request, response_validator};
 use crate::config::tenant::Tenant;
-use crate::ports::{Clock, RandomError, RandomSource};
+use crate::ports::{Clock, OnceKey, RandomError, RandomSource, SingleUseError, SingleUseStore};
 use crate::saml::authn_request::new_request_id;
+use crate::saml::response::Expected;
 use crate::saml::{AttributeError, LegacyCrypto, LoginRedirect, SamlError, SsoLogin};
-use crate::saml::{ReplayCache, RequestIdStore, RequestIdStoreError};
 use crate::types::MarketplaceKey;
 
 /// The app's side of a login: find or create its own records for the user, the company and
@@ -38,8 +44,8 @@ pub enum SsoFlowError {
     /// The POSTed form is not what the IdP sends.
     #[error("invalid SSO form: {0}")]
     Form(String),
-    /// The request the response claims to answer was not issued by this app for this
-    /// tenant, has expired, or was already answered.
+    /// The request the response answers was not issued by this app for this tenant, has
+    /// expired, or was already answered (on this instance or another).
     #[error("the login request is unknown, expired or already used")]
     UnknownRequest,
     /// The response was rejected.
@@ -48,9 +54,9 @@ pub enum SsoFlowError {
     /// The assertion lacks a Maestrano attribute.
     #[error(transparent)]
     Attributes(#[from] AttributeError),
-    /// The request id store failed.
+    /// The single-use store failed; the login fails closed.
     #[error(transparent)]
-    RequestStore(#[from] RequestIdStoreError),
+    Store(#[from] SingleUseError),
     /// The random source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
@@ -81,8 +87,7 @@ pub struct CompletedLogin<T> {
 pub struct SsoFlow {
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
-    request_ids: Arc<dyn RequestIdStore>,
-    replay: Arc<dyn ReplayCache>,
+    store: Arc<dyn SingleUseStore>,
     /// Tenants already warned about legacy crypto: one warning each, not one per login.
     warned_legacy: Arc<Mutex<HashSet<MarketplaceKey>>>,
 }
@@ -91,18 +96,18 @@ pub struct SsoFlow {
 const MAX_FORM_BYTES: usize = 512 * 1024;
 
 impl SsoFlow {
-    /// A flow on these ports.
+    /// A flow on these ports. `store` holds the pending requests and the used assertions;
+    /// every instance of the app that serves logins must share it (see
+    /// [`SingleUseStore`] for the implementations).
     pub fn new(
         clock: Arc<dyn Clock>,
         random: Arc<dyn RandomSource>,
-        request_ids: Arc<dyn RequestIdStore>,
-        replay: Arc<dyn ReplayCache>,
+        store: Arc<dyn SingleUseStore>,
     ) -> Self {
         Self {
             clock,
             random,
-            request_ids,
-            replay,
+            store,
             warned_legacy: Arc::default(),
         }
     }
@@ -127,8 +132,10 @@ impl SsoFlow {
 
     /// The init route: a fresh AuthnRequest for `tenant` (signed when the tenant has an SP
     /// key), its redirect URL with `relay_state` and the `extra` parameters (such as
-    /// `group_id`), and the request remembered for the consume route. Keep the returned
-    /// request id in the user's session.
+    /// `group_id`), and the request recorded in the shared store for the consume route, until
+    /// [`SsoOptions::request_ttl`](crate::saml::SsoOptions::request_ttl). The returned request
+    /// id may also be kept in the user's session (then [`consume`](Self::consume) also checks
+    /// that the response answers that very request), but it need not be.
     pub async fn initiate(
         &self,
         tenant: &Tenant,
@@ -143,14 +150,20 @@ impl SsoFlow {
             extra,
             options.signing_key.as_ref(),
         )?;
-        self.request_ids
-            .remember(
-                tenant.marketplace(),
-                &id,
+        let recorded = self
+            .store
+            .insert_if_absent(
+                &OnceKey::authn_request(tenant.marketplace(), &id),
                 now.saturating_add(options.request_ttl),
                 now,
             )
             .await?;
+        if !recorded {
+            // 128 random bits collide only when the random source is broken.
+            return Err(SsoFlowError::Store(SingleUseError::Store(
+                "a fresh request id is already recorded: the random source repeats".into(),
+            )));
+        }
         Ok(LoginRedirect {
             url,
             request_id: id,
@@ -158,9 +171,15 @@ impl SsoFlow {
     }
 
     /// The consume route: reads `SAMLResponse` and `RelayState` from the POSTed form body,
-    /// validates the response against the tenant and the request id the app kept (`None` only
-    /// for an IdP-initiated login, which the tenant's policy must allow), consumes that request
-    /// id (each answers one login), maps the assertion to a [`SsoLogin`] and calls `handler`.
+    /// validates the response against the tenant, takes the request it answers (its
+    /// `InResponseTo`) from the shared store, maps the assertion to a [`SsoLogin`] and calls
+    /// `handler`.
+    ///
+    /// `request_id` is the id the app kept in the user's session, if it kept one: the response
+    /// must then answer that request. With `None` the response must answer a request this app
+    /// issued for this tenant, still pending in the store; a response that answers no request
+    /// is accepted only when the tenant's policy allows IdP-initiated logins. Either way a
+    /// request is answered once, and an assertion used once, across every instance.
     pub async fn consume<H: LoginHandler>(
         &self,
         tenant: &Tenant,
@@ -187,21 +206,25 @@ impl SsoFlow {
         }
         let response =
             response.ok_or_else(|| SsoFlowError::Form("no SAMLResponse field".into()))?;
-        // The request id is consumed only after the response validated against it, so that
-        // a forged POST cannot spend the pending login of a user (the replay cache, inside
-        // validation, already stops a second use of the same response).
+        // The request is taken only after the response validated against it, so that a forged
+        // POST cannot spend the pending login of a user; the replay check, inside validation,
+        // already stops a second use of the same response.
+        let now = self.clock.now();
+        let expected = match request_id {
+            Some(id) => Expected::Id(id),
+            None => Expected::Issued,
+        };
         let assertion = response_validator(tenant)
-            .validate(
-                response.as_bytes(),
-                request_id,
-                self.clock.now(),
-                self.replay.as_ref(),
-            )
+            .check_expecting(response.as_bytes(), expected, now)?
+            .check_replay(self.store.as_ref())
             .await?;
-        if let Some(id) = request_id
+        // The key names this tenant: a request issued for another tenant is another key. (With
+        // a kept id the response's InResponseTo is that id, or absent when the policy allows
+        // IdP-initiated logins: the kept request is spent either way.)
+        if let Some(id) = assertion.in_response_to().or(request_id)
             && !self
-                .request_ids
-                .consume(tenant.marketplace(), id, self.clock.now())
+                .store
+                .take(&OnceKey::authn_request(tenant.marketplace(), id), now)
                 .await?
         {
             return Err(SsoFlowError::UnknownRequest);

@@ -4,6 +4,9 @@
 //! When [`SsoSession::remote_check_required`] says so, it asks the IdP whether the user is
 //! still logged in there; a user who logged out of the marketplace is then logged out of the
 //! app too.
+//!
+//! The session remembers the marketplace it was opened on, and is only ever checked against
+//! that marketplace's IdP: the token of a tenant-A session is never sent to tenant B.
 
 use std::fmt;
 
@@ -14,7 +17,7 @@ use crate::config::tenant::Tenant;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse, TransportError};
 use crate::saml::SsoLogin;
 use crate::timestamp::{format_utc, parse_lenient};
-use crate::types::{GroupUid, Secret, UserUid};
+use crate::types::{GroupUid, MarketplaceKey, Secret, UserUid};
 
 /// Longest stored session value or check reply accepted, in bytes.
 const MAX_BYTES: usize = 16 * 1024;
@@ -30,6 +33,15 @@ pub enum SessionError {
     /// documented default is to keep the session until the next re-check.
     #[error("session check failed: {0}")]
     Transport(#[from] TransportError),
+    /// The session was opened on another marketplace than the tenant asked to check it; no
+    /// request was sent.
+    #[error("the session belongs to marketplace {session:?}, not to {tenant:?}")]
+    WrongTenant {
+        /// The marketplace the session was opened on.
+        session: MarketplaceKey,
+        /// The tenant that was asked to check it.
+        tenant: MarketplaceKey,
+    },
     /// The IdP answered with something other than a session-check reply.
     #[error("session check reply is invalid (HTTP {status}): {detail}")]
     InvalidReply {
@@ -53,10 +65,13 @@ pub enum SessionStatus {
     Invalid,
 }
 
-/// The Maestrano session of a logged-in user: `{uid, session, session_recheck, group_uid}`.
+/// The Maestrano session of a logged-in user: `{uid, session, session_recheck, group_uid}`,
+/// and the marketplace it was opened on.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct SsoSession {
+    /// The marketplace the user logged in from: the only one the session is checked against.
+    pub marketplace: MarketplaceKey,
     /// The real uid of the user.
     pub uid: UserUid,
     /// The session token (`mno_session`).
@@ -70,6 +85,7 @@ pub struct SsoSession {
 impl fmt::Debug for SsoSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SsoSession")
+            .field("marketplace", &self.marketplace)
             .field("uid", &self.uid)
             .field("token", &self.token)
             .field("recheck_at", &self.recheck_at)
@@ -80,6 +96,9 @@ impl fmt::Debug for SsoSession {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stored {
+    /// Not in the other SDKs' value, which hold one marketplace per app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    marketplace: Option<String>,
     uid: String,
     session: String,
     session_recheck: String,
@@ -90,6 +109,7 @@ impl SsoSession {
     /// The session a login starts.
     pub fn from_login(login: &SsoLogin) -> Self {
         Self {
+            marketplace: login.marketplace.clone(),
             uid: login.user.uid.clone(),
             token: login.session.token.clone(),
             recheck_at: login.session.recheck_at,
@@ -98,10 +118,11 @@ impl SsoSession {
     }
 
     /// The value the other Maestrano SDKs keep under `maestrano` in the web session: base64 of
-    /// `{"uid", "session", "session_recheck", "group_uid"}`. It holds the session token, so keep
-    /// it server-side or in a signed and encrypted cookie.
+    /// `{"uid", "session", "session_recheck", "group_uid"}`, plus `"marketplace"`. It holds the
+    /// session token, so keep it server-side or in a signed and encrypted cookie.
     pub fn to_session_value(&self) -> String {
         let stored = Stored {
+            marketplace: Some(self.marketplace.to_string()),
             uid: self.uid.to_string(),
             session: self.token.expose().to_owned(),
             session_recheck: format_utc(self.recheck_at),
@@ -111,9 +132,25 @@ impl SsoSession {
         base64::engine::general_purpose::STANDARD.encode(json)
     }
 
-    /// Reads a value written by [`to_session_value`](Self::to_session_value) (or by another
-    /// Maestrano SDK). Line breaks in the base64, as Ruby writes them, are accepted.
+    /// Reads a value written by [`to_session_value`](Self::to_session_value). Line breaks in
+    /// the base64, as Ruby writes them, are accepted. A value without a marketplace (written by
+    /// another Maestrano SDK) is refused: read it with
+    /// [`from_session_value_of`](Self::from_session_value_of).
     pub fn from_session_value(value: &str) -> Result<Self, SessionError> {
+        Self::read(value, None)
+    }
+
+    /// Reads a value another Maestrano SDK wrote for `marketplace` (those SDKs serve one
+    /// marketplace and store none), or one this SDK wrote for that same marketplace. A value
+    /// that names another marketplace is refused.
+    pub fn from_session_value_of(
+        value: &str,
+        marketplace: &MarketplaceKey,
+    ) -> Result<Self, SessionError> {
+        Self::read(value, Some(marketplace))
+    }
+
+    fn read(value: &str, expected: Option<&MarketplaceKey>) -> Result<Self, SessionError> {
         let bad = |m: &str| SessionError::InvalidStoredValue(m.to_owned());
         if value.len() > MAX_BYTES {
             return Err(bad("too long"));
@@ -124,7 +161,25 @@ impl SsoSession {
             .map_err(|_| bad("not base64"))?;
         let s: Stored = serde_json::from_slice(&json)
             .map_err(|e| bad(&format!("not the expected JSON: {e}")))?;
+        let marketplace = match (s.marketplace.as_deref(), expected) {
+            (Some(found), Some(expected)) if found != expected.as_str() => {
+                return Err(bad(&format!(
+                    "expected a session of marketplace {:?}, found one of {:?}",
+                    expected.as_str(),
+                    crate::types::shown(found)
+                )));
+            }
+            (Some(found), _) => MarketplaceKey::new(found).map_err(|e| bad(&e.to_string()))?,
+            (None, Some(expected)) => expected.clone(),
+            (None, None) => {
+                return Err(bad(
+                    "expected a \"marketplace\" field, found none (a value of another SDK: \
+                     read it with from_session_value_of)",
+                ));
+            }
+        };
         Ok(Self {
+            marketplace,
             uid: UserUid::new(&s.uid).map_err(|e| bad(&e.to_string()))?,
             token: Secret::new(s.session),
             recheck_at: parse_lenient(&s.session_recheck)
@@ -140,14 +195,22 @@ impl SsoSession {
         self.recheck_at <= now
     }
 
-    /// The session-check request: `GET {sso.idp}/api/v1/auth/saml/{uid}?session={token}`.
-    pub fn check_request(&self, tenant: &Tenant) -> HttpRequest {
+    /// The session-check request: `GET {sso.idp}/api/v1/auth/saml/{uid}?session={token}`, to
+    /// the IdP of the session's own marketplace: [`SessionError::WrongTenant`] for any other
+    /// tenant.
+    pub fn check_request(&self, tenant: &Tenant) -> Result<HttpRequest, SessionError> {
+        if tenant.marketplace() != &self.marketplace {
+            return Err(SessionError::WrongTenant {
+                session: self.marketplace.clone(),
+                tenant: tenant.marketplace().clone(),
+            });
+        }
         let url = tenant.session_check_url(&self.uid, self.token.expose());
-        http::Request::get(url.as_str())
+        Ok(http::Request::get(url.as_str())
             .header(http::header::ACCEPT, "application/json")
             .header(http::header::USER_AGENT, crate::USER_AGENT)
             .body(Vec::new())
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
     /// Reads the IdP's reply: `valid` as a boolean or the string `"true"`/`"false"`, and
@@ -205,7 +268,7 @@ impl SsoSession {
         tenant: &Tenant,
         http: &dyn HttpClient,
     ) -> Result<SessionStatus, SessionError> {
-        let response = http.send(self.check_request(tenant)).await?;
+        let response = http.send(self.check_request(tenant)?).await?;
         self.apply_check_response(&response)
     }
 }

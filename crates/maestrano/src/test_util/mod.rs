@@ -1,11 +1,13 @@
 //! Fakes for tests (feature `test-util`): a manual clock, a scripted HTTP client, a
-//! predictable random source, a sleep that moves the clock, and the identity map store
-//! conformance suite, for users' own tests of their integration and their own stores.
+//! predictable random source, a sleep that moves the clock, and the conformance suites of the
+//! identity map store and the single-use store, for users' own tests of their integration and
+//! their own stores.
 
 mod clock;
 mod http;
 pub mod idmap_conformance;
 mod random;
+pub mod single_use_conformance;
 mod sleep;
 
 pub use clock::ManualClock;

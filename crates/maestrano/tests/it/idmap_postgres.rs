@@ -8,11 +8,12 @@ use crate::idmap_support;
 
 use std::sync::Arc;
 
-use idmap_support::{T0, key, postgres_url, replay_cache_checks, with_schema};
+use idmap_support::{SCHEMA_VERSION, T0, key, postgres_url, with_schema};
 use maestrano::adapters::{PostgresOptions, PostgresStore, tokio_postgres};
 use maestrano::idmap::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
-use maestrano::saml::ReplayCache;
+use maestrano::ports::SingleUseStore;
 use maestrano::test_util::idmap_conformance as conformance;
+use maestrano::test_util::single_use_conformance;
 use time::Duration;
 use tokio::sync::Barrier;
 
@@ -55,32 +56,24 @@ async fn postgres_store_passes_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_replay_cache_keeps_the_contract() {
-    let Some(url) = postgres_url("postgres_replay_cache_keeps_the_contract") else {
+async fn postgres_single_use_store_keeps_the_contract_across_two_instances() {
+    let Some(url) = postgres_url("postgres_single_use_store_keeps_the_contract") else {
         return;
     };
-    with_schema(&url, "replay", |url, schema| async move {
-        replay_cache_checks(Arc::new(store(&url, &schema).await)).await;
-        // A second instance shares the entries.
-        let other = store(&url, &schema).await;
-        assert!(
-            !other
-                .insert_if_absent(
-                    &key("https://idp.example.test", "_race0"),
-                    T0 + Duration::minutes(5),
-                    T0
-                )
-                .await
-                .unwrap(),
-            "an assertion recorded by one instance is refused by another"
-        );
+    with_schema(&url, "single_use", |url, schema| async move {
+        // Two stores, two pools: two application instances on one database.
+        single_use_conformance::run(
+            Arc::new(store(&url, &schema).await),
+            Arc::new(store(&url, &schema).await),
+        )
+        .await;
     })
     .await;
 }
 
 #[tokio::test]
-async fn postgres_replay_cache_purges_expired_entries() {
-    let Some(url) = postgres_url("postgres_replay_cache_purges_expired_entries") else {
+async fn postgres_single_use_store_purges_expired_entries() {
+    let Some(url) = postgres_url("postgres_single_use_store_purges_expired_entries") else {
         return;
     };
     with_schema(&url, "purge", |url, schema| async move {
@@ -126,7 +119,7 @@ async fn postgres_replay_cache_purges_expired_entries() {
         let rows: i64 = admin(&url)
             .await
             .query_one(
-                &format!("SELECT count(*) FROM \"{schema}\".maestrano_replay_cache"),
+                &format!("SELECT count(*) FROM \"{schema}\".maestrano_single_use"),
                 &[],
             )
             .await
@@ -152,7 +145,7 @@ async fn postgres_schema_is_migrated_once_and_newer_is_refused() {
             .collect();
         for t in tasks {
             let s = t.await.unwrap();
-            assert_eq!(s.schema_version().await.unwrap(), 1);
+            assert_eq!(s.schema_version().await.unwrap(), SCHEMA_VERSION);
         }
         let admin = admin(&url).await;
         let steps: i64 = admin
@@ -163,10 +156,11 @@ async fn postgres_schema_is_migrated_once_and_newer_is_refused() {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(steps, 1, "step 1 recorded once");
+        assert_eq!(steps, i64::from(SCHEMA_VERSION), "each step recorded once");
         admin
             .batch_execute(&format!(
-                "INSERT INTO \"{schema}\".maestrano_schema_migrations VALUES (2, 'future')"
+                "INSERT INTO \"{schema}\".maestrano_schema_migrations VALUES ({}, 'future')",
+                SCHEMA_VERSION + 1
             ))
             .await
             .unwrap();
@@ -176,7 +170,10 @@ async fn postgres_schema_is_migrated_once_and_newer_is_refused() {
         assert_eq!(e.to_string(), "id map store failed to migrate the schema");
         assert_eq!(
             std::error::Error::source(&e).unwrap().to_string(),
-            "the database schema is at version 2, newer than this SDK supports (at most 1)"
+            format!(
+                "the database schema is at version {}, newer than this SDK supports (at most {SCHEMA_VERSION})",
+                SCHEMA_VERSION + 1
+            )
         );
     })
     .await;

@@ -1,16 +1,17 @@
 //! The SQLite adapter: the conformance suite on a file and in memory, persistence, WAL,
-//! several connections on one file, schema versions, and the replay cache.
+//! several connections on one file, schema versions, and the single-use store.
 #![cfg(feature = "sqlite")]
 
 use crate::idmap_support;
 
 use std::sync::Arc;
 
-use idmap_support::{T0, key, replay_cache_checks};
+use idmap_support::{SCHEMA_VERSION, T0, key};
 use maestrano::adapters::SqliteStore;
 use maestrano::idmap::{IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef};
-use maestrano::saml::ReplayCache;
+use maestrano::ports::SingleUseStore;
 use maestrano::test_util::idmap_conformance as conformance;
+use maestrano::test_util::single_use_conformance;
 use time::Duration;
 use tokio::sync::Barrier;
 
@@ -46,11 +47,15 @@ async fn sqlite_file_persists_across_reopen_in_wal_mode() {
     let map = link("Person", "1", "p-1").with_metadata(serde_json::json!({"etag": "x"}));
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
         store.link(map.clone()).await.unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 1, "no step re-run");
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        SCHEMA_VERSION,
+        "no step re-run"
+    );
     assert_eq!(store.find_remote(&map.remote).await.unwrap(), Some(map));
 
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -82,7 +87,10 @@ async fn sqlite_refuses_a_schema_newer_than_it_knows() {
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute(
-            "INSERT INTO maestrano_schema_migrations (version, name) VALUES (2, 'future')",
+            &format!(
+                "INSERT INTO maestrano_schema_migrations (version, name) VALUES ({}, 'future')",
+                SCHEMA_VERSION + 1
+            ),
             [],
         )
         .unwrap();
@@ -91,7 +99,10 @@ async fn sqlite_refuses_a_schema_newer_than_it_knows() {
     let source = std::error::Error::source(&e).unwrap().to_string();
     assert_eq!(
         source,
-        "the database schema is at version 2, newer than this SDK supports (at most 1)"
+        format!(
+            "the database schema is at version {}, newer than this SDK supports (at most {SCHEMA_VERSION})",
+            SCHEMA_VERSION + 1
+        )
     );
 }
 
@@ -149,29 +160,24 @@ async fn sqlite_two_connections_on_one_file_race_to_one_winner() {
     }
 }
 
+/// The single-use contract on one file opened twice, as two application instances on one
+/// host would (two connections, two WAL readers, one writer at a time), and on a private
+/// in-memory database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_replay_cache_keeps_the_contract() {
-    replay_cache_checks(Arc::new(SqliteStore::open_in_memory().unwrap())).await;
+async fn sqlite_single_use_store_keeps_the_contract_across_two_instances() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("replay.sqlite3")).unwrap();
-    replay_cache_checks(Arc::new(store)).await;
-}
-
-/// Two application instances sharing one file share replay protection.
-#[tokio::test]
-async fn sqlite_replay_cache_is_shared_through_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("replay.sqlite3");
-    let a = SqliteStore::open(&path).unwrap();
-    let b = SqliteStore::open(&path).unwrap();
-    let k = key("https://idp.example.test", "_shared");
-    let exp = T0 + Duration::minutes(5);
-    assert!(a.insert_if_absent(&k, exp, T0).await.unwrap());
-    assert!(!b.insert_if_absent(&k, exp, T0).await.unwrap(), "seen by a");
+    let path = dir.path().join("single-use.sqlite3");
+    single_use_conformance::run(
+        Arc::new(SqliteStore::open(&path).unwrap()),
+        Arc::new(SqliteStore::open(&path).unwrap()),
+    )
+    .await;
+    let memory = Arc::new(SqliteStore::open_in_memory().unwrap());
+    single_use_conformance::run(memory.clone(), memory).await;
 }
 
 #[tokio::test]
-async fn sqlite_replay_cache_purges_expired_entries() {
+async fn sqlite_single_use_store_purges_expired_entries() {
     let store = SqliteStore::open_in_memory()
         .unwrap()
         .with_purge_interval(Duration::minutes(1));

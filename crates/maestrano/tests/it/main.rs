@@ -21,4 +21,6 @@ mod routes;
 mod saml_check_cli;
 mod saml_sso;
 mod saml_validation;
+mod single_use;
+mod store_redis;
 mod webhooks;

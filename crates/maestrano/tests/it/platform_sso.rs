@@ -12,10 +12,9 @@ use async_trait::async_trait;
 use common::*;
 use maestrano::Tenant;
 use maestrano::config::parse_marketplaces;
-use maestrano::saml::{
-    InMemoryReplayCache, InMemoryRequestIdStore, SamlError, SamlPolicy, SsoLogin,
-};
-use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError};
+use maestrano::ports::{InMemorySingleUseStore, RandomSource as _, SingleUseStore};
+use maestrano::saml::{SamlError, SamlPolicy, SsoLogin};
+use maestrano::sso::{LoginHandler, SessionError, SsoFlow, SsoFlowError};
 use maestrano::test_util::{ManualClock, SequenceRandom};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
@@ -152,8 +151,7 @@ fn flow(clock: Arc<ManualClock>) -> SsoFlow {
     SsoFlow::new(
         clock,
         Arc::new(SequenceRandom::default()),
-        Arc::new(InMemoryRequestIdStore::new()),
-        Arc::new(InMemoryReplayCache::new()),
+        Arc::new(InMemorySingleUseStore::new()),
     )
 }
 
@@ -487,7 +485,19 @@ async fn the_session_check_reads_rails_3_and_later_rails_times() {
         .consume(&sandbox, body.as_bytes(), Some(&request_id), &Accept)
         .await
         .unwrap();
-    let request = done.session.check_request(&sandbox);
+    let request = done.session.check_request(&sandbox).unwrap();
+    assert_eq!(done.session.marketplace, *sandbox.marketplace());
+    // The session of the sandbox tenant is never checked against UAT's IdP.
+    let (_, uat) = tenants();
+    match done.session.check_request(&uat) {
+        Err(SessionError::WrongTenant { session, tenant }) => {
+            assert_eq!(
+                (&session, &tenant),
+                (sandbox.marketplace(), uat.marketplace())
+            );
+        }
+        other => panic!("expected WrongTenant, got {other:?}"),
+    }
     assert_eq!(
         request.uri().to_string(),
         "http://localhost:3001/api/v1/auth/saml/usr-1?session=s3ss10ntok3nabcdefghijklmnopqrstuvwx"
@@ -570,4 +580,157 @@ fn legacy_crypto_is_warned_about_once_per_tenant() {
         });
     });
     assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A uuid-shaped id fresh on every run, for stores that outlive the test (PostgreSQL, Redis).
+fn fresh_uuid() -> String {
+    let mut b = [0u8; 16];
+    maestrano::ports::OsRandom.fill(&mut b).unwrap();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn flow_on(store: Arc<dyn SingleUseStore>) -> SsoFlow {
+    SsoFlow::new(
+        Arc::new(ManualClock::new(NOW)),
+        // Request ids from the OS: a shared store outlives a test run.
+        Arc::new(maestrano::ports::OsRandom),
+        store,
+    )
+}
+
+/// Two app instances on one shared store, with a browser that keeps no cookie (the IdP's
+/// cross-site POST carries no `SameSite=Lax` cookie): the login starts on `a`, the platform's
+/// response completes it on `b`, the same response is then refused on either, a request issued
+/// for the other tenant completes nothing, and neither does a request never issued.
+async fn logins_span_two_instances(a: Arc<dyn SingleUseStore>, b: Arc<dyn SingleUseStore>) {
+    let (sandbox, uat) = tenants();
+    let (on_a, on_b) = (flow_on(a), flow_on(b));
+    let fresh = |i: &mut PlatformInputs| {
+        i.response_uuid = fresh_uuid();
+        i.assertion_uuid = fresh_uuid();
+    };
+
+    let (body, _request_id_not_kept) = platform_login(&on_a, &sandbox, &key_pem(), fresh).await;
+    let done = on_b
+        .consume(&sandbox, body.as_bytes(), None, &Accept)
+        .await
+        .unwrap_or_else(|e| panic!("a login started on A must complete on B: {e}"));
+    assert_eq!(done.login.user.uid.as_str(), "usr-1");
+    for (name, f) in [("A", &on_a), ("B", &on_b)] {
+        match f.consume(&sandbox, body.as_bytes(), None, &Accept).await {
+            Err(SsoFlowError::Saml(SamlError::Replay { .. })) => {}
+            other => panic!("the same response again on {name}: expected Replay, got {other:?}"),
+        }
+    }
+
+    // A request issued for UAT, answered by a valid sandbox response: the sandbox tenant does
+    // not find it (the key names the tenant), and UAT's request stays pending.
+    let for_uat = on_a.initiate(&uat, None, &[]).await.unwrap();
+    let (body, _) = platform_login(&on_a, &sandbox, &key_pem(), |i| {
+        fresh(i);
+        i.request_id = for_uat.request_id.clone();
+    })
+    .await;
+    match on_b.consume(&sandbox, body.as_bytes(), None, &Accept).await {
+        Err(SsoFlowError::UnknownRequest) => {}
+        other => panic!("another tenant's request id: expected UnknownRequest, got {other:?}"),
+    }
+
+    // A request id no instance issued.
+    let (body, _) = platform_login(&on_a, &sandbox, &key_pem(), |i| {
+        fresh(i);
+        i.request_id = format!("_{}", fresh_uuid());
+    })
+    .await;
+    match on_b.consume(&sandbox, body.as_bytes(), None, &Accept).await {
+        Err(SsoFlowError::UnknownRequest) => {}
+        other => panic!("a request never issued: expected UnknownRequest, got {other:?}"),
+    }
+
+    // With the id kept in a session, the response must answer that very request.
+    let (body, _) = platform_login(&on_a, &sandbox, &key_pem(), fresh).await;
+    let other = on_a.initiate(&sandbox, None, &[]).await.unwrap();
+    match on_b
+        .consume(&sandbox, body.as_bytes(), Some(&other.request_id), &Accept)
+        .await
+    {
+        Err(SsoFlowError::Saml(SamlError::InResponseToMismatch { .. })) => {}
+        other => panic!("a kept id of another login: expected a mismatch, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_spans_two_instances_on_one_in_memory_store() {
+    let store = Arc::new(InMemorySingleUseStore::new());
+    logins_span_two_instances(store.clone(), store).await;
+}
+
+/// Without a shared store the second instance refuses: what the shared stores fix.
+#[tokio::test]
+async fn a_login_does_not_span_two_instances_with_private_stores() {
+    let (sandbox, _) = tenants();
+    let on_a = flow_on(Arc::new(InMemorySingleUseStore::new()));
+    let on_b = flow_on(Arc::new(InMemorySingleUseStore::new()));
+    let (body, _) = platform_login(&on_a, &sandbox, &key_pem(), |_| {}).await;
+    match on_b.consume(&sandbox, body.as_bytes(), None, &Accept).await {
+        Err(SsoFlowError::UnknownRequest) => {}
+        other => panic!("expected UnknownRequest, got {other:?}"),
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_spans_two_instances_on_one_sqlite_file() {
+    use maestrano::adapters::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sqlite3");
+    logins_span_two_instances(
+        Arc::new(SqliteStore::open(&path).unwrap()),
+        Arc::new(SqliteStore::open(&path).unwrap()),
+    )
+    .await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_spans_two_instances_on_postgres() {
+    use crate::idmap_support::{postgres_url, with_schema};
+    use maestrano::adapters::{PostgresOptions, PostgresStore};
+    let Some(url) = postgres_url("a_login_spans_two_instances_on_postgres") else {
+        return;
+    };
+    with_schema(&url, "sso_instances", |url, schema| async move {
+        let open = || PostgresStore::connect_with(&url, PostgresOptions::new().schema(&schema));
+        logins_span_two_instances(
+            Arc::new(open().await.unwrap()),
+            Arc::new(open().await.unwrap()),
+        )
+        .await;
+    })
+    .await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_spans_two_instances_on_redis() {
+    use maestrano::adapters::RedisStore;
+    let Some(url) = crate::idmap_support::redis_url("a_login_spans_two_instances_on_redis") else {
+        return;
+    };
+    let prefix = format!("maestrano-test:sso:{}:", fresh_uuid());
+    let open = || async {
+        RedisStore::connect(&url)
+            .await
+            .unwrap()
+            .with_key_prefix(&prefix)
+    };
+    logins_span_two_instances(Arc::new(open().await), Arc::new(open().await)).await;
 }

@@ -9,12 +9,12 @@ use async_trait::async_trait;
 use common::*;
 use maestrano::__private::sign_enveloped;
 use maestrano::config::parse_marketplaces;
+use maestrano::ports::InMemorySingleUseStore;
 use maestrano::ports::{TransportError, TransportErrorKind};
 use maestrano::saml::{
     AttributeError, IdentityMode, ReceivedRedirect, SamlError, SamlPolicy, SsoLogin, SsoOptions,
     mask_uid, unmask_uid,
 };
-use maestrano::saml::{InMemoryReplayCache, InMemoryRequestIdStore};
 use maestrano::sso::{
     LoginHandler, SessionError, SessionStatus, SsoFlow, SsoFlowError, SsoSession,
 };
@@ -94,8 +94,7 @@ fn flow(clock: Arc<ManualClock>) -> SsoFlow {
     SsoFlow::new(
         clock,
         Arc::new(SequenceRandom::default()),
-        Arc::new(InMemoryRequestIdStore::new()),
-        Arc::new(InMemoryReplayCache::new()),
+        Arc::new(InMemorySingleUseStore::new()),
     )
 }
 
@@ -445,13 +444,31 @@ fn the_session_round_trips_through_the_form_other_sdks_store() {
         let b = base64::engine::general_purpose::STANDARD.encode(json);
         format!("{}\n{}\n", &b[..60], &b[60..])
     };
-    let s = SsoSession::from_session_value(&value).unwrap();
+    let (sandbox, uat) = tenants();
+    match SsoSession::from_session_value(&value) {
+        Err(SessionError::InvalidStoredValue(m)) => {
+            assert!(m.contains("expected a \"marketplace\" field"), "{m}")
+        }
+        other => panic!("a value without its marketplace: got {other:?}"),
+    }
+    let s = SsoSession::from_session_value_of(&value, sandbox.marketplace()).unwrap();
+    assert_eq!(&s.marketplace, sandbox.marketplace());
     assert_eq!(s.uid.as_str(), "usr-1");
     assert_eq!(s.token.expose(), "tok-123");
     assert_eq!(s.group_uid.as_str(), "cld-1");
     assert!(!format!("{s:?}").contains("tok-123"));
     let back = SsoSession::from_session_value(&s.to_session_value()).unwrap();
     assert_eq!(back.recheck_at, s.recheck_at);
+    assert_eq!(
+        back.marketplace, s.marketplace,
+        "the marketplace round-trips"
+    );
+    match SsoSession::from_session_value_of(&s.to_session_value(), uat.marketplace()) {
+        Err(SessionError::InvalidStoredValue(m)) => {
+            assert!(m.contains("expected a session of marketplace"), "{m}")
+        }
+        other => panic!("a sandbox session read for UAT: got {other:?}"),
+    }
     assert!(!s.remote_check_required(datetime!(2024-05-01 10:02:59 UTC)));
     assert!(s.remote_check_required(datetime!(2024-05-01 10:03:00 UTC)));
     for bad in ["", "not base64!", "e30=", &"A".repeat(20_000)] {
@@ -504,7 +521,8 @@ async fn session_check_replies_of_the_conformance_data_parse_as_documented() {
             "http://localhost:3001/api/v1/auth/saml/usr-1?",
             vec![FakeReply::json(200, read(&format!("{dir}{file}")))],
         );
-        let mut s = SsoSession::from_session_value(&session_value()).unwrap();
+        let mut s =
+            SsoSession::from_session_value_of(&session_value(), sandbox.marketplace()).unwrap();
         let status = s.check(&sandbox, &http).await.unwrap();
         match expected {
             Some(t) => {
@@ -540,7 +558,7 @@ async fn a_network_failure_is_reported_and_leaves_the_session_as_it_was() {
             "refused",
         ))],
     );
-    let mut s = SsoSession::from_session_value(&session_value()).unwrap();
+    let mut s = SsoSession::from_session_value_of(&session_value(), sandbox.marketplace()).unwrap();
     let before = s.recheck_at;
     assert!(matches!(
         s.check(&sandbox, &http).await,

@@ -4,7 +4,7 @@ use crate::common;
 
 use common::*;
 use maestrano::__private::sign_enveloped;
-use maestrano::saml::InMemoryReplayCache;
+use maestrano::ports::InMemorySingleUseStore;
 use maestrano::saml::{Fingerprint, ResponseValidator, SamlError, SamlPolicy, SpSettings};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -28,7 +28,7 @@ async fn validate(
     settings: SpSettings,
     message: &str,
 ) -> Result<maestrano::saml::VerifiedAssertion, SamlError> {
-    let cache = InMemoryReplayCache::new();
+    let cache = InMemorySingleUseStore::new();
     ResponseValidator::new(settings)
         .validate(message.as_bytes(), Some(REQUEST_ID), now(), &cache)
         .await
@@ -61,7 +61,7 @@ async fn a_signed_maestrano_response_yields_its_values() {
 async fn a_replayed_assertion_is_rejected() {
     let xml = b64(&signed_assertion(&Spec::default(), &key("idp-2048")));
     let validator = ResponseValidator::new(settings());
-    let cache = InMemoryReplayCache::new();
+    let cache = InMemorySingleUseStore::new();
     validator
         .validate(xml.as_bytes(), Some(REQUEST_ID), now(), &cache)
         .await

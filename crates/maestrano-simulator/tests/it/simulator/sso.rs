@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::config::DevPlatformSource;
+use maestrano::ports::InMemorySingleUseStore;
 use maestrano::ports::{Clock, OsRandom};
-use maestrano::saml::{InMemoryReplayCache, InMemoryRequestIdStore};
 use maestrano::saml::{SamlError, SamlPolicy, SsoLogin};
 use maestrano::sso::{LoginHandler, SessionStatus, SsoFlow, SsoSession};
 use maestrano::test_util::ManualClock;
@@ -36,8 +36,7 @@ fn flow(clock: Arc<ManualClock>) -> SsoFlow {
     SsoFlow::new(
         clock,
         Arc::new(OsRandom),
-        Arc::new(InMemoryRequestIdStore::new()),
-        Arc::new(InMemoryReplayCache::new()),
+        Arc::new(InMemorySingleUseStore::new()),
     )
 }
 
@@ -71,7 +70,7 @@ async fn a_modern_login_round_trip_per_marketplace_validates_with_the_default_po
     .unwrap();
     let registry = registry(&sim, clock.clone()).await;
     let flow = flow(clock.clone());
-    let replay = InMemoryReplayCache::new();
+    let replay = InMemorySingleUseStore::new();
     for (i, info) in sim.marketplaces().iter().enumerate() {
         let n = i + 1;
         let tenant = registry.with(&info.key).unwrap();
@@ -238,10 +237,17 @@ async fn the_consume_route_takes_the_posted_form_and_the_session_check_follows_l
             recheck_at: clock.now() + Duration::minutes(3)
         }
     );
-    // The other marketplace knows nothing of this session.
+    // The session is never sent to the other marketplace's IdP.
     let mut elsewhere = done.session.clone();
+    assert!(matches!(
+        elsewhere.check(&tb, &http).await,
+        Err(maestrano::sso::SessionError::WrongTenant { .. })
+    ));
+    // Had it been sent, that IdP would not know it either.
+    let mut foreign = done.session.clone();
+    foreign.marketplace = tb.marketplace().clone();
     assert_eq!(
-        elsewhere.check(&tb, &http).await.unwrap(),
+        foreign.check(&tb, &http).await.unwrap(),
         SessionStatus::Invalid
     );
     // A wrong token is not a session.
@@ -349,7 +355,7 @@ async fn the_idp_picks_user_and_group_and_refuses_foreign_requests() {
     .unwrap();
     let info = &sim.marketplaces()[0];
     let tenant = Tenant::new(info.config.clone());
-    let replay = InMemoryReplayCache::new();
+    let replay = InMemorySingleUseStore::new();
     let login = |extra: Vec<(&'static str, String)>| {
         let tenant = tenant.clone();
         let clock = clock.clone();

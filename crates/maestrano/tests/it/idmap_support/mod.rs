@@ -1,122 +1,48 @@
-//! Helpers shared by the identity map and SQL replay cache tests.
+//! Helpers shared by the identity map and SQL single-use store tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::Write as _;
-use std::sync::Arc;
 
-use maestrano::saml::{ReplayCache, ReplayKey};
+use maestrano::ports::OnceKey;
+use time::OffsetDateTime;
 use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
-use tokio::sync::Barrier;
 
 pub(crate) const T0: OffsetDateTime = datetime!(2024-05-01 12:00 UTC);
 
-pub(crate) fn key(issuer: &str, id: &str) -> ReplayKey {
-    ReplayKey {
-        issuer: issuer.into(),
-        assertion_id: id.into(),
-    }
-}
+/// The schema version this SDK's SQL stores migrate to (both stores share the step list).
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
-/// The `ReplayCache` contract, for the SQL implementations: refusal until expiry, re-use
-/// after it, distinct keys, text taken as data, and one winner among concurrent inserts.
-pub(crate) async fn replay_cache_checks(cache: Arc<dyn ReplayCache>) {
-    let exp = T0 + Duration::minutes(5);
-    let a = key("https://idp.example.test", "_a");
-    assert!(
-        cache.insert_if_absent(&a, exp, T0).await.unwrap(),
-        "first use"
-    );
-    assert!(
-        !cache.insert_if_absent(&a, exp, T0).await.unwrap(),
-        "replay refused"
-    );
-    assert!(
-        !cache
-            .insert_if_absent(&a, exp, exp - Duration::microseconds(1))
-            .await
-            .unwrap(),
-        "refused until the last microsecond"
-    );
-    assert!(
-        cache
-            .insert_if_absent(&key("https://idp.example.test", "_b"), exp, T0)
-            .await
-            .unwrap(),
-        "another assertion id"
-    );
-    assert!(
-        cache
-            .insert_if_absent(&key("https://other.example.test", "_a"), exp, T0)
-            .await
-            .unwrap(),
-        "the same id from another issuer"
-    );
-    // Expired at `exp`: accepted again, and then refused until its new expiry.
-    let exp2 = exp + Duration::minutes(5);
-    assert!(
-        cache.insert_if_absent(&a, exp2, exp).await.unwrap(),
-        "accepted again once expired"
-    );
-    assert!(
-        !cache
-            .insert_if_absent(&a, exp2, exp + Duration::minutes(1))
-            .await
-            .unwrap(),
-        "refused until the new expiry"
-    );
-
-    for text in ["'; DELETE FROM maestrano_replay_cache; --", "é🚀", "%", "_"] {
-        let k = key(text, text);
-        assert!(cache.insert_if_absent(&k, exp, T0).await.unwrap(), "{text}");
-        assert!(
-            !cache.insert_if_absent(&k, exp, T0).await.unwrap(),
-            "{text}"
-        );
-    }
-    assert!(
-        !cache.insert_if_absent(&a, exp2, exp).await.unwrap(),
-        "still there after the hostile keys"
-    );
-
-    // Concurrent first uses of one assertion: exactly one wins, every round.
-    for round in 0..8 {
-        let k = key("https://idp.example.test", &format!("_race{round}"));
-        let barrier = Arc::new(Barrier::new(6));
-        let tasks: Vec<_> = (0..6)
-            .map(|_| {
-                let (cache, barrier, k) = (Arc::clone(&cache), Arc::clone(&barrier), k.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    cache.insert_if_absent(&k, exp, T0).await.unwrap()
-                })
-            })
-            .collect();
-        let mut wins = 0;
-        for t in tasks {
-            if t.await.unwrap() {
-                wins += 1;
-            }
-        }
-        assert_eq!(wins, 1, "round {round}: exactly one first use");
-    }
+pub(crate) fn key(issuer: &str, id: &str) -> OnceKey {
+    OnceKey::assertion(issuer, id)
 }
 
 /// The PostgreSQL URL, or `None` after saying loudly, past the test harness's capture, that
 /// the test is skipped. Under CI (`CI` set) a missing URL is a failure instead: CI must run
 /// these tests.
 pub(crate) fn postgres_url(test: &str) -> Option<String> {
-    match std::env::var("MAESTRANO_TEST_POSTGRES_URL") {
+    service_url(
+        "MAESTRANO_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+        test,
+    )
+}
+
+/// The Redis URL, as [`postgres_url`] reads its own.
+pub(crate) fn redis_url(test: &str) -> Option<String> {
+    service_url("MAESTRANO_TEST_REDIS_URL", "redis://127.0.0.1:6379/", test)
+}
+
+fn service_url(var: &str, example: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "{test}: CI is set but MAESTRANO_TEST_POSTGRES_URL is not; .ci/run must export it"
+                "{test}: CI is set but {var} is not; .ci/run must export it"
             );
             let _ = writeln!(
                 std::io::stderr(),
-                "SKIPPED {test}: MAESTRANO_TEST_POSTGRES_URL is not set (e.g. \
-                 postgres://postgres@127.0.0.1:5432/test)"
+                "SKIPPED {test}: {var} is not set (e.g. {example})"
             );
             None
         }
