@@ -149,7 +149,7 @@ async fn handle(State(state): State<Arc<DevPlatform>>, request: Request) -> Resp
     let list: Vec<serde_json::Value> = state
         .marketplaces
         .iter()
-        .map(|m| m.config_json.clone())
+        .map(|m| m.keys().config_json.clone())
         .collect();
     json(StatusCode::OK, &json!({ "marketplaces": list }))
 }

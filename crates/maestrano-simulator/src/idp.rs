@@ -214,7 +214,8 @@ fn sso(m: &Marketplace, uri: &http::Uri) -> Response {
         session_not_on_or_after: ends_at,
         attributes,
     };
-    let xml = match spec.signed(&m.signing_key, &m.info.certificate) {
+    let keys = m.keys();
+    let xml = match spec.signed(&keys.signing_key, &keys.certificate) {
         Ok(x) => x,
         Err(e) => {
             return page(
@@ -339,7 +340,8 @@ fn platform_response(l: PlatformLogin<'_>) -> Response {
         uid: user.uid.as_str(),
         attributes: &attributes,
     };
-    let xml = match response.to_xml(&m.idp_private, &m.idp_certificate_pem) {
+    let keys = m.keys();
+    let xml = match response.to_xml(&keys.idp_private, &keys.idp_certificate_pem) {
         Ok(x) => x,
         Err(e) => {
             return page(

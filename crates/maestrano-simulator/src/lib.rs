@@ -190,6 +190,8 @@ use devplatform::DevPlatform;
 use maestrano::Tenant;
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::config::{DevPlatformSettings, parse_marketplace};
+use maestrano::ports::Clock as _;
+use maestrano::saml::Certificate;
 use maestrano::{ApiId, BillId, GroupUid, MarketplaceKey, Secret, UserUid};
 use state::{Marketplace, Shared, lock};
 
@@ -459,9 +461,29 @@ impl MarketplaceHandle {
         &self.this.spec
     }
 
-    /// The marketplace as the SDK sees it through the served configuration.
+    /// The marketplace as the SDK sees it through the served configuration (at start).
     pub fn tenant(&self) -> &Tenant {
         &self.this.tenant
+    }
+
+    /// Rotates the IdP's key, as a marketplace operator would: a fresh key of the same size
+    /// (the sandbox pair is replaced by a generated 1024-bit key) signs every login from now
+    /// on, and the developer platform serves its certificate. An app learns of it only through
+    /// its configuration source; [`info`](Self::info) keeps the certificate of the start.
+    /// Returns the new certificate.
+    pub async fn rotate_idp_key(&self) -> Result<Certificate, SimulatorError> {
+        let cn = format!("{}.idp.simulator", self.this.spec.key);
+        let bits = match self.this.spec.idp_mode {
+            IdpMode::Platform => keys::PLATFORM_IDP_KEY_BITS,
+            _ => keys::IDP_KEY_BITS,
+        };
+        let now = self.this.shared.clock.now();
+        let generated = tokio::task::spawn_blocking(move || keys::generate(&cn, now, bits))
+            .await
+            .map_err(|e| SimulatorError::Keys(format!("key generation task: {e}")))??;
+        let certificate = generated.certificate.clone();
+        self.this.rotate_keys(generated);
+        Ok(certificate)
     }
 
     /// Makes the next `times` requests in `scope` fail with `fault` (in the order faults were

@@ -2,7 +2,7 @@
 //! accounts, sessions, bills and Connec! data.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use time::OffsetDateTime;
 use url::Url;
@@ -55,18 +55,39 @@ pub(crate) struct Marketplace {
     pub(crate) spec: MarketplaceSpec,
     /// The tenant as the SDK reads the served configuration.
     pub(crate) tenant: Tenant,
-    /// The served configuration object.
-    pub(crate) config_json: serde_json::Value,
-    pub(crate) signing_key: SigningKey,
-    /// The IdP key for the platform mode's RSA-SHA1 signer, and its certificate as PEM.
-    pub(crate) idp_private: rsa::PrivateKey,
-    pub(crate) idp_certificate_pem: String,
+    /// The IdP's current key and the configuration that publishes it; replaced whole by a
+    /// key rotation.
+    keys: RwLock<Arc<KeyState>>,
     pub(crate) faults: FaultQueue,
     pub(crate) delivery_faults: DeliveryFaults,
     requests: [AtomicU64; 3],
     sessions: Mutex<Vec<Session>>,
     pub(crate) account: Mutex<AccountStore>,
     pub(crate) connec: Mutex<ConnecStore>,
+}
+
+/// The IdP key in use, and what the developer platform serves with it.
+pub(crate) struct KeyState {
+    /// The served configuration object (its `sso.x509_*` name this key).
+    pub(crate) config_json: serde_json::Value,
+    pub(crate) signing_key: SigningKey,
+    /// The certificate of the key.
+    pub(crate) certificate: maestrano::saml::Certificate,
+    /// The IdP key for the platform mode's RSA-SHA1 signer, and its certificate as PEM.
+    pub(crate) idp_private: rsa::PrivateKey,
+    pub(crate) idp_certificate_pem: String,
+}
+
+impl KeyState {
+    pub(crate) fn new(keys: IdpKeys, config_json: serde_json::Value) -> Self {
+        Self {
+            config_json,
+            signing_key: keys.key,
+            idp_certificate_pem: keys.certificate.to_pem(),
+            certificate: keys.certificate,
+            idp_private: keys.private,
+        }
+    }
 }
 
 impl std::fmt::Debug for Marketplace {
@@ -96,10 +117,7 @@ impl Marketplace {
             info,
             spec,
             tenant,
-            config_json,
-            signing_key: keys.key,
-            idp_certificate_pem: keys.certificate.to_pem(),
-            idp_private: keys.private,
+            keys: RwLock::new(Arc::new(KeyState::new(keys, config_json))),
             faults: FaultQueue::default(),
             delivery_faults: DeliveryFaults::default(),
             requests: Default::default(),
@@ -107,6 +125,23 @@ impl Marketplace {
             account: Mutex::new(AccountStore::default()),
             connec: Mutex::new(connec),
         }
+    }
+
+    /// The IdP key in use now.
+    pub(crate) fn keys(&self) -> Arc<KeyState> {
+        Arc::clone(&self.keys.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Signs from now on with `keys`, and serves the configuration that publishes them.
+    pub(crate) fn rotate_keys(&self, keys: IdpKeys) {
+        let json = crate::devplatform::marketplace_json(
+            &self.spec,
+            &self.info.base_url,
+            &self.info.api_id,
+            &self.info.api_key,
+            &keys.certificate,
+        );
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(KeyState::new(keys, json));
     }
 
     pub(crate) fn base_url(&self) -> &Url {

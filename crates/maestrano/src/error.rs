@@ -22,6 +22,9 @@ pub enum Error {
     /// The single-use store (assertions against replay, pending login requests) failed.
     #[error(transparent)]
     SingleUse(#[from] crate::ports::SingleUseError),
+    /// The configuration cache failed.
+    #[error(transparent)]
+    ConfigCache(#[from] crate::config::ConfigCacheError),
     /// The identity map store failed, or an id map field was invalid.
     #[error(transparent)]
     IdMap(#[from] crate::idmap::IdMapError),
@@ -113,6 +116,7 @@ mod tests {
         converts::<crate::config::FieldError>();
         converts::<crate::config::SettingError>();
         converts::<crate::config::DevPlatformError>();
+        converts::<crate::config::ConfigCacheError>();
         converts::<crate::routes::RouteError>();
         converts::<crate::routes::MatchError>();
         converts::<crate::routes::TemplateError>();

@@ -5,6 +5,8 @@
 //! | [`ReqwestHttpClient`] | [`HttpClient`](crate::ports::HttpClient) | `reqwest` |
 //! | [`SqliteStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`SingleUseStore`](crate::ports::SingleUseStore) | `sqlite` |
 //! | [`TokioSleep`] | [`Sleep`](crate::ports::Sleep) | `tokio` |
+//! | [`Refresher`] | drives [`Registry::refresh_if_stale`](crate::Registry::refresh_if_stale) | `tokio` |
+//! | [`SqliteStore`], [`PostgresStore`] | [`ConfigCache`](crate::config::ConfigCache) | `sqlite`, `postgres` |
 //! | [`PostgresStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`SingleUseStore`](crate::ports::SingleUseStore) | `postgres` |
 //! | [`RedisStore`] | [`SingleUseStore`](crate::ports::SingleUseStore) | `redis` |
 
@@ -12,6 +14,8 @@
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "tokio")]
+mod refresher;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 #[cfg(feature = "sqlite")]
@@ -36,6 +40,9 @@ pub use self::redis::RedisStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use ::redis as redis_client;
 
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use self::refresher::{Refresher, RefresherOptions};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use self::tokio_sleep::TokioSleep;

@@ -22,6 +22,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use crate::config::{CachedConfig, ConfigCache, ConfigCacheError};
 use crate::idmap::store::{validate_batch, validate_field};
 use crate::idmap::{
     IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
@@ -88,6 +89,17 @@ const MIGRATIONS: &[Migration] = &[
                 SELECT 'assertion', issuer, assertion_id, expires_at
                 FROM {p}maestrano_replay_cache;
             DROP TABLE {p}maestrano_replay_cache;
+        "#,
+    },
+    Migration {
+        version: 3,
+        name: "the last good configuration document",
+        sql: r#"
+            CREATE TABLE {p}maestrano_config_cache (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                document BYTEA NOT NULL,
+                saved_at TIMESTAMPTZ NOT NULL
+            );
         "#,
     },
 ];
@@ -215,6 +227,8 @@ struct Sql {
     once_insert: String,
     once_take: String,
     once_purge: String,
+    cache_load: String,
+    cache_save: String,
 }
 
 impl Sql {
@@ -302,6 +316,15 @@ impl Sql {
                  RETURNING expires_at > $4"
             ),
             once_purge: format!("DELETE FROM {r} WHERE expires_at <= $1"),
+            cache_load: format!(
+                "SELECT document, saved_at FROM {p}maestrano_config_cache WHERE name = 'default'"
+            ),
+            cache_save: format!(
+                "INSERT INTO {p}maestrano_config_cache (name, document, saved_at)
+                 VALUES ('default', $1, $2)
+                 ON CONFLICT (name) DO UPDATE SET
+                     document = EXCLUDED.document, saved_at = EXCLUDED.saved_at"
+            ),
         }
     }
 }
@@ -931,6 +954,55 @@ impl SingleUseStore for PostgresStore {
             Some(row) => row.try_get::<_, bool>(0).map_err(err)?,
             None => false,
         })
+    }
+}
+
+fn cache_error(operation: &'static str) -> impl Fn(IdMapError) -> ConfigCacheError {
+    move |e| ConfigCacheError::Store {
+        operation,
+        message: single_use_error(e).to_string(),
+    }
+}
+
+/// The last good configuration document, in one row (`name = 'default'`) of the store's
+/// schema: every instance of the app starts from it while the developer platform is down.
+#[async_trait]
+impl ConfigCache for PostgresStore {
+    async fn load(&self) -> Result<Option<CachedConfig>, ConfigCacheError> {
+        let client = self
+            .client("read the configuration cache")
+            .await
+            .map_err(cache_error("read"))?;
+        let err = |e| cache_error("read")(IdMapError::store("read the configuration cache", e));
+        let stmt = client
+            .prepare_cached(&self.sql.cache_load)
+            .await
+            .map_err(err)?;
+        let row = client.query_opt(&stmt, &[]).await.map_err(err)?;
+        row.map(|row| {
+            Ok(CachedConfig::new(
+                row.try_get::<_, Vec<u8>>(0).map_err(err)?,
+                row.try_get::<_, OffsetDateTime>(1).map_err(err)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn save(&self, config: &CachedConfig) -> Result<(), ConfigCacheError> {
+        let client = self
+            .client("save the configuration cache")
+            .await
+            .map_err(cache_error("save"))?;
+        let err = |e| cache_error("save")(IdMapError::store("save the configuration cache", e));
+        let stmt = client
+            .prepare_cached(&self.sql.cache_save)
+            .await
+            .map_err(err)?;
+        client
+            .execute(&stmt, &[&config.document(), &config.saved_at()])
+            .await
+            .map_err(err)?;
+        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use time::{Duration, OffsetDateTime};
 
+use crate::config::{CachedConfig, ConfigCache, ConfigCacheError};
 use crate::idmap::store::{validate_batch, validate_field};
 use crate::idmap::{
     IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
@@ -84,6 +85,17 @@ const MIGRATIONS: &[Migration] = &[
             INSERT INTO maestrano_single_use (purpose, scope, id, expires_at)
                 SELECT 'assertion', issuer, assertion_id, expires_at FROM maestrano_replay_cache;
             DROP TABLE maestrano_replay_cache;
+        ",
+    },
+    Migration {
+        version: 3,
+        name: "the last good configuration document",
+        sql: "
+            CREATE TABLE maestrano_config_cache (
+                name TEXT PRIMARY KEY,
+                document BLOB NOT NULL,
+                saved_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
         ",
     },
 ];
@@ -776,6 +788,56 @@ impl SingleUseStore for SqliteStore {
         })
         .await
         .map_err(single_use_error)
+    }
+}
+
+fn cache_error(operation: &'static str) -> impl Fn(IdMapError) -> ConfigCacheError {
+    move |e| ConfigCacheError::Store {
+        operation,
+        message: single_use_error(e).to_string(),
+    }
+}
+
+/// The last good configuration document, in one row (`name = 'default'`): the database the
+/// app already keeps its links in survives the developer platform's outages too.
+#[async_trait]
+impl ConfigCache for SqliteStore {
+    async fn load(&self) -> Result<Option<CachedConfig>, ConfigCacheError> {
+        let row = self
+            .query("read the configuration cache", |conn| {
+                conn.prepare_cached(
+                    "SELECT document, saved_at FROM maestrano_config_cache WHERE name = 'default'",
+                )?
+                .query_row([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))
+                .optional()
+            })
+            .await
+            .map_err(cache_error("read"))?;
+        row.map(|(document, saved_at)| {
+            let saved_at = from_micros(saved_at).map_err(|found| ConfigCacheError::Corrupt {
+                expected: "saved_at in microseconds since 1970",
+                found,
+            })?;
+            Ok(CachedConfig::new(document, saved_at))
+        })
+        .transpose()
+    }
+
+    async fn save(&self, config: &CachedConfig) -> Result<(), ConfigCacheError> {
+        let saved_at = micros(config.saved_at()).map_err(cache_error("save"))?;
+        let document = config.document().to_vec();
+        self.query("save the configuration cache", move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO maestrano_config_cache (name, document, saved_at)
+                 VALUES ('default', ?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET
+                     document = excluded.document, saved_at = excluded.saved_at",
+            )?
+            .execute(params![document, saved_at])
+            .map(|_| ())
+        })
+        .await
+        .map_err(cache_error("save"))
     }
 }
 

@@ -22,6 +22,7 @@ use super::MAX_CONFIG_BYTES;
 use super::error::{ConfigError, DevPlatformError, SettingError};
 use super::json::{kind, parse_list, read_value};
 use super::model::MarketplaceConfig;
+use super::port::Loaded;
 use crate::config::ConfigSource;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse};
 use crate::types::Secret;
@@ -410,6 +411,11 @@ impl DevPlatformSource {
 #[async_trait]
 impl ConfigSource for DevPlatformSource {
     async fn load_all(&self) -> Result<Vec<MarketplaceConfig>, ConfigError> {
+        Ok(self.load_document().await?.configs)
+    }
+
+    /// The marketplaces, with the developer platform's reply body as the document.
+    async fn load_document(&self) -> Result<Loaded, ConfigError> {
         let request = build_request(&self.settings)?;
         tracing::debug!(url = %self.settings.url, "fetching marketplaces from the developer platform");
         let response = self
@@ -430,7 +436,8 @@ impl ConfigSource for DevPlatformSource {
                 "developer platform gave no usable configuration"
             ),
         }
-        result
+        let configs = result?;
+        Ok(Loaded::new(configs, Some(response.into_body())))
     }
 }
 

@@ -62,6 +62,7 @@
 //! fingerprint; it is documented as the weaker mode in [`crate::saml::SpSettings`].
 
 pub(crate) mod autoconfigure;
+mod cache;
 mod error;
 mod json;
 mod metadata;
@@ -73,6 +74,7 @@ pub(crate) mod tenant;
 mod urls;
 
 pub use autoconfigure::{DevPlatformSettings, DevPlatformSource};
+pub use cache::{CachedConfig, ConfigCache, ConfigCacheError, FileConfigCache};
 pub use error::{
     ConfigError, DevPlatformError, FieldError, FieldProblem, SettingError, SettingProblem,
 };
@@ -81,7 +83,7 @@ pub use model::{
     AccountWebhooks, ApiConfig, AppConfig, ConnecConfig, ConnecWebhooks, MarketplaceConfig,
     MarketplaceConfigBuilder, SsoConfig, WebhooksConfig,
 };
-pub use port::ConfigSource;
+pub use port::{ConfigSource, Loaded};
 pub use source::{StaticSource, read_config_file};
 
 /// Largest configuration document accepted, from a file or from the developer platform:

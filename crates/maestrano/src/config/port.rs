@@ -18,6 +18,17 @@ pub trait ConfigSource: Send + Sync + Debug {
     /// Every marketplace configuration.
     async fn load_all(&self) -> Result<Vec<MarketplaceConfig>, ConfigError>;
 
+    /// Every marketplace configuration, with the JSON document it was read from when there is
+    /// one (what [`parse_marketplaces`](crate::config::parse_marketplaces) reads), for a
+    /// [`ConfigCache`](crate::config::ConfigCache) to keep. The default has no document: a
+    /// source that reads one (the developer platform's) returns it.
+    async fn load_document(&self) -> Result<Loaded, ConfigError> {
+        Ok(Loaded {
+            configs: self.load_all().await?,
+            document: None,
+        })
+    }
+
     /// The configuration of one marketplace, or `None` when the source has no such
     /// marketplace. The default loads everything and picks one.
     async fn load(
@@ -32,10 +43,31 @@ pub trait ConfigSource: Send + Sync + Debug {
     }
 }
 
+/// What [`ConfigSource::load_document`] loaded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Loaded {
+    /// The configurations, validated.
+    pub configs: Vec<MarketplaceConfig>,
+    /// The document they were read from, if the source read one.
+    pub document: Option<Vec<u8>>,
+}
+
+impl Loaded {
+    /// Configurations and the document they came from.
+    pub fn new(configs: Vec<MarketplaceConfig>, document: Option<Vec<u8>>) -> Self {
+        Self { configs, document }
+    }
+}
+
 #[async_trait]
 impl<S: ConfigSource + ?Sized> ConfigSource for std::sync::Arc<S> {
     async fn load_all(&self) -> Result<Vec<MarketplaceConfig>, ConfigError> {
         (**self).load_all().await
+    }
+
+    async fn load_document(&self) -> Result<Loaded, ConfigError> {
+        (**self).load_document().await
     }
 
     async fn load(

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use time::{Duration, OffsetDateTime};
 
+use super::cache::{CachedConfig, ConfigCache};
 use super::error::ConfigError;
+use super::json::parse_marketplaces;
 use super::model::MarketplaceConfig;
 use super::source::check_set;
 use super::tenant::Tenant;
@@ -25,6 +27,21 @@ pub struct Snapshot {
     tenants: BTreeMap<MarketplaceKey, Tenant>,
     loaded_at: OffsetDateTime,
     generation: u64,
+    origin: SnapshotOrigin,
+}
+
+/// Where a snapshot's configuration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SnapshotOrigin {
+    /// The registry's source, when it was loaded.
+    Source,
+    /// The [`ConfigCache`]: the source failed at start-up, and this is the document it gave
+    /// last, loaded from it at `saved_at`. The registry keeps trying the source.
+    Cache {
+        /// When the cached document was loaded from the source.
+        saved_at: OffsetDateTime,
+    },
 }
 
 impl Snapshot {
@@ -56,6 +73,12 @@ impl Snapshot {
     /// 1 for the first set, then one more for every successful refresh.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Whether this set came from the source or, at a start-up while the source was down,
+    /// from the [`ConfigCache`].
+    pub fn origin(&self) -> SnapshotOrigin {
+        self.origin
     }
 
     /// The only tenant whose `(api.id, api.key)` are these credentials.
@@ -94,6 +117,7 @@ impl Snapshot {
         policies: &Policies,
         loaded_at: OffsetDateTime,
         generation: u64,
+        origin: SnapshotOrigin,
     ) -> Result<Self, ConfigError> {
         check_set(&configs)?;
         // A set whose tenant paths overlap would make every request ambiguous for the webhook
@@ -118,6 +142,7 @@ impl Snapshot {
             tenants,
             loaded_at,
             generation,
+            origin,
         })
     }
 }
@@ -153,10 +178,14 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ttl: Duration,
     retry_after: Duration,
+    key_refresh_interval: Duration,
     policies: Policies,
+    cache: Option<Arc<dyn ConfigCache>>,
     current: RwLock<Arc<Snapshot>>,
     state: Mutex<RefreshState>,
     refreshing: AtomicBool,
+    /// When the last refresh for an unknown signing key ran.
+    last_key_refresh: Mutex<Option<OffsetDateTime>>,
 }
 
 /// The registry of tenants: `with(marketplace)` gives a tenant handle.
@@ -196,7 +225,9 @@ pub struct RegistryBuilder {
     clock: Arc<dyn Clock>,
     ttl: Duration,
     retry_after: Duration,
+    key_refresh_interval: Duration,
     policies: Policies,
+    cache: Option<Arc<dyn ConfigCache>>,
 }
 
 impl RegistryBuilder {
@@ -213,6 +244,21 @@ impl RegistryBuilder {
         self
     }
 
+    /// Keeps the last document the source gave in `cache` (a file, a SQL table), so that a
+    /// start while the source is down serves the tenants served before (see
+    /// [`SnapshotOrigin::Cache`]) instead of failing.
+    pub fn cache(mut self, cache: Arc<dyn ConfigCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The least time between two refreshes that a signature from an unknown key triggers
+    /// ([`Registry::refresh_for_unknown_key`]). Default: one minute.
+    pub fn key_refresh_interval(mut self, interval: Duration) -> Self {
+        self.key_refresh_interval = interval;
+        self
+    }
+
     /// The SAML policy of tenants whose configuration sets none.
     pub fn default_saml_policy(mut self, policy: SamlPolicy) -> Self {
         self.policies.default = Some(policy);
@@ -225,30 +271,107 @@ impl RegistryBuilder {
         self
     }
 
-    /// Loads the first snapshot. Fails when the source fails: there is no default tenant.
+    /// Loads the first snapshot. When the source fails, serves the [cached](Self::cache)
+    /// document if there is one (and retries the source after
+    /// [`retry_after`](Self::retry_after)); fails otherwise: there is no default tenant.
     pub async fn build(self) -> Result<Registry, ConfigError> {
-        let configs = self.source.load_all().await?;
+        let loaded = self.source.load_document().await;
         let now = self.clock.now();
-        let snapshot = Snapshot::build(configs, &self.policies, now, 1)?;
-        tracing::info!(
-            marketplaces = snapshot.tenants.len(),
-            "maestrano configuration loaded"
-        );
+        let (snapshot, next_attempt_at, last_error) = match loaded {
+            Ok(loaded) => {
+                let snapshot = Snapshot::build(
+                    loaded.configs,
+                    &self.policies,
+                    now,
+                    1,
+                    SnapshotOrigin::Source,
+                )?;
+                save_to_cache(self.cache.as_deref(), loaded.document, now).await;
+                tracing::info!(
+                    marketplaces = snapshot.tenants.len(),
+                    "maestrano configuration loaded"
+                );
+                (snapshot, now.saturating_add(self.ttl), None)
+            }
+            Err(error) => {
+                let Some(snapshot) =
+                    from_cache(self.cache.as_deref(), &self.policies, now, &error).await
+                else {
+                    return Err(error);
+                };
+                (snapshot, now.saturating_add(self.retry_after), Some(error))
+            }
+        };
         Ok(Registry {
             inner: Arc::new(Inner {
                 source: self.source,
                 clock: self.clock,
                 ttl: self.ttl,
                 retry_after: self.retry_after,
+                key_refresh_interval: self.key_refresh_interval,
                 policies: self.policies,
+                cache: self.cache,
                 current: RwLock::new(Arc::new(snapshot)),
                 state: Mutex::new(RefreshState {
-                    next_attempt_at: now.saturating_add(self.ttl),
-                    last_error: None,
+                    next_attempt_at,
+                    last_error,
                 }),
                 refreshing: AtomicBool::new(false),
+                last_key_refresh: Mutex::new(None),
             }),
         })
+    }
+}
+
+/// Saves what the source read, when it read a document. A cache that fails is reported and
+/// otherwise ignored: the configuration in memory is good.
+async fn save_to_cache(
+    cache: Option<&dyn ConfigCache>,
+    document: Option<Vec<u8>>,
+    now: OffsetDateTime,
+) {
+    if let (Some(cache), Some(document)) = (cache, document)
+        && let Err(error) = cache.save(&CachedConfig::new(document, now)).await
+    {
+        tracing::warn!(%error, "could not save the maestrano configuration to its cache");
+    }
+}
+
+/// The cached snapshot a start-up serves while the source is down, if there is one.
+async fn from_cache(
+    cache: Option<&dyn ConfigCache>,
+    policies: &Policies,
+    now: OffsetDateTime,
+    source_error: &ConfigError,
+) -> Option<Snapshot> {
+    let cached = match cache?.load().await {
+        Ok(Some(cached)) => cached,
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the maestrano configuration cache");
+            return None;
+        }
+    };
+    let origin = SnapshotOrigin::Cache {
+        saved_at: cached.saved_at(),
+    };
+    let built = parse_marketplaces(cached.document())
+        .and_then(|configs| Snapshot::build(configs, policies, now, 1, origin));
+    match built {
+        Ok(snapshot) => {
+            tracing::warn!(
+                error = %source_error,
+                saved_at = %crate::timestamp::format_utc(cached.saved_at()),
+                marketplaces = snapshot.tenants.len(),
+                "maestrano configuration source unavailable at start; serving the cached \
+                 configuration and retrying the source"
+            );
+            Some(snapshot)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the cached maestrano configuration does not load");
+            None
+        }
     }
 }
 
@@ -269,7 +392,9 @@ impl Registry {
             clock,
             ttl: Duration::hours(1),
             retry_after: Duration::seconds(30),
+            key_refresh_interval: Duration::minutes(1),
             policies: Policies::default(),
+            cache: None,
         }
     }
 
@@ -318,13 +443,26 @@ impl Registry {
     /// Loads a new snapshot now. On failure the current snapshot stays in service and the
     /// error is returned (and traced, and kept for [`last_refresh_error`](Self::last_refresh_error)).
     pub async fn refresh(&self) -> Result<RefreshReport, ConfigError> {
-        let loaded = self.inner.source.load_all().await;
+        let loaded = self.inner.source.load_document().await;
         let now = self.inner.clock.now();
-        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         let previous = self.snapshot();
-        let built = loaded.and_then(|configs| {
-            Snapshot::build(configs, &self.inner.policies, now, previous.generation + 1)
-        });
+        let (built, document) = match loaded {
+            Ok(loaded) => (
+                Snapshot::build(
+                    loaded.configs,
+                    &self.inner.policies,
+                    now,
+                    previous.generation + 1,
+                    SnapshotOrigin::Source,
+                ),
+                loaded.document,
+            ),
+            Err(e) => (Err(e), None),
+        };
+        if built.is_ok() {
+            save_to_cache(self.inner.cache.as_deref(), document, now).await;
+        }
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         match built {
             Ok(snapshot) => {
                 let report = RefreshReport {
@@ -393,6 +531,37 @@ impl Registry {
         }
         self.refresh().await.map(Some)
     }
+
+    /// Refreshes because a tenant's response was signed by a key the tenant does not know (its
+    /// IdP may have rotated it), at most once per
+    /// [`key_refresh_interval`](RegistryBuilder::key_refresh_interval), so forged responses
+    /// cannot make the registry hammer its source. Returns `Ok(None)` when rate-limited or
+    /// when another refresh is running.
+    pub async fn refresh_for_unknown_key(&self) -> Result<Option<RefreshReport>, ConfigError> {
+        let now = self.inner.clock.now();
+        {
+            let mut last = self
+                .inner
+                .last_key_refresh
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| now - t < self.inner.key_refresh_interval) {
+                return Ok(None);
+            }
+            *last = Some(now);
+        }
+        if self
+            .inner
+            .refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Ok(None);
+        }
+        let _guard = RefreshGuard(&self.inner.refreshing);
+        tracing::info!("a signature from an unknown key: refreshing the maestrano configuration");
+        self.refresh().await.map(Some)
+    }
 }
 
 #[cfg(test)]
@@ -420,6 +589,7 @@ mod tests {
             &Policies::default(),
             time::macros::datetime!(2024-01-01 0:00 UTC),
             1,
+            SnapshotOrigin::Source,
         )
         .unwrap()
     }
@@ -508,6 +678,7 @@ mod tests {
             &policies,
             time::macros::datetime!(2024-01-01 0:00 UTC),
             1,
+            SnapshotOrigin::Source,
         )
         .unwrap();
         let policy = |k: &str| {

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 
 use super::session::SsoSession;
 use super::tenant::{authn_request, response_validator};
+use crate::config::registry::Registry;
 use crate::config::tenant::Tenant;
 use crate::ports::{Clock, OnceKey, RandomError, RandomSource, SingleUseError, SingleUseStore};
 use crate::saml::authn_request::new_request_id;
@@ -88,6 +89,8 @@ pub struct SsoFlow {
     clock: Arc<dyn Clock>,
     random: Arc<dyn RandomSource>,
     store: Arc<dyn SingleUseStore>,
+    /// Where a rotated IdP key is looked for, when set.
+    registry: Option<Registry>,
     /// Tenants already warned about legacy crypto: one warning each, not one per login.
     warned_legacy: Arc<Mutex<HashSet<MarketplaceKey>>>,
 }
@@ -108,8 +111,59 @@ impl SsoFlow {
             clock,
             random,
             store,
+            registry: None,
             warned_legacy: Arc::default(),
         }
+    }
+
+    /// Picks up a rotated IdP key without a restart: when a response's signature does not
+    /// verify with the keys the tenant knows, the flow asks `registry` for one refresh
+    /// ([`Registry::refresh_for_unknown_key`], rate-limited) and, if the tenant's IdP
+    /// certificates changed, validates the response again with them. Without it the response
+    /// is refused until the registry refreshes on its own.
+    pub fn with_registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Validates against `tenant`; on a signature that no known key verifies, once more
+    /// against the tenant as a refresh of the registry describes it, if its keys changed.
+    async fn check_with_refresh(
+        &self,
+        tenant: &Tenant,
+        response: &[u8],
+        expected: Expected<'_>,
+        now: time::OffsetDateTime,
+    ) -> Result<crate::saml::CheckedResponse, SamlError> {
+        let first = response_validator(tenant).check_expecting(response, expected, now);
+        let (
+            Err(SamlError::SignatureInvalid | SamlError::CertificateRejected { .. }),
+            Some(registry),
+        ) = (&first, &self.registry)
+        else {
+            return first;
+        };
+        match registry.refresh_for_unknown_key().await {
+            Ok(Some(_)) => {}
+            Ok(None) => return first,
+            Err(error) => {
+                tracing::warn!(%error, "refresh for an unknown IdP key failed");
+                return first;
+            }
+        }
+        let Ok(fresh) = registry.with(tenant.marketplace()) else {
+            return first;
+        };
+        let old = tenant.config().sso();
+        let new = fresh.config().sso();
+        if new.certificates() == old.certificates() && new.fingerprint() == old.fingerprint() {
+            return first;
+        }
+        tracing::info!(
+            marketplace = %tenant.marketplace(),
+            "the IdP certificate changed: validating the response with the new one"
+        );
+        response_validator(&fresh).check_expecting(response, expected, now)
     }
 
     /// Says, once per tenant, that the platform signature profile accepted SHA-1 or a short key.
@@ -214,8 +268,9 @@ impl SsoFlow {
             Some(id) => Expected::Id(id),
             None => Expected::Issued,
         };
-        let assertion = response_validator(tenant)
-            .check_expecting(response.as_bytes(), expected, now)?
+        let assertion = self
+            .check_with_refresh(tenant, response.as_bytes(), expected, now)
+            .await?
             .check_replay(self.store.as_ref())
             .await?;
         // The key names this tenant: a request issued for another tenant is another key. (With

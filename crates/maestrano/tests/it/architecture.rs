@@ -13,7 +13,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("ports", &["types"]),
     ("saml", &["ports", "timestamp", "types"]),
     ("routes", &["types"]),
-    ("config", &["ports", "routes", "saml", "types"]),
+    ("config", &["ports", "routes", "saml", "timestamp", "types"]),
     ("rest", &["ports", "types"]),
     ("sso", &["config", "ports", "saml", "timestamp", "types"]),
     ("api", &["config", "ports", "rest", "timestamp", "types"]),
@@ -25,7 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config", "connec", "idmap", "ports", "rest", "routes", "types",
         ],
     ),
-    ("adapters", &["idmap", "ports", "saml", "types"]),
+    ("adapters", &["config", "idmap", "ports", "saml", "types"]),
     ("test_util", &["idmap", "ports", "types"]),
     (
         "error",

@@ -1095,3 +1095,122 @@ fn urls_come_from_idm_and_idp() {
     let (_, token) = url.query_pairs().find(|(k, _)| k == "session").unwrap();
     assert_eq!(token, "a b&c=d/+%");
 }
+
+/// The developer platform's reply is cached byte for byte; a start with the platform down and
+/// a damaged or empty cache fails with the platform's error, never with a default tenant.
+#[tokio::test]
+async fn the_cache_keeps_the_platform_reply_and_a_bad_cache_is_no_configuration() {
+    use maestrano::SnapshotOrigin;
+    use maestrano::config::{CachedConfig, ConfigCache, FileConfigCache};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(FileConfigCache::new(dir.path().join("cache.json")));
+    let reply = data("shapes/dev-platform/marketplaces-two.json");
+    let fake = Arc::new(FakeHttpClient::new());
+    fake.on(None, "https://", vec![FakeReply::json(200, reply.clone())]);
+    let clock = Arc::new(ManualClock::new(datetime!(2026-12-01 09:00 UTC)));
+    let source = Arc::new(DevPlatformSource::new(settings(), fake));
+    Registry::builder(source, clock.clone())
+        .cache(cache.clone())
+        .build()
+        .await
+        .unwrap();
+    let saved = cache.load().await.unwrap().unwrap();
+    // The platform's bytes as sent (the file keeps the JSON value, without the whitespace
+    // around it).
+    assert!(
+        saved.document() == reply.trim_ascii(),
+        "the platform's bytes, as sent"
+    );
+    assert_eq!(saved.saved_at(), datetime!(2026-12-01 09:00 UTC));
+
+    let down = || {
+        let fake = Arc::new(FakeHttpClient::new());
+        fake.on(
+            None,
+            "https://",
+            vec![FakeReply::Error(TransportError::new(
+                TransportErrorKind::Connect,
+                "connection refused",
+            ))],
+        );
+        Arc::new(DevPlatformSource::new(settings(), fake))
+    };
+    let registry = Registry::builder(down(), clock.clone())
+        .cache(cache.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        registry.snapshot().origin(),
+        SnapshotOrigin::Cache {
+            saved_at: saved.saved_at()
+        }
+    );
+    assert!(registry.with(&key("maestrano-uat")).is_ok());
+    assert!(!registry.is_stale());
+    clock.advance(time::Duration::seconds(30));
+    assert!(
+        registry.is_stale(),
+        "a start from the cache retries the source after retry_after, not after the TTL"
+    );
+
+    // A cache that does not hold a configuration: the platform's own error.
+    cache
+        .save(&CachedConfig::new(
+            br#"{"marketplaces": []}"#.to_vec(),
+            saved.saved_at(),
+        ))
+        .await
+        .unwrap();
+    let e = Registry::builder(down(), clock.clone())
+        .cache(cache.clone())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::DevPlatform(_)), "{e:?}");
+    std::fs::write(cache.path(), b"{ damaged").unwrap();
+    let e = Registry::builder(down(), clock)
+        .cache(cache)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::DevPlatform(_)), "{e:?}");
+}
+
+/// The refresher refreshes on its interval, and stops when dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresher_drives_refreshes_and_stops_on_drop() {
+    use maestrano::adapters::{Refresher, RefresherOptions};
+    use std::time::Duration;
+    let replies = (0..1000).map(|i| Ok(vec![tenant_config("a", i)])).collect();
+    let source = Arc::new(ScriptedSource::new(replies));
+    let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
+    let registry = Registry::builder(source.clone(), clock)
+        .ttl(time::Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    let refresher = Refresher::spawn(
+        registry.clone(),
+        RefresherOptions::default()
+            .with_interval(Duration::from_millis(5))
+            .with_jitter(Duration::from_millis(5)),
+    );
+    let waited = tokio::time::timeout(Duration::from_secs(20), async {
+        while registry.snapshot().generation() < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the refresher refreshed three times");
+    drop(refresher);
+    // The task is aborted at its next await point; after that no call reaches the source.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let calls = source.calls.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        source.calls.load(Ordering::SeqCst),
+        calls,
+        "stopped on drop"
+    );
+}

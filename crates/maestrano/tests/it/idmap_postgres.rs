@@ -295,3 +295,31 @@ async fn postgres_connect_reports_bad_settings() {
         "{e:?}"
     );
 }
+
+/// The configuration cache in the store's schema: empty, saved, replaced, shared by a second
+/// instance.
+#[tokio::test]
+async fn postgres_keeps_the_last_good_configuration() {
+    use maestrano::config::{CachedConfig, ConfigCache};
+    let Some(url) = postgres_url("postgres_keeps_the_last_good_configuration") else {
+        return;
+    };
+    with_schema(&url, "config_cache", |url, schema| async move {
+        let a = store(&url, &schema).await;
+        assert_eq!(a.load().await.unwrap(), None);
+        let one = CachedConfig::new(br#"{"marketplaces": [1]}"#.to_vec(), T0);
+        a.save(&one).await.unwrap();
+        let two = CachedConfig::new(
+            br#"{"marketplaces": [2]}"#.to_vec(),
+            T0 + Duration::microseconds(1),
+        );
+        a.save(&two).await.unwrap();
+        let b = store(&url, &schema).await;
+        assert_eq!(
+            b.load().await.unwrap(),
+            Some(two),
+            "the latest, on another instance"
+        );
+    })
+    .await;
+}

@@ -271,3 +271,24 @@ fn sqlite_store_works_without_a_tokio_runtime() {
     block_on(store.link(map.clone())).unwrap();
     assert_eq!(block_on(store.find_remote(&map.remote)).unwrap(), Some(map));
 }
+
+/// The configuration cache in the same file as the links: empty, saved, replaced, read by a
+/// second connection.
+#[tokio::test]
+async fn sqlite_keeps_the_last_good_configuration() {
+    use maestrano::config::{CachedConfig, ConfigCache};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sqlite3");
+    let a = SqliteStore::open(&path).unwrap();
+    assert_eq!(a.load().await.unwrap(), None);
+    a.save(&CachedConfig::new(br#"{"marketplaces": [1]}"#.to_vec(), T0))
+        .await
+        .unwrap();
+    let two = CachedConfig::new(
+        br#"{"marketplaces": [2]}"#.to_vec(),
+        T0 + Duration::microseconds(1),
+    );
+    a.save(&two).await.unwrap();
+    let b = SqliteStore::open(&path).unwrap();
+    assert_eq!(b.load().await.unwrap(), Some(two));
+}
