@@ -6,9 +6,14 @@ use libfuzzer_sys::fuzz_target;
 use maestrano::saml::ReceivedRedirect;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(query) = std::str::from_utf8(data) else { return };
+    let Ok(query) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(got) = ReceivedRedirect::from_query(query, 64 * 1024) {
-        if let Ok(url) = got.request.redirect_url(got.relay_state.as_deref(), &[], None) {
+        if let Ok(url) = got
+            .request
+            .redirect_url(got.relay_state.as_deref(), &[], None)
+        {
             let again = ReceivedRedirect::from_query(url.query().unwrap_or(""), 1 << 20)
                 .expect("a re-encoded request decodes");
             let mut want = got.request.clone();

@@ -3,23 +3,39 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use maestrano::saml::XmlLimits;
 use maestrano::__private::{C14nMethod, canonicalize_document};
+use maestrano::saml::XmlLimits;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let methods = [
-        C14nMethod::Exclusive { with_comments: false, inclusive_prefixes: vec![] },
-        C14nMethod::Exclusive { with_comments: true, inclusive_prefixes: vec![String::new(), "a".into()] },
-        C14nMethod::Inclusive { with_comments: false },
-        C14nMethod::Inclusive { with_comments: true },
+        C14nMethod::Exclusive {
+            with_comments: false,
+            inclusive_prefixes: vec![],
+        },
+        C14nMethod::Exclusive {
+            with_comments: true,
+            inclusive_prefixes: vec![String::new(), "a".into()],
+        },
+        C14nMethod::Inclusive {
+            with_comments: false,
+        },
+        C14nMethod::Inclusive {
+            with_comments: true,
+        },
     ];
     for m in &methods {
         if let Ok(once) = canonicalize_document(text, m, &XmlLimits::default()) {
             let once = String::from_utf8(once).expect("canonical output is UTF-8");
             let twice = canonicalize_document(&once, m, &XmlLimits::default())
                 .expect("canonical output parses again");
-            assert_eq!(once.as_bytes(), &twice[..], "canonicalization is idempotent");
+            assert_eq!(
+                once.as_bytes(),
+                &twice[..],
+                "canonicalization is idempotent"
+            );
         }
     }
 });

@@ -6,7 +6,10 @@ use maestrano::connec;
 
 fuzz_target!(|data: &[u8]| {
     let (status, body) = match data.split_first() {
-        Some((s, rest)) => ([200u16, 201, 400, 401, 404, 409, 500][usize::from(*s) % 7], rest),
+        Some((s, rest)) => (
+            [200u16, 201, 400, 401, 404, 409, 500][usize::from(*s) % 7],
+            rest,
+        ),
         None => (200, data),
     };
     let response = http::Response::builder()

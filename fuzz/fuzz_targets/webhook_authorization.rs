@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         let mut joined = user.clone();
         joined.push(b':');
         joined.extend_from_slice(&password);
-        let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(&joined));
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(&joined)
+        );
         assert_eq!(parse_basic(header.as_bytes()), Ok((user, password)));
     }
 });

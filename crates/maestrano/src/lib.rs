@@ -169,6 +169,7 @@ pub mod __private {
     pub use crate::api::envelope::{decode_list, decode_one};
     pub use crate::api::timestamp::parse_timestamp;
     pub use crate::config::autoconfigure::{build_request, decode_response};
+    pub use crate::config::cache::decode_file as decode_config_cache;
     pub use crate::connec::decode::{
         decode_batch, decode_entities, decode_entity, decode_notification, decode_page,
         decode_report, decode_version,

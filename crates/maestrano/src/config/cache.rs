@@ -211,7 +211,8 @@ fn encode_file(config: &CachedConfig) -> Result<Vec<u8>, ConfigCacheError> {
     })
 }
 
-fn decode_file(bytes: &[u8]) -> Result<CachedConfig, ConfigCacheError> {
+/// Reads the file form [`FileConfigCache`] writes (for the fuzz target).
+pub fn decode_file(bytes: &[u8]) -> Result<CachedConfig, ConfigCacheError> {
     let form: FileForm<'_> =
         serde_json::from_slice(bytes).map_err(|e| ConfigCacheError::Corrupt {
             expected: "the JSON object {format, saved_at, document}",

@@ -62,7 +62,7 @@
 //! fingerprint; it is documented as the weaker mode in [`crate::saml::SpSettings`].
 
 pub(crate) mod autoconfigure;
-mod cache;
+pub(crate) mod cache;
 mod error;
 mod json;
 mod metadata;

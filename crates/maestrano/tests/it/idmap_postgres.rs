@@ -323,3 +323,47 @@ async fn postgres_keeps_the_last_good_configuration() {
     })
     .await;
 }
+
+/// A database a version-1 SDK left (its replay cache table, as released) is migrated in place:
+/// an assertion it recorded is still refused.
+#[tokio::test]
+async fn postgres_used_assertions_survive_the_move_to_the_single_use_table() {
+    let Some(url) = postgres_url("postgres_used_assertions_survive") else {
+        return;
+    };
+    with_schema(&url, "v1_upgrade", |url, schema| async move {
+        let exp = T0 + Duration::minutes(5);
+        admin(&url)
+            .await
+            .batch_execute(&format!(
+                r#"CREATE SCHEMA "{schema}";
+                   CREATE TABLE "{schema}".maestrano_schema_migrations (
+                       version INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                   INSERT INTO "{schema}".maestrano_schema_migrations
+                       VALUES (1, 'id maps and replay cache');
+                   CREATE TABLE "{schema}".maestrano_replay_cache (
+                       issuer TEXT COLLATE "C" NOT NULL,
+                       assertion_id TEXT COLLATE "C" NOT NULL,
+                       expires_at TIMESTAMPTZ NOT NULL,
+                       PRIMARY KEY (issuer, assertion_id));
+                   INSERT INTO "{schema}".maestrano_replay_cache
+                       VALUES ('https://idp.example.test', '_used', '2024-05-01T12:05:00Z');"#
+            ))
+            .await
+            .unwrap();
+        let s = store(&url, &schema).await;
+        assert_eq!(s.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let used = key("https://idp.example.test", "_used");
+        assert!(
+            !s.insert_if_absent(&used, exp, T0).await.unwrap(),
+            "still used"
+        );
+        assert!(
+            s.insert_if_absent(&used, exp + Duration::minutes(5), exp)
+                .await
+                .unwrap(),
+            "until its expiry"
+        );
+    })
+    .await;
+}
