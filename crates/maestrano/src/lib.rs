@@ -81,7 +81,7 @@
 //! | `sqlite` | `adapters::SqliteStore`: the identity map and the single-use store in SQLite (compiled in) |
 //! | `postgres` | `adapters::PostgresStore`: the same on PostgreSQL, for apps that run many instances |
 //! | `redis` | `adapters::RedisStore`: the single-use store on Redis (`SET NX PX`), beside the app's sessions |
-//! | `tokio` | `adapters::TokioSleep`: the retry policy's sleep on the Tokio timer |
+//! | `tokio` | `adapters::TokioSleep` (the retry policy's sleep on the Tokio timer) and `adapters::Refresher` (keeps the registry fresh) |
 //! | `aws-lc-rs` | a second crypto provider for SAML signature verification, on AWS-LC |
 //! | `test-util` | `test_util`: a manual clock, a scripted HTTP client, a counter random source, the conformance suites of the id map and single-use stores |
 //!

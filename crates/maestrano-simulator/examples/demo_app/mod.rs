@@ -30,6 +30,9 @@ use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid};
 /// The cookie holding the app's session id.
 pub(crate) const SESSION_COOKIE: &str = "demo_session";
 
+/// The cookie binding a login in progress to the browser that started it (HTTPS only).
+const LOGIN_COOKIE: &str = "demo_login";
+
 /// A user of the app, in one marketplace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct User {
@@ -361,21 +364,38 @@ impl DemoApp {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
-                // No cookie: the request id is recorded in the SDK's single-use store (shared
-                // by every instance of a real app), and the IdP's cross-site POST back would not
-                // carry a `SameSite=Lax` cookie anyway.
+                // The request id is recorded in the SDK's single-use store (shared by every
+                // instance of a real app). Over HTTPS it also goes into a `SameSite=None;
+                // Secure` cookie, which the IdP's cross-site POST carries back, binding the
+                // login to this browser; plain HTTP cannot set such a cookie.
                 match self.inner.flow.initiate(&tenant, None, &extra).await {
-                    Ok(redirect) => http::Response::builder()
-                        .status(302)
-                        .header(http::header::LOCATION, redirect.url.as_str())
-                        .body(Vec::new())
-                        .unwrap_or_default(),
+                    Ok(redirect) => {
+                        let mut r = http::Response::builder()
+                            .status(302)
+                            .header(http::header::LOCATION, redirect.url.as_str());
+                        if tenant.acs_url().scheme() == "https" {
+                            r = r.header(
+                                http::header::SET_COOKIE,
+                                format!(
+                                    "{LOGIN_COOKIE}={}; Path=/; Max-Age=600; HttpOnly; Secure; \
+                                     SameSite=None",
+                                    redirect.request_id
+                                ),
+                            );
+                        }
+                        r.body(Vec::new()).unwrap_or_default()
+                    }
                     Err(e) => response(500, "text/plain", e.to_string()),
                 }
             }
             EndpointKind::SamlConsume => {
-                // Nothing from the browser but the form: the SDK checks that the response
-                // answers a request this app issued for this tenant, unexpired and unused.
+                // The SDK checks that the response answers a request this app issued for this
+                // tenant, unexpired and unused; over HTTPS, the very request this browser
+                // started (no cookie there: refused, rather than open to login CSRF).
+                let bound = cookie(&request, LOGIN_COOKIE);
+                if tenant.acs_url().scheme() == "https" && bound.is_none() {
+                    return response(403, "text/plain", "no login was started in this browser");
+                }
                 let provisioner = Provisioner {
                     db: self.inner.db.clone(),
                     mode: tenant.config().sso_options().identity_mode,
@@ -383,7 +403,7 @@ impl DemoApp {
                 match self
                     .inner
                     .flow
-                    .consume(&tenant, request.body(), None, &provisioner)
+                    .consume(&tenant, request.body(), bound.as_deref(), &provisioner)
                     .await
                 {
                     Ok(done) => {

@@ -5,11 +5,16 @@
 //! instances inserting one key, exactly one gets `OK`. Redis expires the key by itself (no
 //! purge), and `GETDEL` takes it atomically (Redis 6.2 or newer).
 //!
-//! Each entry's value is its expiry in Unix microseconds, so that the caller's `now` decides
-//! what has expired, exactly as in the SQL stores: `take` counts a key as live only when its
-//! stored expiry is after `now`, and an insert that finds a key whose stored expiry has passed
-//! (Redis's own clock is a little behind the app's) replaces it with a compare-and-set, so of
-//! two such inserts only one wins.
+//! Each entry's value is its expiry in Unix microseconds: `take` counts a key as live only
+//! when that expiry is after the caller's `now`, and an insert that finds a key whose stored
+//! expiry has passed by the caller's clock (Redis has not dropped it yet) replaces it with a
+//! compare-and-set, so of two such inserts only one wins. Redis drops keys on its own clock,
+//! `expires_at - now` after the insert, as the SQL stores purge on the purging instance's
+//! clock: keep the instances' clocks synchronized (NTP), since an instance whose clock runs
+//! ahead by *d* makes entries vanish up to *d* early.
+//!
+//! Run it on a Redis server or database whose `maxmemory-policy` is `noeviction`: an eviction
+//! policy may drop a used assertion before it expires, and a replay of it would then pass.
 
 use std::fmt;
 

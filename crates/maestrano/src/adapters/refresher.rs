@@ -9,7 +9,7 @@ use crate::ports::{OsRandom, RandomSource};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RefresherOptions {
-    /// The time between two looks: 30 seconds unless set. At each look the registry refreshes
+    /// The time between two looks: 30 seconds unless set, and never under 100 ms. At each look the registry refreshes
     /// if its TTL has run out, or its retry delay after a failure
     /// ([`Registry::refresh_if_stale`]); otherwise nothing is sent.
     pub interval: Duration,
@@ -78,8 +78,11 @@ impl Refresher {
         runtime: &tokio::runtime::Handle,
     ) -> Self {
         let task = runtime.spawn(async move {
+            // At least 100 ms between looks, whatever the options say: never a busy loop.
+            let interval = options.interval.max(Duration::from_millis(100));
             loop {
-                tokio::time::sleep(options.interval + jitter(options.jitter)).await;
+                let pause = interval.saturating_add(jitter(options.jitter));
+                tokio::time::sleep(pause).await;
                 // Errors are traced by the registry, which keeps its last good snapshot.
                 let _ = registry.refresh_if_stale().await;
             }

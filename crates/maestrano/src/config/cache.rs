@@ -11,6 +11,8 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+
+use crate::ports::RandomSource as _;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
@@ -165,18 +167,34 @@ impl FileConfigCache {
             message: e.to_string(),
         };
         let bytes = encode_file(config)?;
+        // A fresh, unpredictable name, created only if nothing is there (`create_new` does not
+        // follow a planted symlink and never reuses a file with other permissions), so two
+        // writers never share a temporary file and the mode below always applies.
+        let mut suffix = [0u8; 8];
+        crate::ports::OsRandom
+            .fill(&mut suffix)
+            .map_err(|e| ConfigCacheError::Store {
+                operation: "name the temporary file",
+                message: e.to_string(),
+            })?;
         let mut tmp = self.path.clone().into_os_string();
-        tmp.push(format!(".tmp-{}", std::process::id()));
+        tmp.push(format!(".tmp-{}", u64::from_le_bytes(suffix)));
         let tmp = PathBuf::from(tmp);
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let result = (|| {
             let mut file = options.open(&tmp)?;
             file.write_all(&bytes)?;
             file.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
+            std::fs::rename(&tmp, &self.path)?;
+            // The rename itself is durable once the directory is.
+            #[cfg(unix)]
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
         })();
         if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
@@ -277,6 +295,37 @@ mod tests {
         assert_eq!(cache.load().await.unwrap(), Some(newer));
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
+
+    /// Writers in parallel never share a temporary file: the cache always holds one whole
+    /// document, and nothing is left beside it.
+    #[test]
+    fn concurrent_saves_leave_one_whole_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FileConfigCache::new(dir.path().join("config.json"));
+        let docs: Vec<Vec<u8>> = (0..8)
+            .map(|i| {
+                format!(r#"{{"marketplaces": [{}]}}"#, "0,".repeat(i * 500) + "0").into_bytes()
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for doc in &docs {
+                let cache = cache.clone();
+                s.spawn(move || {
+                    for _ in 0..10 {
+                        cache
+                            .write(&CachedConfig::new(
+                                doc.clone(),
+                                datetime!(2026-12-01 0:00 UTC),
+                            ))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let kept = cache.read().unwrap().unwrap();
+        assert!(docs.iter().any(|d| d == kept.document()));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[tokio::test]

@@ -43,14 +43,23 @@ pub trait ConfigSource: Send + Sync + Debug {
     }
 }
 
-/// What [`ConfigSource::load_document`] loaded.
-#[derive(Debug)]
+/// What [`ConfigSource::load_document`] loaded. Its `Debug` shows the document's size only: it
+/// holds the tenants' API keys.
 #[non_exhaustive]
 pub struct Loaded {
     /// The configurations, validated.
     pub configs: Vec<MarketplaceConfig>,
     /// The document they were read from, if the source read one.
     pub document: Option<Vec<u8>>,
+}
+
+impl Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("configs", &self.configs)
+            .field("document_bytes", &self.document.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 impl Loaded {

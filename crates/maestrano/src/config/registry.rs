@@ -228,6 +228,7 @@ pub struct RegistryBuilder {
     key_refresh_interval: Duration,
     policies: Policies,
     cache: Option<Arc<dyn ConfigCache>>,
+    cache_max_age: Duration,
 }
 
 impl RegistryBuilder {
@@ -247,8 +248,21 @@ impl RegistryBuilder {
     /// Keeps the last document the source gave in `cache` (a file, a SQL table), so that a
     /// start while the source is down serves the tenants served before (see
     /// [`SnapshotOrigin::Cache`]) instead of failing.
+    ///
+    /// The cached document holds the tenants' IdP certificates, the trust anchors of every
+    /// login: protect it as the app's other secrets (the file is owner-only; a SQL table needs
+    /// the same care), since whoever can write it can admit any signature.
     pub fn cache(mut self, cache: Arc<dyn ConfigCache>) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// How old a cached document may be and still be served at start-up: 7 days unless set.
+    /// An older one is refused (the start fails with the source's error), so that an app
+    /// started during a long outage does not keep trusting IdP keys and tenants that may have
+    /// been revoked since.
+    pub fn cache_max_age(mut self, max_age: Duration) -> Self {
+        self.cache_max_age = max_age;
         self
     }
 
@@ -294,8 +308,14 @@ impl RegistryBuilder {
                 (snapshot, now.saturating_add(self.ttl), None)
             }
             Err(error) => {
-                let Some(snapshot) =
-                    from_cache(self.cache.as_deref(), &self.policies, now, &error).await
+                let Some(snapshot) = from_cache(
+                    self.cache.as_deref(),
+                    &self.policies,
+                    now,
+                    self.cache_max_age,
+                    &error,
+                )
+                .await
                 else {
                     return Err(error);
                 };
@@ -342,6 +362,7 @@ async fn from_cache(
     cache: Option<&dyn ConfigCache>,
     policies: &Policies,
     now: OffsetDateTime,
+    max_age: Duration,
     source_error: &ConfigError,
 ) -> Option<Snapshot> {
     let cached = match cache?.load().await {
@@ -352,6 +373,14 @@ async fn from_cache(
             return None;
         }
     };
+    if now - cached.saved_at() > max_age {
+        tracing::warn!(
+            saved_at = %crate::timestamp::format_utc(cached.saved_at()),
+            "the cached maestrano configuration is older than the cache's maximum age; not \
+             serving it"
+        );
+        return None;
+    }
     let origin = SnapshotOrigin::Cache {
         saved_at: cached.saved_at(),
     };
@@ -395,6 +424,7 @@ impl Registry {
             key_refresh_interval: Duration::minutes(1),
             policies: Policies::default(),
             cache: None,
+            cache_max_age: Duration::days(7),
         }
     }
 
@@ -445,6 +475,22 @@ impl Registry {
     pub async fn refresh(&self) -> Result<RefreshReport, ConfigError> {
         let loaded = self.inner.source.load_document().await;
         let now = self.inner.clock.now();
+        let (result, document) = self.install(loaded, now);
+        // Saved after the swap, outside the lock (a cache may do I/O).
+        if result.is_ok() {
+            save_to_cache(self.inner.cache.as_deref(), document, now).await;
+        }
+        result
+    }
+
+    /// Builds the loaded set and swaps it in, under the state lock: concurrent refreshes each
+    /// number and compare against the snapshot they replace.
+    fn install(
+        &self,
+        loaded: Result<super::port::Loaded, ConfigError>,
+        now: OffsetDateTime,
+    ) -> (Result<RefreshReport, ConfigError>, Option<Vec<u8>>) {
+        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         let previous = self.snapshot();
         let (built, document) = match loaded {
             Ok(loaded) => (
@@ -459,11 +505,7 @@ impl Registry {
             ),
             Err(e) => (Err(e), None),
         };
-        if built.is_ok() {
-            save_to_cache(self.inner.cache.as_deref(), document, now).await;
-        }
-        let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        match built {
+        let result = match built {
             Ok(snapshot) => {
                 let report = RefreshReport {
                     generation: snapshot.generation,
@@ -507,7 +549,8 @@ impl Registry {
                 );
                 Err(error)
             }
-        }
+        };
+        (result, document)
     }
 
     /// Refreshes when [stale](Self::is_stale), unless another refresh is already running.
@@ -539,17 +582,20 @@ impl Registry {
     /// when another refresh is running.
     pub async fn refresh_for_unknown_key(&self) -> Result<Option<RefreshReport>, ConfigError> {
         let now = self.inner.clock.now();
-        {
-            let mut last = self
+        let recent = |last: &Option<OffsetDateTime>| {
+            last.is_some_and(|t| now - t < self.inner.key_refresh_interval)
+        };
+        if recent(
+            &self
                 .inner
                 .last_key_refresh
                 .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|t| now - t < self.inner.key_refresh_interval) {
-                return Ok(None);
-            }
-            *last = Some(now);
+                .unwrap_or_else(|e| e.into_inner()),
+        ) {
+            return Ok(None);
         }
+        // Another refresh running (the refresher's, or another login's) loads the same source:
+        // no second one, and the window stays open for the next unknown key.
         if self
             .inner
             .refreshing
@@ -559,6 +605,17 @@ impl Registry {
             return Ok(None);
         }
         let _guard = RefreshGuard(&self.inner.refreshing);
+        {
+            let mut last = self
+                .inner
+                .last_key_refresh
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if recent(&last) {
+                return Ok(None);
+            }
+            *last = Some(now);
+        }
         tracing::info!("a signature from an unknown key: refreshing the maestrano configuration");
         self.refresh().await.map(Some)
     }

@@ -40,9 +40,11 @@ impl Purpose {
 
     /// Whether a bounded store may forget an entry of this purpose to make room.
     ///
-    /// Forgetting a pending request can only make that one login fail, and the init route is
-    /// open to anyone, so refusing new requests when full would let anyone block every login.
-    /// Forgetting a used assertion would let it be replayed: a full store refuses instead.
+    /// Forgetting a pending request can only make that login fail (it never lets anything
+    /// in), while refusing new requests when full would let a flood of the open init route
+    /// stop every new login until the flood's entries expire; a flood still pushes out older
+    /// pending logins, so rate-limit the init route. Forgetting a used assertion would let it be
+    /// replayed: a full store refuses instead.
     fn evictable(self) -> bool {
         matches!(self, Self::AuthnRequest)
     }

@@ -143,13 +143,10 @@ impl SsoFlow {
         else {
             return first;
         };
-        match registry.refresh_for_unknown_key().await {
-            Ok(Some(_)) => {}
-            Ok(None) => return first,
-            Err(error) => {
-                tracing::warn!(%error, "refresh for an unknown IdP key failed");
-                return first;
-            }
+        // Rate-limited or already running elsewhere (`Ok(None)`): the registry may still hold
+        // newer certificates than the handle the app passed, so they are compared either way.
+        if let Err(error) = registry.refresh_for_unknown_key().await {
+            tracing::warn!(%error, "refresh for an unknown IdP key failed");
         }
         let Ok(fresh) = registry.with(tenant.marketplace()) else {
             return first;
@@ -229,11 +226,20 @@ impl SsoFlow {
     /// `InResponseTo`) from the shared store, maps the assertion to a [`SsoLogin`] and calls
     /// `handler`.
     ///
-    /// `request_id` is the id the app kept in the user's session, if it kept one: the response
-    /// must then answer that request. With `None` the response must answer a request this app
+    /// `request_id` is the id the app kept for this browser, if it kept one: the response must
+    /// then answer that very request. With `None` the response must answer a request this app
     /// issued for this tenant, still pending in the store; a response that answers no request
     /// is accepted only when the tenant's policy allows IdP-initiated logins. Either way a
     /// request is answered once, and an assertion used once, across every instance.
+    ///
+    /// # Binding the login to the browser
+    ///
+    /// Only a kept id ties the response to the browser that started the login. With `None`, a
+    /// user of the marketplace can start a login, keep the IdP's auto-submitted form and make
+    /// a victim's browser post it, which signs the victim in to the app as that user (login
+    /// CSRF). Keep the id in a cookie the IdP's cross-site POST carries, `HttpOnly; Secure;
+    /// SameSite=None` (a `Lax` cookie is not sent with it), and pass it here; pass `None` only
+    /// where no such cookie can be set (plain-HTTP development) or the risk is accepted.
     pub async fn consume<H: LoginHandler>(
         &self,
         tenant: &Tenant,

@@ -142,7 +142,9 @@ impl SsoSession {
 
     /// Reads a value another Maestrano SDK wrote for `marketplace` (those SDKs serve one
     /// marketplace and store none), or one this SDK wrote for that same marketplace. A value
-    /// that names another marketplace is refused.
+    /// that names another marketplace is refused. Take `marketplace` from the app's own record
+    /// of where the session was opened, never from the request: a value without one is bound
+    /// to whatever marketplace is named here.
     pub fn from_session_value_of(
         value: &str,
         marketplace: &MarketplaceKey,

@@ -1154,6 +1154,15 @@ async fn the_cache_keeps_the_platform_reply_and_a_bad_cache_is_no_configuration(
         "a start from the cache retries the source after retry_after, not after the TTL"
     );
 
+    // Older than the maximum age (7 days unless set): not served.
+    let e = Registry::builder(down(), clock.clone())
+        .cache(cache.clone())
+        .cache_max_age(time::Duration::seconds(29))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::DevPlatform(_)), "{e:?}");
+
     // A cache that does not hold a configuration: the platform's own error.
     cache
         .save(&CachedConfig::new(

@@ -612,6 +612,7 @@ fn flow_on(store: Arc<dyn SingleUseStore>) -> SsoFlow {
 /// for the other tenant completes nothing, and neither does a request never issued.
 async fn logins_span_two_instances(a: Arc<dyn SingleUseStore>, b: Arc<dyn SingleUseStore>) {
     let (sandbox, uat) = tenants();
+    let store_a = a.clone();
     let (on_a, on_b) = (flow_on(a), flow_on(b));
     let fresh = |i: &mut PlatformInputs| {
         i.response_uuid = fresh_uuid();
@@ -643,6 +644,16 @@ async fn logins_span_two_instances(a: Arc<dyn SingleUseStore>, b: Arc<dyn Single
         Err(SsoFlowError::UnknownRequest) => {}
         other => panic!("another tenant's request id: expected UnknownRequest, got {other:?}"),
     }
+    assert!(
+        store_a
+            .take(
+                &maestrano::ports::OnceKey::authn_request(uat.marketplace(), &for_uat.request_id),
+                NOW
+            )
+            .await
+            .unwrap(),
+        "UAT's request is still pending for UAT"
+    );
 
     // A request id no instance issued.
     let (body, _) = platform_login(&on_a, &sandbox, &key_pem(), |i| {

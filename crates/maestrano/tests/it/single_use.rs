@@ -81,19 +81,31 @@ impl SingleUseStore for Flawed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_fails_stores_that_break_the_contract() {
-    for flaw in [
-        Flaw::CheckThenInsert,
-        Flaw::TakeIgnoresExpiry,
-        Flaw::DropsTheScope,
+    // Each flaw is caught by the check written for it.
+    for (flaw, caught_by) in [
+        (Flaw::CheckThenInsert, "one winner per round"),
+        (Flaw::TakeIgnoresExpiry, "expired: not taken"),
+        (
+            Flaw::DropsTheScope,
+            "the same assertion id from another issuer",
+        ),
     ] {
         let store = Arc::new(Flawed {
             flaw,
             entries: Mutex::default(),
         });
         let outcome = tokio::spawn(single_use_conformance::run(store.clone(), store)).await;
-        assert!(
-            outcome.is_err_and(|e| e.is_panic()),
-            "the suite passed a store with the flaw {flaw:?}"
-        );
+        let message = match outcome {
+            Err(e) if e.is_panic() => {
+                let payload = e.into_panic();
+                payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default()
+            }
+            _ => panic!("the suite passed a store with the flaw {flaw:?}"),
+        };
+        assert!(message.contains(caught_by), "{flaw:?}: {message}");
     }
 }

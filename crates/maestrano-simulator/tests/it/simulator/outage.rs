@@ -214,3 +214,66 @@ async fn without_a_registry_a_rotated_key_is_refused() {
         other => panic!("expected SignatureInvalid, got {other:?}"),
     }
 }
+
+/// A tampered response with a registry: the refresh brings no new key, and the response is
+/// still refused; the refresh happened once.
+#[tokio::test]
+async fn a_tampered_response_is_refused_after_the_refresh_brings_no_new_key() {
+    use base64::Engine as _;
+    let clock = clock();
+    let sim = two(clock.clone(), &app_url()).await;
+    let registry = registry(&sim, clock.clone(), None).await.unwrap();
+    let tenant = registry.with(&sim.marketplaces()[0].key).unwrap();
+    let flow = SsoFlow::new(
+        clock.clone(),
+        Arc::new(OsRandom),
+        Arc::new(InMemorySingleUseStore::new()),
+    )
+    .with_registry(registry.clone());
+    let body = login_form(&flow, &tenant).await;
+    let b64: String = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "SAMLResponse")
+        .unwrap()
+        .1
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap();
+    // One digit of the signed Assertion's IssueInstant changed.
+    let at = xml
+        .find("<Assertion")
+        .or_else(|| xml.find("<saml:Assertion"))
+        .unwrap();
+    let instant = at + xml[at..].find("IssueInstant=\"20").unwrap() + "IssueInstant=\"20".len();
+    let digit = if &xml[instant..instant + 1] == "3" {
+        "4"
+    } else {
+        "3"
+    };
+    let forged = format!("{}{digit}{}", &xml[..instant], &xml[instant + 1..]);
+    let forged_body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "SAMLResponse",
+            &base64::engine::general_purpose::STANDARD.encode(forged),
+        )
+        .finish();
+    let before = sim.dev_platform_requests();
+    match flow
+        .consume(&tenant, forged_body.as_bytes(), None, &Accept)
+        .await
+    {
+        Err(SsoFlowError::Saml(SamlError::SignatureInvalid)) => {}
+        other => panic!("expected SignatureInvalid, got {other:?}"),
+    }
+    assert_eq!(
+        sim.dev_platform_requests(),
+        before + 1,
+        "one refresh, no new key"
+    );
+    assert_eq!(registry.snapshot().generation(), 2);
+}
