@@ -113,7 +113,9 @@ async fn handle(State(state): State<Arc<DevPlatform>>, request: Request) -> Resp
                 &json!({"error": "Internal Server Error"}),
             );
         }
-        Some(ApiFault::DropConnection) => {
+        // The developer platform only reads: losing the reply after handling is the same as
+        // losing the connection before.
+        Some(ApiFault::DropConnection | ApiFault::DropAfterHandling) => {
             if let Some(c) = request.extensions().get::<ConnectionControl>() {
                 return c.drop_connection().await;
             }

@@ -58,6 +58,10 @@ pub enum ApiFault {
     InternalError,
     /// Close the connection without answering.
     DropConnection,
+    /// Handle the request (a create creates its record), then close the connection without
+    /// answering: the reply is lost after the work was done, the case an idempotent client
+    /// must survive.
+    DropAfterHandling,
 }
 
 #[derive(Debug)]

@@ -71,6 +71,7 @@ async fn handle(State(m): State<Arc<Marketplace>>, request: Request) -> Response
         );
     };
     m.count_request(api);
+    let mut drop_after = None;
     match m.faults.take(api) {
         Some(ApiFault::Delay(d)) => tokio::time::sleep(d).await,
         Some(ApiFault::InternalError) => return fault_reply(&m, api),
@@ -80,14 +81,32 @@ async fn handle(State(m): State<Arc<Marketplace>>, request: Request) -> Response
             }
             return fault_reply(&m, api);
         }
+        Some(ApiFault::DropAfterHandling) => {
+            drop_after = request.extensions().get::<ConnectionControl>().cloned();
+        }
         None => {}
     }
     let (parts, body) = request.into_parts();
+    let response = route(&m, api, &parts, &segs, body).await;
+    match drop_after {
+        // The work is done (and kept); only the answer is lost.
+        Some(c) => c.drop_connection().await,
+        None => response,
+    }
+}
+
+async fn route(
+    m: &Marketplace,
+    api: Api,
+    parts: &http::request::Parts,
+    segs: &[String],
+    body: axum::body::Body,
+) -> Response {
     match api {
-        Api::Idp => idp::route(&m, &parts.method, &parts.uri, &segs)
+        Api::Idp => idp::route(m, &parts.method, &parts.uri, segs)
             .unwrap_or_else(|| page(StatusCode::NOT_FOUND, "Not found", "No such IdP page.")),
         Api::Account => {
-            if !authenticated(&m, &parts.headers) {
+            if !authenticated(m, &parts.headers) {
                 return account::unauthorized();
             }
             let Some(body) = read_body(body).await else {
@@ -96,9 +115,9 @@ async fn handle(State(m): State<Arc<Marketplace>>, request: Request) -> Response
                     &[("base".into(), "the body is too large".into())],
                 );
             };
-            account::handle(&m, &parts.method, &parts.uri, &segs[3..], &body)
+            account::handle(m, &parts.method, &parts.uri, &segs[3..], &body)
         }
-        Api::Connec => connec_request(&m, &parts, &segs, body).await,
+        Api::Connec => connec_request(m, parts, segs, body).await,
         Api::DevPlatform => page(StatusCode::NOT_FOUND, "Not found", "No such page."),
     }
 }

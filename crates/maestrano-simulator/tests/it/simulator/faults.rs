@@ -290,3 +290,42 @@ async fn hostile_requests_get_an_answer_and_the_servers_stay_up() {
     .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A reply lost after the work was done: the client sees a transport error that may have been
+/// sent, and the record exists all the same (the case a retrying client must not duplicate).
+#[tokio::test]
+async fn a_reply_dropped_after_handling_leaves_the_record_created() {
+    let sim = two(clock(), &app_url()).await;
+    let a = &sim.marketplaces()[0];
+    let handle = sim.marketplace(&a.key).unwrap();
+    let auth = basic(a.api_id.as_str(), a.api_key.expose());
+    let group: maestrano::GroupUid = "cld-1".parse().unwrap();
+
+    let people = format!("{}api/v2/cld-1/people", a.base_url);
+    let person = json!({"people": {"first_name": "Jane", "last_name": "Doe"}});
+    handle.inject_fault(Api::Connec, ApiFault::DropAfterHandling, 1);
+    let err = send("POST", &people, Some(&auth), Some(&person))
+        .await
+        .unwrap_err();
+    assert!(err.may_have_been_sent(), "{err}");
+    let stored = handle.connec_entities(&group, "people");
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|p| p["first_name"] == "Jane" && p["last_name"] == "Doe")
+            .count(),
+        1,
+        "created once, though the client never heard of it"
+    );
+
+    let bills = format!("{}bills", a.account_api_url());
+    let bill =
+        json!({"group_id": "cld-1", "price_cents": 100, "currency": "AUD", "description": "x"});
+    handle.inject_fault(Api::Account, ApiFault::DropAfterHandling, 1);
+    assert!(
+        send("POST", &bills, Some(&auth), Some(&bill))
+            .await
+            .is_err()
+    );
+    assert_eq!(handle.bills().len(), 1, "the bill was created");
+}
