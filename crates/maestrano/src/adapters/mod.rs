@@ -80,18 +80,34 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
 }
 
-/// A store failure as the single-use store reports it: the whole chain of causes in one
-/// message.
+/// A store failure's whole chain of causes in one message.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn single_use_error(e: crate::idmap::IdMapError) -> crate::ports::SingleUseError {
+fn error_chain(e: &crate::idmap::IdMapError) -> String {
     let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
     }
-    crate::ports::SingleUseError::Store(message)
+    message
+}
+
+/// A store failure as the single-use store reports it.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn single_use_error(e: crate::idmap::IdMapError) -> crate::ports::SingleUseError {
+    crate::ports::SingleUseError::Store(error_chain(&e))
+}
+
+/// A store failure as the configuration cache reports it, for `operation`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn cache_error(
+    operation: &'static str,
+) -> impl Fn(crate::idmap::IdMapError) -> crate::config::ConfigCacheError {
+    move |e| crate::config::ConfigCacheError::Store {
+        operation,
+        message: error_chain(&e),
+    }
 }
 
 #[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
@@ -108,6 +124,13 @@ mod tests {
             panic!("expected a store error");
         };
         assert!(message.contains("insert"), "{message}");
+        assert!(message.ends_with(": disk full"), "{message}");
+        let crate::config::ConfigCacheError::Store { message, .. } = cache_error("save")(
+            IdMapError::store("insert", std::io::Error::other("disk full")),
+        ) else {
+            panic!("expected a store error");
+        };
+        assert!(!message.contains("single-use"), "{message}");
         assert!(message.ends_with(": disk full"), "{message}");
     }
 }

@@ -29,7 +29,7 @@ use crate::idmap::{
 };
 use crate::ports::{OnceKey, SingleUseError, SingleUseStore};
 
-use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, single_use_error};
+use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, cache_error, single_use_error};
 
 /// The schema, oldest step first. Steps are append-only: a released step never changes.
 const MIGRATIONS: &[Migration] = &[
@@ -954,13 +954,6 @@ impl SingleUseStore for PostgresStore {
             Some(row) => row.try_get::<_, bool>(0).map_err(err)?,
             None => false,
         })
-    }
-}
-
-fn cache_error(operation: &'static str) -> impl Fn(IdMapError) -> ConfigCacheError {
-    move |e| ConfigCacheError::Store {
-        operation,
-        message: single_use_error(e).to_string(),
     }
 }
 

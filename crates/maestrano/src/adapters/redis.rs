@@ -133,6 +133,25 @@ fn stored_expiry(value: &[u8]) -> Option<i128> {
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
+/// `SET key value NX PX ttl_ms`: whether this call created the key.
+async fn set_nx(
+    conn: &mut ConnectionManager,
+    key: &str,
+    value: &str,
+    ttl_ms: u64,
+) -> Result<bool, SingleUseError> {
+    let set: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("NX")
+        .arg("PX")
+        .arg(ttl_ms)
+        .query_async(conn)
+        .await
+        .map_err(|e| store_error("SET NX PX", &e))?;
+    Ok(set.is_some())
+}
+
 #[async_trait]
 impl SingleUseStore for RedisStore {
     async fn insert_if_absent(
@@ -148,16 +167,7 @@ impl SingleUseStore for RedisStore {
         let ttl_ms = (expires_at - now).whole_milliseconds().max(1);
         let ttl_ms = u64::try_from(ttl_ms).unwrap_or(u64::MAX);
         let mut conn = self.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(&value)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| store_error("SET NX PX", &e))?;
-        if set.is_some() {
+        if set_nx(&mut conn, &key, &value, ttl_ms).await? {
             return Ok(true);
         }
         // The key exists. Live by the caller's clock: refused. Expired by it (Redis has not
@@ -169,16 +179,7 @@ impl SingleUseStore for RedisStore {
             .map_err(|e| store_error("GET", &e))?;
         let Some(current) = current else {
             // Dropped in between: one more atomic insert decides.
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(&value)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl_ms)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| store_error("SET NX PX", &e))?;
-            return Ok(set.is_some());
+            return set_nx(&mut conn, &key, &value, ttl_ms).await;
         };
         if stored_expiry(&current).is_some_and(|exp| exp > micros(now)) {
             return Ok(false);

@@ -27,7 +27,7 @@ use crate::idmap::{
 };
 use crate::ports::{OnceKey, SingleUseError, SingleUseStore};
 
-use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, single_use_error};
+use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, cache_error, single_use_error};
 
 /// The schema, oldest step first. Steps are append-only: a released step never changes.
 const MIGRATIONS: &[Migration] = &[
@@ -788,13 +788,6 @@ impl SingleUseStore for SqliteStore {
         })
         .await
         .map_err(single_use_error)
-    }
-}
-
-fn cache_error(operation: &'static str) -> impl Fn(IdMapError) -> ConfigCacheError {
-    move |e| ConfigCacheError::Store {
-        operation,
-        message: single_use_error(e).to_string(),
     }
 }
 

@@ -553,21 +553,24 @@ impl Registry {
         (result, document)
     }
 
+    /// The single-flight flag, taken: `None` while another refresh runs.
+    fn begin_refresh(&self) -> Option<RefreshGuard<'_>> {
+        self.inner
+            .refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+            .then(|| RefreshGuard(&self.inner.refreshing))
+    }
+
     /// Refreshes when [stale](Self::is_stale), unless another refresh is already running.
     /// Returns `Ok(None)` when nothing was done.
     pub async fn refresh_if_stale(&self) -> Result<Option<RefreshReport>, ConfigError> {
         if !self.is_stale() {
             return Ok(None);
         }
-        if self
-            .inner
-            .refreshing
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        let Some(_guard) = self.begin_refresh() else {
             return Ok(None);
-        }
-        let _guard = RefreshGuard(&self.inner.refreshing);
+        };
         // Another task may have refreshed between the staleness check and the flag.
         if !self.is_stale() {
             return Ok(None);
@@ -596,15 +599,9 @@ impl Registry {
         }
         // Another refresh running (the refresher's, or another login's) loads the same source:
         // no second one, and the window stays open for the next unknown key.
-        if self
-            .inner
-            .refreshing
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        let Some(_guard) = self.begin_refresh() else {
             return Ok(None);
-        }
-        let _guard = RefreshGuard(&self.inner.refreshing);
+        };
         {
             let mut last = self
                 .inner
