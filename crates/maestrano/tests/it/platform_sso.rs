@@ -555,10 +555,40 @@ impl tracing::Subscriber for WarnCounter {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// Set in the child process that [`legacy_crypto_is_warned_about_once_per_tenant`] runs in.
+const WARN_CHILD: &str = "MAESTRANO_TEST_WARN_COUNT_CHILD";
+
 /// Each acceptance of legacy crypto is visible: a warning, once per tenant, however many
 /// logins follow.
+///
+/// The count runs in a child process that runs this test alone. `tracing` caches each
+/// callsite's interest process-wide: when another test thread hits the warning's callsite for
+/// the first time while this test registers its subscriber, the callsite can be cached as
+/// "never" and the warning is lost (it made CI fail once, counting 0). Alone in a process, the
+/// count depends only on the code under test.
 #[test]
 fn legacy_crypto_is_warned_about_once_per_tenant() {
+    if std::env::var_os(WARN_CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "platform_sso::legacy_crypto_is_warned_about_once_per_tenant",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(WARN_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "child failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Guard against a filter that matched nothing: the child must have run this test.
+        assert!(stdout.contains("1 passed"), "child ran no test: {stdout}");
+        return;
+    }
     let counter = Arc::new(WarnCounter::default());
     let dispatch = tracing::Dispatch::from(counter.clone());
     tracing::dispatcher::with_default(&dispatch, || {
