@@ -12,6 +12,8 @@
 
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_outbox;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "tokio")]
@@ -20,6 +22,8 @@ mod refresher;
 mod reqwest;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_outbox;
 #[cfg(feature = "tokio")]
 mod tokio_sleep;
 

@@ -102,13 +102,45 @@ const MIGRATIONS: &[Migration] = &[
             );
         "#,
     },
+    Migration {
+        version: 4,
+        name: "the push outbox",
+        // The payload is JSON text, not JSONB: JSONB refuses the \u0000 escape a payload may
+        // carry. An identity column never reuses an id, so a stale claim never matches a new
+        // push.
+        sql: r#"
+            CREATE TABLE {p}maestrano_push_outbox (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                class_name TEXT COLLATE "C" NOT NULL,
+                local_id TEXT COLLATE "C" NOT NULL,
+                provider TEXT COLLATE "C" NOT NULL,
+                realm TEXT COLLATE "C" NOT NULL,
+                entity TEXT COLLATE "C" NOT NULL,
+                payload TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                claim BIGINT NOT NULL DEFAULT 0,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                not_before TIMESTAMPTZ NOT NULL,
+                lease_until TIMESTAMPTZ,
+                failed_at TIMESTAMPTZ,
+                reason TEXT,
+                CONSTRAINT maestrano_push_outbox_key
+                    UNIQUE (class_name, local_id, provider, realm, entity)
+            );
+            CREATE INDEX maestrano_push_outbox_due
+                ON {p}maestrano_push_outbox (not_before, id) WHERE failed_at IS NULL;
+            CREATE INDEX maestrano_push_outbox_failed
+                ON {p}maestrano_push_outbox (provider, realm, failed_at, id)
+                WHERE failed_at IS NOT NULL;
+        "#,
+    },
 ];
 
 /// The columns of an [`IdMap`] row, in the order [`read_row`] expects.
 const COLUMNS: &str = "class_name, local_id, provider, realm, entity, remote_id, created_at, \
                        updated_at, pushed_to_remote_at, pulled_from_remote_at, metadata";
 
-const LOCAL_KEY: &str = "maestrano_id_maps_local_key";
+pub(super) const LOCAL_KEY: &str = "maestrano_id_maps_local_key";
 
 /// How often [`IdMapStore::link`] re-runs when the conflicting link it should report vanished
 /// (unlinked by someone else) between its write and its read.
@@ -184,7 +216,7 @@ struct InvalidSchemaName(String);
 /// The conflicting link kept changing while `link` tried to report it.
 #[derive(Debug, thiserror::Error)]
 #[error("the conflicting link changed {0} times while it was being read; try again")]
-struct Contended(usize);
+pub(super) struct Contended(pub(super) usize);
 
 /// A stored row could not be read back as a link.
 #[derive(Debug, thiserror::Error)]
@@ -210,15 +242,15 @@ fn check_schema_name(name: &str) -> Result<(), IdMapError> {
 
 /// The statements, with the table names qualified once.
 #[derive(Debug)]
-struct Sql {
+pub(super) struct Sql {
     links_of: String,
     links_in: String,
-    find_remote: String,
+    pub(super) find_remote: String,
     find_remotes: String,
     find_locals: String,
     find_locals_in: String,
-    find_local_key: String,
-    upsert: String,
+    pub(super) find_local_key: String,
+    pub(super) upsert: String,
     unlink: String,
     unlink_local: String,
     unlink_local_in: String,
@@ -352,7 +384,8 @@ impl Sql {
 /// ```
 pub struct PostgresStore {
     pool: Pool,
-    sql: Sql,
+    pub(super) sql: Sql,
+    pub(super) outbox: super::postgres_outbox::OutboxSql,
     schema: Option<String>,
     purge_interval: Duration,
     last_purge: std::sync::Mutex<Option<OffsetDateTime>>,
@@ -415,6 +448,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             sql: Sql::new(&prefix),
+            outbox: super::postgres_outbox::OutboxSql::new(&prefix),
             schema: options.schema,
             purge_interval: options.purge_interval,
             last_purge: std::sync::Mutex::new(None),
@@ -454,7 +488,7 @@ impl PostgresStore {
         client.execute(&stmt, &[&now]).await.map_err(err)
     }
 
-    async fn client(&self, operation: &'static str) -> Result<Object, IdMapError> {
+    pub(super) async fn client(&self, operation: &'static str) -> Result<Object, IdMapError> {
         self.pool
             .get()
             .await
@@ -484,7 +518,7 @@ impl PostgresStore {
     }
 }
 
-async fn query_maps(
+pub(super) async fn query_maps(
     client: &Object,
     operation: &'static str,
     sql: &str,
@@ -626,7 +660,7 @@ async fn migrate(
     Ok(supported)
 }
 
-fn is_unique_violation(e: &tokio_postgres::Error, constraint: &str) -> bool {
+pub(super) fn is_unique_violation(e: &tokio_postgres::Error, constraint: &str) -> bool {
     e.as_db_error().is_some_and(|db| {
         *db.code() == SqlState::UNIQUE_VIOLATION && db.constraint() == Some(constraint)
     })

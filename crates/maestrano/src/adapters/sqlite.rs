@@ -98,6 +98,36 @@ const MIGRATIONS: &[Migration] = &[
             ) WITHOUT ROWID;
         ",
     },
+    Migration {
+        version: 4,
+        name: "the push outbox",
+        // AUTOINCREMENT: an id is never reused, so a stale claim never matches a new push.
+        sql: "
+            CREATE TABLE maestrano_push_outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                class_name TEXT NOT NULL,
+                local_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                realm TEXT NOT NULL,
+                entity TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                claim INTEGER NOT NULL DEFAULT 0,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                not_before INTEGER NOT NULL,
+                lease_until INTEGER,
+                failed_at INTEGER,
+                reason TEXT,
+                CONSTRAINT maestrano_push_outbox_key
+                    UNIQUE (class_name, local_id, provider, realm, entity)
+            );
+            CREATE INDEX maestrano_push_outbox_due
+                ON maestrano_push_outbox (not_before, id) WHERE failed_at IS NULL;
+            CREATE INDEX maestrano_push_outbox_failed
+                ON maestrano_push_outbox (provider, realm, failed_at, id)
+                WHERE failed_at IS NOT NULL;
+        ",
+    },
 ];
 
 /// The columns of an [`IdMap`] row, in the order [`read_row`] expects.
@@ -223,10 +253,11 @@ impl SqliteStore {
 
     /// Runs `f` on the connection: on Tokio's blocking pool when a Tokio runtime is running,
     /// on this thread otherwise.
-    async fn call<T, F>(&self, operation: &'static str, f: F) -> Result<T, IdMapError>
+    pub(super) async fn call<T, E, F>(&self, operation: &'static str, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, IdMapError> + Send + 'static,
+        E: From<IdMapError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
         let job = move || f(&mut lock(&conn));
@@ -234,13 +265,13 @@ impl SqliteStore {
             Ok(runtime) => runtime
                 .spawn_blocking(job)
                 .await
-                .map_err(|e| IdMapError::store(operation, e))?,
+                .map_err(|e| E::from(IdMapError::store(operation, e)))?,
             Err(_) => job(),
         }
     }
 
     /// [`call`](Self::call) for a query that only fails in SQLite.
-    async fn query<T, F>(&self, operation: &'static str, f: F) -> Result<T, IdMapError>
+    pub(super) async fn query<T, F>(&self, operation: &'static str, f: F) -> Result<T, IdMapError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -318,7 +349,7 @@ fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<u32, IdMap
     Ok(supported)
 }
 
-fn store_error(operation: &'static str, e: rusqlite::Error) -> IdMapError {
+pub(super) fn store_error(operation: &'static str, e: rusqlite::Error) -> IdMapError {
     match e {
         // A row the link types refuse: report it as such rather than as SQLite's error.
         rusqlite::Error::FromSqlConversionFailure(_, _, source) => {
@@ -329,12 +360,12 @@ fn store_error(operation: &'static str, e: rusqlite::Error) -> IdMapError {
 }
 
 /// Microseconds since the Unix epoch: how timestamps are stored.
-fn micros(at: OffsetDateTime) -> Result<i64, IdMapError> {
+pub(super) fn micros(at: OffsetDateTime) -> Result<i64, IdMapError> {
     i64::try_from(at.unix_timestamp_nanos() / 1_000)
         .map_err(|e| IdMapError::store("convert a timestamp", e))
 }
 
-fn from_micros(micros: i64) -> Result<OffsetDateTime, String> {
+pub(super) fn from_micros(micros: i64) -> Result<OffsetDateTime, String> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
         .map_err(|e| format!("timestamp {micros}: {e}"))
 }
@@ -423,12 +454,20 @@ impl Values {
     }
 }
 
-/// The body of [`IdMapStore::link`], inside an immediate transaction.
+/// [`IdMapStore::link`], in an immediate transaction of its own.
 fn link(conn: &mut Connection, map: IdMap) -> Result<IdMap, IdMapError> {
-    let err = |e| store_error("link", e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
+        .map_err(|e| store_error("link", e))?;
+    let result = link_in(&tx, map)?;
+    tx.commit().map_err(|e| store_error("link", e))?;
+    Ok(result)
+}
+
+/// The body of [`IdMapStore::link`], inside the caller's immediate transaction: on an error
+/// the caller drops the transaction, so nothing is written.
+pub(super) fn link_in(tx: &Connection, map: IdMap) -> Result<IdMap, IdMapError> {
+    let err = |e| store_error("link", e);
     let (result, values) = match find_by_remote(&tx, &map.remote).map_err(err)? {
         Some(existing) if existing.local != map.local => {
             return Err(IdMapError::conflict(map.remote, existing.local, map.local));
@@ -509,7 +548,6 @@ fn link(conn: &mut Connection, map: IdMap) -> Result<IdMap, IdMapError> {
         })
         .map_err(err)?;
     }
-    tx.commit().map_err(err)?;
     Ok(result)
 }
 

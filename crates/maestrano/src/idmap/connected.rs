@@ -12,7 +12,8 @@ use url::Url;
 use crate::config::registry::Registry;
 use crate::config::tenant::Tenant;
 use crate::idmap::{
-    AmbiguousLinks, FieldError, IdMap, IdMapError, IdMapStore, LocalRef, Realm, RemoteRef,
+    AmbiguousLinks, FieldError, IdMap, IdMapError, IdMapStore, LocalRef, OutboxError, PushId,
+    PushIntent, PushOutbox, Realm, RemoteRef,
 };
 use crate::types::MarketplaceKey;
 use time::OffsetDateTime;
@@ -133,6 +134,27 @@ pub trait ConnectedObject {
         async move {
             let map = self.new_id_map(remote, now)?;
             store.link(map).await
+        }
+    }
+
+    /// Records that this record must be pushed to `entity` (a Connec! collection) in `realm`
+    /// with the fields of `payload`, durably, in the store that keeps its links. Call it when
+    /// the record is saved; a `maestrano::push::PushWorker` sends it. Enqueueing again before
+    /// the push is sent replaces the payload: the latest version is what goes out.
+    fn enqueue_push<'a>(
+        &'a self,
+        outbox: &'a dyn PushOutbox,
+        realm: &'a Realm,
+        entity: &'a str,
+        payload: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<PushId, OutboxError>> + Send + 'a
+    where
+        Self: Sync,
+    {
+        async move {
+            let intent = PushIntent::new(self.local_ref()?, realm.clone(), entity, payload)?;
+            outbox.enqueue(intent, now).await
         }
     }
 

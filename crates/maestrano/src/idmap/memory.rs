@@ -5,10 +5,13 @@ use std::ops::Bound;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
 
+use crate::idmap::{bounded_reason, validate_lease, validate_limit};
 use crate::idmap::store::{validate_batch, validate_field};
 use crate::idmap::{
-    IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
+    Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, PushId, PushIntent, PushOutbox,
+    OutboxError, IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
 };
 
 /// (class name, local id, provider, realm, entity): the local side's unique key.
@@ -20,6 +23,8 @@ struct State {
     by_remote: BTreeMap<RemoteRef, IdMap>,
     /// The local side's unique index.
     by_local: BTreeMap<LocalKey, RemoteRef>,
+    /// The push outbox, under the same lock as the links: completing a push is atomic.
+    outbox: Outbox,
 }
 
 /// An [`IdMapStore`] in process memory, for tests and examples.
@@ -51,6 +56,35 @@ impl InMemoryIdMapStore {
         // Every mutation below completes or returns before touching the maps, so a poisoned
         // lock still guards consistent data.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    /// The body of [`IdMapStore::link`] on a validated, normalized link.
+    fn link(&mut self, map: IdMap) -> Result<IdMap, IdMapError> {
+        if let Some(existing) = self.by_remote.get(&map.remote) {
+            if existing.local != map.local {
+                return Err(IdMapError::conflict(
+                    map.remote.clone(),
+                    existing.local.clone(),
+                    map.local.clone(),
+                ));
+            }
+            let merged = existing.clone().merged_with(&map);
+            self.by_remote.insert(map.remote.clone(), merged.clone());
+            return Ok(merged);
+        }
+        let key = local_key(&map);
+        if let Some(existing) = self.by_local.get(&key) {
+            return Err(IdMapError::local_conflict(
+                map.local.clone(),
+                existing.clone(),
+                map.remote.clone(),
+            ));
+        }
+        self.by_local.insert(key, map.remote.clone());
+        self.by_remote.insert(map.remote.clone(), map.clone());
+        Ok(map)
     }
 }
 
@@ -138,31 +172,7 @@ impl IdMapStore for InMemoryIdMapStore {
 
     async fn link(&self, map: IdMap) -> Result<IdMap, IdMapError> {
         map.validate()?;
-        let map = map.normalized();
-        let mut state = self.lock();
-        if let Some(existing) = state.by_remote.get(&map.remote) {
-            if existing.local != map.local {
-                return Err(IdMapError::conflict(
-                    map.remote.clone(),
-                    existing.local.clone(),
-                    map.local.clone(),
-                ));
-            }
-            let merged = existing.clone().merged_with(&map);
-            state.by_remote.insert(map.remote.clone(), merged.clone());
-            return Ok(merged);
-        }
-        let key = local_key(&map);
-        if let Some(existing) = state.by_local.get(&key) {
-            return Err(IdMapError::local_conflict(
-                map.local.clone(),
-                existing.clone(),
-                map.remote.clone(),
-            ));
-        }
-        state.by_local.insert(key, map.remote.clone());
-        state.by_remote.insert(map.remote.clone(), map.clone());
-        Ok(map)
+        self.lock().link(map.normalized())
     }
 
     async fn unlink(&self, remote: &RemoteRef) -> Result<bool, IdMapError> {
@@ -221,4 +231,259 @@ impl IdMapStore for InMemoryIdMapStore {
 
 fn min_realm() -> Realm {
     Realm::min_bound()
+}
+
+/// The push outbox of an [`InMemoryIdMapStore`].
+#[derive(Debug, Default)]
+struct Outbox {
+    next_id: i64,
+    rows: BTreeMap<i64, PushRow>,
+    /// (local record, realm, entity) → push id: one push per record and destination.
+    by_key: BTreeMap<LocalKey, i64>,
+}
+
+#[derive(Debug)]
+struct PushRow {
+    intent: PushIntent,
+    version: u64,
+    claim: u64,
+    attempts: u32,
+    not_before: OffsetDateTime,
+    lease_until: Option<OffsetDateTime>,
+    failed: Option<(String, OffsetDateTime)>,
+}
+
+impl Outbox {
+    /// The row of `push` if `push` still holds its claim.
+    fn held(&mut self, push: &ClaimedPush) -> Result<&mut PushRow, OutboxError> {
+        let lost = |found| OutboxError::LeaseLost {
+            id: push.id,
+            expected: push.claim,
+            found,
+        };
+        match self.rows.get_mut(&push.id.get()) {
+            None => Err(lost(ClaimFound::Gone)),
+            Some(row) if row.claim != push.claim || row.failed.is_some() => {
+                Err(lost(ClaimFound::Claim(row.claim)))
+            }
+            Some(row) => Ok(row),
+        }
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(row) = self.rows.remove(&id) {
+            self.by_key.remove(&intent_key(&row.intent));
+        }
+    }
+}
+
+fn intent_key(intent: &PushIntent) -> LocalKey {
+    (
+        intent.local().clone(),
+        intent.realm().clone(),
+        intent.entity().to_owned(),
+    )
+}
+
+#[async_trait]
+impl PushOutbox for InMemoryIdMapStore {
+    async fn enqueue(
+        &self,
+        intent: PushIntent,
+        now: OffsetDateTime,
+    ) -> Result<PushId, OutboxError> {
+        let now = micros(now);
+        let mut state = self.lock();
+        let outbox = &mut state.outbox;
+        let key = intent_key(&intent);
+        if let Some(&id) = outbox.by_key.get(&key)
+            && let Some(row) = outbox.rows.get_mut(&id)
+        {
+            row.intent = intent;
+            row.version += 1;
+            if row.failed.take().is_some() {
+                row.attempts = 0;
+            }
+            row.not_before = row.not_before.min(now);
+            return Ok(PushId::new(id));
+        }
+        outbox.next_id += 1;
+        let id = outbox.next_id;
+        outbox.by_key.insert(key, id);
+        outbox.rows.insert(
+            id,
+            PushRow {
+                intent,
+                version: 1,
+                claim: 0,
+                attempts: 0,
+                not_before: now,
+                lease_until: None,
+                failed: None,
+            },
+        );
+        Ok(PushId::new(id))
+    }
+
+    async fn claim(
+        &self,
+        provider: Option<&str>,
+        limit: usize,
+        lease: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ClaimedPush>, OutboxError> {
+        validate_limit(limit)?;
+        validate_lease(lease)?;
+        let now = micros(now);
+        let lease_until = now + lease;
+        let mut state = self.lock();
+        let mut due: Vec<(OffsetDateTime, i64)> = state
+            .outbox
+            .rows
+            .iter()
+            .filter(|(_, r)| {
+                r.failed.is_none()
+                    && r.not_before <= now
+                    && r.lease_until.is_none_or(|l| l <= now)
+                    && provider.is_none_or(|p| r.intent.realm().provider() == p)
+            })
+            .map(|(id, r)| (r.not_before, *id))
+            .collect();
+        due.sort();
+        let mut out = Vec::new();
+        for (_, id) in due.into_iter().take(limit) {
+            let Some(row) = state.outbox.rows.get_mut(&id) else {
+                continue;
+            };
+            row.claim += 1;
+            row.attempts = row.attempts.saturating_add(1);
+            row.lease_until = Some(lease_until);
+            out.push(ClaimedPush {
+                id: PushId::new(id),
+                claim: row.claim,
+                version: row.version,
+                attempts: row.attempts,
+                lease_until,
+                intent: row.intent.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn complete(
+        &self,
+        push: &ClaimedPush,
+        link: Option<IdMap>,
+        now: OffsetDateTime,
+    ) -> Result<Completion, OutboxError> {
+        if let Some(map) = &link {
+            map.validate()?;
+        }
+        let now = micros(now);
+        let mut state = self.lock();
+        let newer = state.outbox.held(push)?.version != push.version;
+        // Link first: a conflict returns before the push is touched, so nothing is written.
+        if let Some(map) = link {
+            state.link(map.normalized())?;
+        }
+        if newer {
+            let row = state.outbox.held(push)?;
+            row.lease_until = None;
+            row.not_before = now;
+            Ok(Completion::NewerPending)
+        } else {
+            state.outbox.remove(push.id.get());
+            Ok(Completion::Done)
+        }
+    }
+
+    async fn retry_later(
+        &self,
+        push: &ClaimedPush,
+        at: OffsetDateTime,
+        _now: OffsetDateTime,
+    ) -> Result<(), OutboxError> {
+        let mut state = self.lock();
+        let row = state.outbox.held(push)?;
+        row.lease_until = None;
+        row.not_before = micros(at);
+        Ok(())
+    }
+
+    async fn fail(
+        &self,
+        push: &ClaimedPush,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), OutboxError> {
+        let now = micros(now);
+        let mut state = self.lock();
+        let row = state.outbox.held(push)?;
+        row.lease_until = None;
+        if row.version != push.version {
+            // A newer version was enqueued while this one was in flight: give it its turn.
+            row.attempts = 0;
+            row.not_before = now;
+        } else {
+            row.failed = Some((bounded_reason(reason), now));
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, realm: &Realm, limit: usize) -> Result<Vec<FailedPush>, OutboxError> {
+        validate_limit(limit)?;
+        let state = self.lock();
+        let mut out: Vec<FailedPush> = state
+            .outbox
+            .rows
+            .iter()
+            .filter(|(_, r)| r.intent.realm() == realm)
+            .filter_map(|(id, r)| {
+                let (reason, failed_at) = r.failed.clone()?;
+                Some(FailedPush {
+                    id: PushId::new(*id),
+                    intent: r.intent.clone(),
+                    attempts: r.attempts,
+                    reason,
+                    failed_at,
+                })
+            })
+            .collect();
+        out.sort_by_key(|f| (f.failed_at, f.id));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn discard(&self, id: PushId) -> Result<bool, OutboxError> {
+        let mut state = self.lock();
+        let failed = state
+            .outbox
+            .rows
+            .get(&id.get())
+            .is_some_and(|r| r.failed.is_some());
+        if failed {
+            state.outbox.remove(id.get());
+        }
+        Ok(failed)
+    }
+
+    async fn backlog(&self) -> Result<Backlog, OutboxError> {
+        let state = self.lock();
+        let failed = state
+            .outbox
+            .rows
+            .values()
+            .filter(|r| r.failed.is_some())
+            .count() as u64;
+        Ok(Backlog::new(
+            state.outbox.rows.len() as u64 - failed,
+            failed,
+        ))
+    }
+}
+
+/// `at` to the microsecond, as the SQL stores keep it.
+fn micros(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
 }

@@ -16,16 +16,28 @@
 //! `id_maps`, `id_map_for`, `link`, `unlink` and `remote_url`; [`RemoteUrls`] says where a
 //! remote entity can be seen.
 //!
+//! Pushes to Connec! go through a [`PushOutbox`], kept in the same store as the links: the
+//! application records the intent when it saves a record
+//! ([`ConnectedObject::enqueue_push`]), and `maestrano::push::PushWorker` sends it, links the
+//! remote id and marks it done in one transaction. Both SQL adapters and
+//! [`InMemoryIdMapStore`] implement it.
+//!
 //! A store written outside this crate proves that it keeps the [contract](IdMapStore)
 //! with one call to `maestrano::test_util::idmap_conformance::run` (feature `test-util`).
 
 mod connected;
 mod memory;
+mod outbox;
 
 pub(crate) mod store;
 
 pub use connected::{ConnectedObject, RemoteUrlError, RemoteUrls};
 pub use memory::InMemoryIdMapStore;
+pub use outbox::{
+    Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, MAX_CLAIM, MAX_PUSH_PAYLOAD_BYTES,
+    OutboxError, PushId, PushIntent, PushOutbox,
+};
+pub(crate) use outbox::{bounded_reason, check_claim, stored_intent, validate_lease, validate_limit};
 
 pub use store::{
     AmbiguousLinks, FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore,

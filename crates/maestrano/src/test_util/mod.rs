@@ -1,11 +1,12 @@
 //! Fakes for tests (feature `test-util`): a manual clock, a scripted HTTP client, a
 //! predictable random source, a sleep that moves the clock, and the conformance suites of the
-//! identity map store and the single-use store, for users' own tests of their integration and
-//! their own stores.
+//! identity map store, the push outbox and the single-use store, for users' own tests of their
+//! integration and their own stores.
 
 mod clock;
 mod http;
 pub mod idmap_conformance;
+pub mod outbox_conformance;
 mod random;
 pub mod single_use_conformance;
 mod sleep;

@@ -14,6 +14,7 @@ mod connec_client;
 mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;
+mod outbox;
 mod platform_idp;
 mod platform_sso;
 mod reqwest_adapter;
