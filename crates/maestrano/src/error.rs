@@ -28,6 +28,9 @@ pub enum Error {
     /// The identity map store failed, or an id map field was invalid.
     #[error(transparent)]
     IdMap(#[from] crate::idmap::IdMapError),
+    /// The push outbox failed, or a push was refused.
+    #[error(transparent)]
+    Outbox(#[from] crate::idmap::OutboxError),
     /// A remote entity's URL could not be built.
     #[error(transparent)]
     RemoteUrl(#[from] crate::idmap::RemoteUrlError),
@@ -135,5 +138,6 @@ mod tests {
         converts::<crate::idmap::IdMapError>();
         converts::<crate::idmap::FieldError>();
         converts::<crate::idmap::RemoteUrlError>();
+        converts::<crate::idmap::OutboxError>();
     }
 }

@@ -109,6 +109,7 @@ pub mod config;
 pub mod connec;
 pub mod idmap;
 pub mod ports;
+pub mod push;
 pub mod routes;
 pub mod saml;
 pub mod sso;

@@ -9,6 +9,7 @@ mod simulator {
     mod devplatform;
     mod faults;
     mod outage;
+    mod push;
     mod sso;
     mod webhooks;
 }

@@ -14,6 +14,8 @@
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_outbox;
+#[cfg(feature = "tokio")]
+mod push_runner;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "tokio")]
@@ -44,6 +46,9 @@ pub use self::redis::RedisStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use ::redis as redis_client;
 
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use self::push_runner::PushRunner;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use self::refresher::{Refresher, RefresherOptions};

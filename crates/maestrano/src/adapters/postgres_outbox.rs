@@ -12,9 +12,7 @@ use crate::idmap::{
     validate_limit,
 };
 
-use super::postgres::{
-    Contended, LOCAL_KEY, PostgresStore, is_unique_violation, query_maps,
-};
+use super::postgres::{Contended, LOCAL_KEY, PostgresStore, is_unique_violation, query_maps};
 
 /// The columns of an intent, in the order [`read_intent`] expects.
 const INTENT: &str = "class_name, local_id, provider, realm, entity, payload";
@@ -68,9 +66,7 @@ impl OutboxSql {
                 "SELECT claim, failed_at IS NOT NULL, version FROM {t} WHERE id = $1 FOR UPDATE"
             ),
             delete: format!("DELETE FROM {t} WHERE id = $1"),
-            reschedule: format!(
-                "UPDATE {t} SET lease_until = NULL, not_before = $2 WHERE id = $1"
-            ),
+            reschedule: format!("UPDATE {t} SET lease_until = NULL, not_before = $2 WHERE id = $1"),
             // A newer version enqueued while this one was in flight gets its turn instead.
             fail: format!(
                 "UPDATE {t} SET
@@ -110,12 +106,7 @@ fn read_intent(row: &Row, at: usize) -> Result<PushIntent, OutboxError> {
         row.try_get(at + i)
             .map_err(|e| IdMapError::store("read a push", e).into())
     };
-    stored_intent(
-        (get(0)?, get(1)?),
-        (get(2)?, get(3)?),
-        get(4)?,
-        &get(5)?,
-    )
+    stored_intent((get(0)?, get(1)?), (get(2)?, get(3)?), get(4)?, &get(5)?)
 }
 
 fn get<'a, T: tokio_postgres::types::FromSql<'a>>(

@@ -277,15 +277,16 @@ impl PushOutbox for SqliteStore {
                      WHERE provider = ?1 AND realm = ?2 AND failed_at IS NOT NULL
                      ORDER BY failed_at, id LIMIT ?3"
                 ))?;
-                let rows = stmt.query_map(params![realm.provider(), realm.realm(), limit], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, u32>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, i64>(3)?,
-                        read_intent(r, 4)?,
-                    ))
-                })?;
+                let rows =
+                    stmt.query_map(params![realm.provider(), realm.realm(), limit], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, u32>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, i64>(3)?,
+                            read_intent(r, 4)?,
+                        ))
+                    })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
@@ -328,4 +329,3 @@ impl PushOutbox for SqliteStore {
         Ok(Backlog::new(pending, failed))
     }
 }
-

@@ -7,12 +7,13 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
-use crate::idmap::{bounded_reason, validate_lease, validate_limit};
 use crate::idmap::store::{validate_batch, validate_field};
 use crate::idmap::{
-    Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, PushId, PushIntent, PushOutbox,
-    OutboxError, IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
+    Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, IdMap, IdMapError, IdMapPage,
+    IdMapStore, LocalRef, OutboxError, PageRequest, PushId, PushIntent, PushOutbox, Realm,
+    RemoteRef,
 };
+use crate::idmap::{bounded_reason, validate_lease, validate_limit};
 
 /// (class name, local id, provider, realm, entity): the local side's unique key.
 type LocalKey = (LocalRef, Realm, String);

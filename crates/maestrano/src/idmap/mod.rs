@@ -37,7 +37,9 @@ pub use outbox::{
     Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, MAX_CLAIM, MAX_PUSH_PAYLOAD_BYTES,
     OutboxError, PushId, PushIntent, PushOutbox,
 };
-pub(crate) use outbox::{bounded_reason, check_claim, stored_intent, validate_lease, validate_limit};
+pub(crate) use outbox::{
+    bounded_reason, check_claim, stored_intent, validate_lease, validate_limit,
+};
 
 pub use store::{
     AmbiguousLinks, FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore,

@@ -370,7 +370,10 @@ pub(crate) fn stored_intent(
 
 /// Whether `push` still holds its claim, given the stored row's `(claim, failed)` (`None`
 /// when the row is gone).
-pub(crate) fn check_claim(push: &ClaimedPush, found: Option<(u64, bool)>) -> Result<(), OutboxError> {
+pub(crate) fn check_claim(
+    push: &ClaimedPush,
+    found: Option<(u64, bool)>,
+) -> Result<(), OutboxError> {
     let found = match found {
         None => ClaimFound::Gone,
         Some((claim, false)) if claim == push.claim => return Ok(()),

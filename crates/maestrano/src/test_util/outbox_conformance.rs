@@ -106,7 +106,13 @@ pub async fn run(a: Arc<dyn PushOutbox>, b: Arc<dyn PushOutbox>) {
     eprintln!("outbox conformance: all checks passed");
 }
 
-async fn claim(s: &Store, run: &Run, n: &str, limit: usize, now: OffsetDateTime) -> Vec<ClaimedPush> {
+async fn claim(
+    s: &Store,
+    run: &Run,
+    n: &str,
+    limit: usize,
+    now: OffsetDateTime,
+) -> Vec<ClaimedPush> {
     s.claim(Some(&run.provider(n)), limit, LEASE, now)
         .await
         .expect("claim answers")
@@ -134,11 +140,20 @@ async fn a_claim_returns_the_intent_and_holds_it(run: &Run, a: &Store, b: &Store
     let p = &got[0];
     assert_eq!(p.id, id, "the enqueued push");
     assert_eq!(p.intent, intent, "the intent as enqueued");
-    assert_eq!((p.claim, p.version, p.attempts), (1, 1, 1), "first claim, version, attempt");
-    assert!(!p.may_have_been_sent_before(), "a first claim was never sent");
+    assert_eq!(
+        (p.claim, p.version, p.attempts),
+        (1, 1, 1),
+        "first claim, version, attempt"
+    );
+    assert!(
+        !p.may_have_been_sent_before(),
+        "a first claim was never sent"
+    );
     assert_eq!(p.lease_until, T0 + LEASE, "leased until now + lease");
     assert!(
-        claim(a, run, "claim", 10, T0 + LEASE - Duration::microseconds(1)).await.is_empty(),
+        claim(a, run, "claim", 10, T0 + LEASE - Duration::microseconds(1))
+            .await
+            .is_empty(),
         "a held push is not claimed again before its lease ends"
     );
     assert!(
@@ -150,43 +165,82 @@ async fn a_claim_returns_the_intent_and_holds_it(run: &Run, a: &Store, b: &Store
         Completion::Done
     );
     assert!(
-        claim(a, run, "claim", 10, T0 + Duration::hours(1)).await.is_empty(),
+        claim(a, run, "claim", 10, T0 + Duration::hours(1))
+            .await
+            .is_empty(),
         "a completed push is gone"
     );
 }
 
-async fn an_expired_lease_hands_over_and_the_stale_claim_is_refused(run: &Run, a: &Store, b: &Store) {
+async fn an_expired_lease_hands_over_and_the_stale_claim_is_refused(
+    run: &Run,
+    a: &Store,
+    b: &Store,
+) {
     a.enqueue(run.intent("lease", "1", json!({"n": 1})), T0)
         .await
         .expect("enqueue");
     let old = claim(a, run, "lease", 1, T0).await.pop().expect("claimed");
     let later = T0 + LEASE;
-    let new = claim(b, run, "lease", 1, later).await.pop().expect("taken over at lease end");
-    assert_eq!((new.id, new.claim, new.attempts), (old.id, 2, 2), "the same push, claim 2");
-    assert!(new.may_have_been_sent_before(), "the first claim may have sent it");
+    let new = claim(b, run, "lease", 1, later)
+        .await
+        .pop()
+        .expect("taken over at lease end");
+    assert_eq!(
+        (new.id, new.claim, new.attempts),
+        (old.id, 2, 2),
+        "the same push, claim 2"
+    );
+    assert!(
+        new.may_have_been_sent_before(),
+        "the first claim may have sent it"
+    );
     let found = ClaimFound::Claim(2);
-    assert_lost(a.complete(&old, Some(link_of(&old, "r-old", later)), later).await, found, "stale complete");
-    assert_lost(a.retry_later(&old, later, later).await, found, "stale retry_later");
+    assert_lost(
+        a.complete(&old, Some(link_of(&old, "r-old", later)), later)
+            .await,
+        found,
+        "stale complete",
+    );
+    assert_lost(
+        a.retry_later(&old, later, later).await,
+        found,
+        "stale retry_later",
+    );
     assert_lost(a.fail(&old, "stale", later).await, found, "stale fail");
     assert!(
-        a.links_in(old.intent.local(), old.intent.realm()).await.expect("links").is_empty(),
+        a.links_in(old.intent.local(), old.intent.realm())
+            .await
+            .expect("links")
+            .is_empty(),
         "the stale completion linked nothing"
     );
     assert_eq!(
-        b.complete(&new, None, later).await.expect("current complete"),
+        b.complete(&new, None, later)
+            .await
+            .expect("current complete"),
         Completion::Done
     );
-    assert_lost(b.complete(&new, None, later).await, ClaimFound::Gone, "complete twice");
+    assert_lost(
+        b.complete(&new, None, later).await,
+        ClaimFound::Gone,
+        "complete twice",
+    );
 }
 
 async fn completing_links_and_removes_in_one_step(run: &Run, a: &Store, b: &Store) {
     a.enqueue(run.intent("complete", "7", json!({})), T0)
         .await
         .expect("enqueue");
-    let p = claim(a, run, "complete", 1, T0).await.pop().expect("claimed");
+    let p = claim(a, run, "complete", 1, T0)
+        .await
+        .pop()
+        .expect("claimed");
     let map = link_of(&p, "remote-7", T0);
     assert_eq!(
-        a.complete(&p, Some(map.clone()), T0).await.expect("complete"),
+        a.complete(&p, Some(map.clone()), T0)
+            .await
+            .expect("complete"),
         Completion::Done
     );
     let links = b
@@ -197,7 +251,9 @@ async fn completing_links_and_removes_in_one_step(run: &Run, a: &Store, b: &Stor
     assert_eq!(links[0].remote, map.remote, "to the remote id given");
     assert_eq!(links[0].pushed_to_remote_at, Some(T0), "with its push time");
     assert!(
-        claim(b, run, "complete", 1, T0 + Duration::hours(1)).await.is_empty(),
+        claim(b, run, "complete", 1, T0 + Duration::hours(1))
+            .await
+            .is_empty(),
         "and the push is gone"
     );
 }
@@ -213,7 +269,10 @@ async fn a_conflicting_link_writes_nothing(run: &Run, a: &Store, b: &Store) {
     a.enqueue(run.intent("conflict", "mine", json!({})), T0)
         .await
         .expect("enqueue");
-    let p = claim(a, run, "conflict", 1, T0).await.pop().expect("claimed");
+    let p = claim(a, run, "conflict", 1, T0)
+        .await
+        .pop()
+        .expect("claimed");
     match b.complete(&p, Some(link_of(&p, "remote-x", T0)), T0).await {
         Err(OutboxError::IdMap(IdMapError::Conflict(c))) => {
             assert_eq!(c.existing, other, "the conflict names the linked invoice");
@@ -221,12 +280,17 @@ async fn a_conflicting_link_writes_nothing(run: &Run, a: &Store, b: &Store) {
         other => panic!("expected IdMap(Conflict), found {other:?}"),
     }
     assert!(
-        a.links_in(p.intent.local(), &realm).await.expect("links").is_empty(),
+        a.links_in(p.intent.local(), &realm)
+            .await
+            .expect("links")
+            .is_empty(),
         "no link written"
     );
     // The push is still there and still this claim's.
     assert_eq!(
-        a.complete(&p, None, T0).await.expect("the claim still holds"),
+        a.complete(&p, None, T0)
+            .await
+            .expect("the claim still holds"),
         Completion::Done
     );
 }
@@ -236,14 +300,22 @@ async fn a_version_enqueued_in_flight_stays_pending(run: &Run, a: &Store, b: &St
         .enqueue(run.intent("newer", "1", json!({"v": 1})), T0)
         .await
         .expect("enqueue v1");
-    let p1 = claim(a, run, "newer", 1, T0).await.pop().expect("claimed v1");
+    let p1 = claim(a, run, "newer", 1, T0)
+        .await
+        .pop()
+        .expect("claimed v1");
     let again = b
-        .enqueue(run.intent("newer", "1", json!({"v": 2})), T0 + Duration::seconds(1))
+        .enqueue(
+            run.intent("newer", "1", json!({"v": 2})),
+            T0 + Duration::seconds(1),
+        )
         .await
         .expect("enqueue v2");
     assert_eq!(again, first, "one push per record and destination");
     assert!(
-        claim(b, run, "newer", 1, T0 + Duration::seconds(1)).await.is_empty(),
+        claim(b, run, "newer", 1, T0 + Duration::seconds(1))
+            .await
+            .is_empty(),
         "the push in flight keeps its lease"
     );
     let done_at = T0 + Duration::seconds(2);
@@ -253,9 +325,16 @@ async fn a_version_enqueued_in_flight_stays_pending(run: &Run, a: &Store, b: &St
             .expect("complete v1"),
         Completion::NewerPending
     );
-    let p2 = claim(b, run, "newer", 1, done_at).await.pop().expect("v2 due at once");
+    let p2 = claim(b, run, "newer", 1, done_at)
+        .await
+        .pop()
+        .expect("v2 due at once");
     assert_eq!(p2.version, 2, "the newer version");
-    assert_eq!(p2.intent.payload(), &json!({"v": 2}), "with the newer payload");
+    assert_eq!(
+        p2.intent.payload(),
+        &json!({"v": 2}),
+        "with the newer payload"
+    );
     assert_eq!(
         b.complete(&p2, None, done_at).await.expect("complete v2"),
         Completion::Done
@@ -270,15 +349,28 @@ async fn a_retry_is_hidden_until_due(run: &Run, a: &Store, b: &Store) {
     let at = T0 + Duration::minutes(10);
     a.retry_later(&p, at, T0).await.expect("retry_later");
     assert!(
-        claim(b, run, "retry", 1, at - Duration::microseconds(1)).await.is_empty(),
+        claim(b, run, "retry", 1, at - Duration::microseconds(1))
+            .await
+            .is_empty(),
         "hidden until due"
     );
-    let p2 = claim(b, run, "retry", 1, at).await.pop().expect("due at `at`");
-    assert_eq!((p2.claim, p2.attempts), (2, 2), "second claim, second attempt");
+    let p2 = claim(b, run, "retry", 1, at)
+        .await
+        .pop()
+        .expect("due at `at`");
+    assert_eq!(
+        (p2.claim, p2.attempts),
+        (2, 2),
+        "second claim, second attempt"
+    );
     b.complete(&p2, None, at).await.expect("complete");
 }
 
-async fn a_failure_keeps_its_reason_until_enqueued_again_or_discarded(run: &Run, a: &Store, b: &Store) {
+async fn a_failure_keeps_its_reason_until_enqueued_again_or_discarded(
+    run: &Run,
+    a: &Store,
+    b: &Store,
+) {
     let realm = run.realm("fail");
     a.enqueue(run.intent("fail", "1", json!({"x": 1})), T0)
         .await
@@ -289,34 +381,64 @@ async fn a_failure_keeps_its_reason_until_enqueued_again_or_discarded(run: &Run,
         .await
         .expect("fail");
     assert!(
-        claim(b, run, "fail", 1, T0 + Duration::days(30)).await.is_empty(),
+        claim(b, run, "fail", 1, T0 + Duration::days(30))
+            .await
+            .is_empty(),
         "a failed push is never claimed"
     );
     let failed = b.failed(&realm, 10).await.expect("failed");
     assert_eq!(failed.len(), 1, "listed");
     assert_eq!(failed[0].id, p.id);
-    assert_eq!(failed[0].reason, "HTTP 422: title is required", "with its reason");
+    assert_eq!(
+        failed[0].reason, "HTTP 422: title is required",
+        "with its reason"
+    );
     assert_eq!((failed[0].attempts, failed[0].failed_at), (1, failed_at));
     assert_eq!(failed[0].intent, p.intent, "and its intent");
-    assert!(b.backlog().await.expect("backlog").failed >= 1, "counted as failed");
+    assert!(
+        b.backlog().await.expect("backlog").failed >= 1,
+        "counted as failed"
+    );
     // Enqueued again (the app fixed the record): pending, attempts reset.
     a.enqueue(run.intent("fail", "1", json!({"x": 2})), failed_at)
         .await
         .expect("enqueue again");
-    assert!(b.failed(&realm, 10).await.expect("failed").is_empty(), "no longer failed");
-    let p2 = claim(b, run, "fail", 1, failed_at).await.pop().expect("pending again");
-    assert_eq!((p2.attempts, p2.claim, p2.version), (1, 2, 2), "attempts reset, claims kept");
+    assert!(
+        b.failed(&realm, 10).await.expect("failed").is_empty(),
+        "no longer failed"
+    );
+    let p2 = claim(b, run, "fail", 1, failed_at)
+        .await
+        .pop()
+        .expect("pending again");
+    assert_eq!(
+        (p2.attempts, p2.claim, p2.version),
+        (1, 2, 2),
+        "attempts reset, claims kept"
+    );
     b.fail(&p2, "again", failed_at).await.expect("fail again");
-    assert!(a.discard(p2.id).await.expect("discard"), "a failed push is discarded");
+    assert!(
+        a.discard(p2.id).await.expect("discard"),
+        "a failed push is discarded"
+    );
     assert!(!a.discard(p2.id).await.expect("discard"), "once");
-    assert!(b.failed(&realm, 10).await.expect("failed").is_empty(), "gone");
+    assert!(
+        b.failed(&realm, 10).await.expect("failed").is_empty(),
+        "gone"
+    );
     // A pending push is not discarded.
     let id = a
         .enqueue(run.intent("fail", "2", json!({})), T0)
         .await
         .expect("enqueue");
-    assert!(!a.discard(id).await.expect("discard"), "only failed pushes are discarded");
-    let p3 = claim(a, run, "fail", 1, T0).await.pop().expect("still pending");
+    assert!(
+        !a.discard(id).await.expect("discard"),
+        "only failed pushes are discarded"
+    );
+    let p3 = claim(a, run, "fail", 1, T0)
+        .await
+        .pop()
+        .expect("still pending");
     a.complete(&p3, None, T0).await.expect("complete");
 }
 
@@ -324,16 +446,25 @@ async fn a_failure_with_a_newer_version_keeps_the_newer_pending(run: &Run, a: &S
     a.enqueue(run.intent("fail-newer", "1", json!({"v": 1})), T0)
         .await
         .expect("enqueue");
-    let p = claim(a, run, "fail-newer", 1, T0).await.pop().expect("claimed");
+    let p = claim(a, run, "fail-newer", 1, T0)
+        .await
+        .pop()
+        .expect("claimed");
     b.enqueue(run.intent("fail-newer", "1", json!({"v": 2})), T0)
         .await
         .expect("enqueue v2");
     a.fail(&p, "v1 refused", T0).await.expect("fail v1");
     assert!(
-        a.failed(&run.realm("fail-newer"), 10).await.expect("failed").is_empty(),
+        a.failed(&run.realm("fail-newer"), 10)
+            .await
+            .expect("failed")
+            .is_empty(),
         "not failed: v2 deserves its own try"
     );
-    let p2 = claim(b, run, "fail-newer", 1, T0).await.pop().expect("v2 pending");
+    let p2 = claim(b, run, "fail-newer", 1, T0)
+        .await
+        .pop()
+        .expect("v2 pending");
     assert_eq!((p2.version, p2.attempts), (2, 1), "v2, attempts reset");
     b.complete(&p2, None, T0).await.expect("complete");
 }
@@ -380,17 +511,26 @@ async fn providers_and_realms_are_namespaces(run: &Run, a: &Store, b: &Store) {
         a.enqueue(theirs, T0).await.expect("enqueue"),
         a.enqueue(other_group, T0).await.expect("enqueue"),
     ];
-    assert!(ids[0] != ids[1] && ids[0] != ids[2], "one push per destination");
+    assert!(
+        ids[0] != ids[1] && ids[0] != ids[2],
+        "one push per destination"
+    );
     let got = claim(b, run, "ns-a", 10, T0).await;
     assert_eq!(got.len(), 2, "both groups of provider ns-a, not ns-b");
-    assert!(got.iter().all(|p| p.intent.realm().provider() == run.provider("ns-a")));
+    assert!(
+        got.iter()
+            .all(|p| p.intent.realm().provider() == run.provider("ns-a"))
+    );
     for p in &got {
         b.fail(p, "namespaced", T0).await.expect("fail");
     }
     let failed = a.failed(&run.realm("ns-a"), 10).await.expect("failed");
     assert_eq!(failed.len(), 1, "failed() lists one realm only");
     assert_eq!(failed[0].intent.realm(), &run.realm("ns-a"));
-    let p = claim(b, run, "ns-b", 10, T0).await.pop().expect("ns-b's push");
+    let p = claim(b, run, "ns-b", 10, T0)
+        .await
+        .pop()
+        .expect("ns-b's push");
     b.complete(&p, None, T0).await.expect("complete");
     for f in a
         .failed(&run.realm("ns-a"), 10)
@@ -420,7 +560,10 @@ async fn hostile_text_is_data(run: &Run, a: &Store, b: &Store) {
     let local = "Robert'); DROP TABLE x;-- ✓";
     let intent = run.intent("hostile", local, payload.clone());
     a.enqueue(intent.clone(), T0).await.expect("enqueue");
-    let p = claim(b, run, "hostile", 1, T0).await.pop().expect("claimed");
+    let p = claim(b, run, "hostile", 1, T0)
+        .await
+        .pop()
+        .expect("claimed");
     assert_eq!(p.intent, intent, "every byte comes back");
     b.fail(&p, "reason with 'quotes' and \u{0} NUL", T0)
         .await
@@ -442,9 +585,12 @@ async fn racing_claims_hand_each_push_to_one_claimant(run: &Run, a: &Store, b: &
     const PUSHES: usize = 40;
     const TASKS: usize = 6;
     for i in 0..PUSHES {
-        a.enqueue(run.intent("race-claim", &format!("{i:03}"), json!({"i": i})), T0)
-            .await
-            .expect("enqueue");
+        a.enqueue(
+            run.intent("race-claim", &format!("{i:03}"), json!({"i": i})),
+            T0,
+        )
+        .await
+        .expect("enqueue");
     }
     let barrier = Arc::new(Barrier::new(TASKS));
     let provider = run.provider("race-claim");
@@ -477,7 +623,10 @@ async fn racing_claims_hand_each_push_to_one_claimant(run: &Run, a: &Store, b: &
         }
     }
     assert_eq!(seen.len(), PUSHES, "every push claimed");
-    assert!(seen.values().all(|&n| n == 1), "each by exactly one claimant: {seen:?}");
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "each by exactly one claimant: {seen:?}"
+    );
     for p in &all {
         a.complete(p, None, T0).await.expect("complete");
     }
@@ -514,7 +663,10 @@ async fn racing_completions_let_only_the_current_claim_win(run: &Run, a: &Store,
         a.enqueue(run.intent("race-complete", &local, json!({})), T0)
             .await
             .expect("enqueue");
-        let stale = claim(a, run, "race-complete", 1, T0).await.pop().expect("claim 1");
+        let stale = claim(a, run, "race-complete", 1, T0)
+            .await
+            .pop()
+            .expect("claim 1");
         let current = claim(b, run, "race-complete", 1, T0 + LEASE)
             .await
             .pop()
@@ -525,7 +677,9 @@ async fn racing_completions_let_only_the_current_claim_win(run: &Run, a: &Store,
             tokio::spawn(async move {
                 barrier.wait().await;
                 let at = T0 + LEASE;
-                store.complete(&push, Some(link_of(&push, &remote, at)), at).await
+                store
+                    .complete(&push, Some(link_of(&push, &remote, at)), at)
+                    .await
             })
         };
         let s = go(a.clone(), stale.clone(), format!("stale-{round}"));

@@ -25,7 +25,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config", "connec", "idmap", "ports", "rest", "routes", "types",
         ],
     ),
-    ("adapters", &["config", "idmap", "ports", "saml", "types"]),
+    (
+        "push",
+        &["config", "connec", "idmap", "ports", "rest", "types"],
+    ),
+    (
+        "adapters",
+        &["config", "idmap", "ports", "push", "saml", "types"],
+    ),
     ("test_util", &["idmap", "ports", "types"]),
     (
         "error",

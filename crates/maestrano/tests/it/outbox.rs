@@ -58,7 +58,10 @@ fn an_intent_is_checked_before_any_store_sees_it() {
     );
     let big = json!({"notes": "x".repeat(maestrano::idmap::MAX_PUSH_PAYLOAD_BYTES)});
     let err = PushIntent::new(local.clone(), realm.clone(), "invoices", big).unwrap_err();
-    assert!(err.to_string().contains("expected at most 262144 bytes"), "{err}");
+    assert!(
+        err.to_string().contains("expected at most 262144 bytes"),
+        "{err}"
+    );
     let err = PushIntent::new(local, realm, "", json!({})).unwrap_err();
     assert!(err.to_string().contains("invalid entity"), "{err}");
 }
