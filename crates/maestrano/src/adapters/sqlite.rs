@@ -468,7 +468,7 @@ fn link(conn: &mut Connection, map: IdMap) -> Result<IdMap, IdMapError> {
 /// the caller drops the transaction, so nothing is written.
 pub(super) fn link_in(tx: &Connection, map: IdMap) -> Result<IdMap, IdMapError> {
     let err = |e| store_error("link", e);
-    let (result, values) = match find_by_remote(&tx, &map.remote).map_err(err)? {
+    let (result, values) = match find_by_remote(tx, &map.remote).map_err(err)? {
         Some(existing) if existing.local != map.local => {
             return Err(IdMapError::conflict(map.remote, existing.local, map.local));
         }

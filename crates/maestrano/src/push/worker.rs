@@ -133,7 +133,7 @@ impl PushReport {
 /// use maestrano::idmap::{ConnectedObject, PushOutbox, Realm};
 /// use maestrano::ports::{Clock, SystemClock};
 /// use maestrano::push::PushWorker;
-/// # use maestrano::adapters::SqliteStore;
+/// # use maestrano::idmap::InMemoryIdMapStore;
 ///
 /// struct Invoice { id: u64, title: String }
 /// impl ConnectedObject for Invoice {
@@ -141,7 +141,8 @@ impl PushReport {
 ///     fn local_id(&self) -> std::borrow::Cow<'_, str> { self.id.to_string().into() }
 /// }
 ///
-/// let store: Arc<dyn PushOutbox> = Arc::new(SqliteStore::open("app.sqlite3")?);
+/// // In production: `adapters::SqliteStore` or `adapters::PostgresStore`, the id map's store.
+/// let store: Arc<dyn PushOutbox> = Arc::new(InMemoryIdMapStore::new());
 /// let invoice = Invoice { id: 42, title: "INV-42".into() };
 /// let realm = Realm::new("maestrano", "cld-1a2b")?;
 /// // When the invoice is saved:
@@ -166,7 +167,7 @@ pub struct PushWorker {
 /// How one push went.
 enum Sent {
     Created(String),
-    Updated(IdMap),
+    Updated(Box<IdMap>),
     Recovered(String),
 }
 
@@ -258,7 +259,9 @@ impl PushWorker {
                 let (map, counter) = match sent {
                     Sent::Created(id) => (self.new_link(push, id, now)?, &mut report.created),
                     Sent::Recovered(id) => (self.new_link(push, id, now)?, &mut report.recovered),
-                    Sent::Updated(map) => (map.with_pushed_to_remote_at(now), &mut report.updated),
+                    Sent::Updated(map) => {
+                        ((*map).with_pushed_to_remote_at(now), &mut report.updated)
+                    }
                 };
                 match self.outbox.complete(push, Some(map), now).await {
                     Ok(Completion::Done | Completion::NewerPending) => {
@@ -381,7 +384,7 @@ impl PushWorker {
                 .update(collection, map.remote.remote_id(), &entity)
                 .await
             {
-                Ok(_) => Ok(Sent::Updated(map)),
+                Ok(_) => Ok(Sent::Updated(Box::new(map))),
                 Err(e) if e.status() == Some(404) => Err(Failure::Permanent(format!(
                     "the linked {collection} {} is gone from Connec! (HTTP 404): unlink the record, then enqueue it again",
                     map.remote.remote_id()
