@@ -4,7 +4,9 @@
 //! - `bare_create`: one `ConnecClient::create` call, what a push costs with nothing durable;
 //! - `outbox_push_sqlite`: `enqueue_push` on an SQLite file, then one `PushWorker::run_once`
 //!   (claim, link lookup, the create, link and done in one transaction): what a push costs
-//!   with the outbox.
+//!   with the outbox;
+//! - `outbox_push_memory`: the same on `InMemoryIdMapStore`, which separates the worker's own
+//!   cost from the database's.
 //!
 //! ```text
 //! cargo bench -p maestrano-simulator --bench push
@@ -19,7 +21,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
 use maestrano::config::DevPlatformSource;
 use maestrano::connec::{ConnecClient, Entity};
-use maestrano::idmap::{ConnectedObject, PushOutbox, Realm};
+use maestrano::idmap::{ConnectedObject, InMemoryIdMapStore, PushOutbox, Realm};
 use maestrano::ports::{Clock, HttpClient};
 use maestrano::push::PushWorker;
 use maestrano::test_util::ManualClock;
@@ -63,8 +65,17 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn PushOutbox> =
         Arc::new(SqliteStore::open(dir.path().join("bench.sqlite3")).unwrap());
-    let worker =
-        PushWorker::new(registry, http, store.clone(), clock.clone(), "bench-app").unwrap();
+    let worker = PushWorker::new(
+        registry.clone(),
+        http.clone(),
+        store.clone(),
+        clock.clone(),
+        "bench-app",
+    )
+    .unwrap();
+    let memory: Arc<dyn PushOutbox> = Arc::new(InMemoryIdMapStore::new());
+    let memory_worker =
+        PushWorker::new(registry, http, memory.clone(), clock.clone(), "bench-app").unwrap();
     let realm = Realm::marketplace(&key, &group);
     let next = AtomicU64::new(0);
     let payload = json!({"title": "INV", "amount": 10});
@@ -77,19 +88,24 @@ fn bench(c: &mut Criterion) {
         let entity = Entity::from_value(payload.clone()).unwrap();
         b.iter(|| rt.block_on(client.create("invoices", &entity)).unwrap());
     });
-    g.bench_function("outbox_push_sqlite", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let invoice = Invoice(next.fetch_add(1, Ordering::Relaxed));
-                invoice
-                    .enqueue_push(&*store, &realm, "invoices", payload.clone(), clock.now())
-                    .await
-                    .unwrap();
-                let report = worker.run_once().await.unwrap();
-                assert_eq!(report.created, 1);
-            })
+    for (name, store, worker) in [
+        ("outbox_push_sqlite", &store, &worker),
+        ("outbox_push_memory", &memory, &memory_worker),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let invoice = Invoice(next.fetch_add(1, Ordering::Relaxed));
+                    invoice
+                        .enqueue_push(&**store, &realm, "invoices", payload.clone(), clock.now())
+                        .await
+                        .unwrap();
+                    let report = worker.run_once().await.unwrap();
+                    assert_eq!(report.created, 1);
+                })
+            });
         });
-    });
+    }
     g.finish();
     rt.block_on(sim.shutdown());
 }
