@@ -29,7 +29,8 @@
 //!   policy).
 //! - [`webhook`]: the marketplace's calls to the app, as typed events.
 //! - [`api`]: the account and billing API; [`connec`]: the Connec! data-sharing API.
-//! - [`idmap`]: connected objects, the identity map and its store port.
+//! - [`idmap`]: connected objects, the identity map and its store port, and the push outbox.
+//! - [`push`]: the worker that sends the outbox's pushes to Connec!, each record once.
 //! - `adapters` (features `reqwest`, `sqlite`, `postgres`, `redis`, `tokio`): real implementations of
 //!   the ports; `test_util` (feature `test-util`): fakes and conformance suites.
 //!
