@@ -323,7 +323,8 @@ async fn a_version_enqueued_in_flight_stays_pending(run: &Run, a: &Store, b: &St
         a.complete(&p1, Some(link_of(&p1, "r-1", done_at)), done_at)
             .await
             .expect("complete v1"),
-        Completion::NewerPending
+        Completion::NewerPending,
+        "a version enqueued in flight is kept"
     );
     let p2 = claim(b, run, "newer", 1, done_at)
         .await
