@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use maestrano::adapters::{PostgresOptions, PostgresStore, SqliteStore};
 use maestrano::idmap::{
     Backlog, ClaimedPush, Completion, FailedPush, IdMap, IdMapError, IdMapPage, IdMapStore,
-    InMemoryIdMapStore, LocalRef, MAX_CLAIM, OutboxError, PageRequest, PushId, PushIntent,
-    PushOutbox, Realm, RemoteRef,
+    InMemoryIdMapStore, LocalRef, OutboxError, PageRequest, PushId, PushIntent, PushOutbox, Realm,
+    RemoteRef,
 };
 use maestrano::test_util::outbox_conformance;
 use serde_json::json;
