@@ -36,6 +36,10 @@ pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use self::sqlite::SqliteStore;
+/// The SQLite driver [`SqliteStore::enqueue_in_transaction`] takes a transaction of.
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use rusqlite;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -227,30 +227,46 @@ impl PostgresStore {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Conflict {
-    Remote,
-    Local,
-}
-
-#[async_trait]
-impl PushOutbox for PostgresStore {
-    async fn enqueue(
+impl PostgresStore {
+    /// Enqueues `intent` inside the application's own transaction on the same database, so
+    /// that the record and its push are saved together or not at all (the transactional
+    /// outbox).
+    ///
+    /// ```no_run
+    /// # async fn demo(store: maestrano::adapters::PostgresStore, pool: maestrano::adapters::deadpool_postgres::Pool, intent: maestrano::idmap::PushIntent, now: time::OffsetDateTime) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut client = pool.get().await?;
+    /// let tx = client.transaction().await?;
+    /// tx.execute("UPDATE invoices SET title = $1 WHERE id = 42", &[&"INV-42"]).await?;
+    /// store.enqueue_in_transaction(&tx, intent, now).await?;
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn enqueue_in_transaction(
         &self,
+        tx: &tokio_postgres::Transaction<'_>,
         intent: PushIntent,
+        now: OffsetDateTime,
+    ) -> Result<PushId, OutboxError> {
+        let stmt = tx
+            .prepare(&self.outbox.enqueue)
+            .await
+            .map_err(store("enqueue a push"))?;
+        self.enqueue_on(tx, &stmt, &intent, now).await
+    }
+
+    async fn enqueue_on<C: tokio_postgres::GenericClient + Sync>(
+        &self,
+        client: &C,
+        stmt: &tokio_postgres::Statement,
+        intent: &PushIntent,
         now: OffsetDateTime,
     ) -> Result<PushId, OutboxError> {
         let err = store("enqueue a push");
         let payload = serde_json::to_string(intent.payload())
             .map_err(|e| IdMapError::store("encode a push payload", e))?;
-        let client = self.client("enqueue a push").await?;
-        let stmt = client
-            .prepare_cached(&self.outbox.enqueue)
-            .await
-            .map_err(&err)?;
         let row = client
             .query_one(
-                &stmt,
+                stmt,
                 &[
                     &intent.local().class_name(),
                     &intent.local().local_id(),
@@ -264,6 +280,28 @@ impl PushOutbox for PostgresStore {
             .await
             .map_err(&err)?;
         Ok(PushId::new(get(&row, 0)?))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Conflict {
+    Remote,
+    Local,
+}
+
+#[async_trait]
+impl PushOutbox for PostgresStore {
+    async fn enqueue(
+        &self,
+        intent: PushIntent,
+        now: OffsetDateTime,
+    ) -> Result<PushId, OutboxError> {
+        let client = self.client("enqueue a push").await?;
+        let stmt = client
+            .prepare_cached(&self.outbox.enqueue)
+            .await
+            .map_err(store("enqueue a push"))?;
+        self.enqueue_on(&**client, &stmt, &intent, now).await
     }
 
     async fn claim(

@@ -60,6 +60,73 @@ fn with_claim<T>(
     Ok(out)
 }
 
+/// One statement, atomic across processes: a new push, or the record's pending push with the
+/// newer payload (a failed one back to pending with its attempts reset).
+fn enqueue_on(
+    conn: &Connection,
+    intent: &PushIntent,
+    payload: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO maestrano_push_outbox ({INTENT}, version, not_before)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
+         ON CONFLICT (class_name, local_id, provider, realm, entity) DO UPDATE SET
+             payload = excluded.payload,
+             version = version + 1,
+             attempts = CASE WHEN failed_at IS NULL THEN attempts ELSE 0 END,
+             not_before = min(not_before, excluded.not_before),
+             failed_at = NULL,
+             reason = NULL
+         RETURNING id"
+    ))?
+    .query_row(
+        params![
+            intent.local().class_name(),
+            intent.local().local_id(),
+            intent.realm().provider(),
+            intent.realm().realm(),
+            intent.entity(),
+            payload,
+            now
+        ],
+        |r| r.get::<_, i64>(0),
+    )
+}
+
+fn encode_payload(intent: &PushIntent) -> Result<String, OutboxError> {
+    serde_json::to_string(intent.payload())
+        .map_err(|e| IdMapError::store("encode a push payload", e).into())
+}
+
+impl SqliteStore {
+    /// Enqueues `intent` inside the application's own transaction on the same database file,
+    /// so that the record and its push are saved together or not at all (the transactional
+    /// outbox). The store must have opened the file first (it creates the table).
+    ///
+    /// ```no_run
+    /// # fn demo(intent: maestrano::idmap::PushIntent, now: time::OffsetDateTime) -> Result<(), Box<dyn std::error::Error>> {
+    /// use maestrano::adapters::{SqliteStore, rusqlite};
+    ///
+    /// let mut conn = rusqlite::Connection::open("/var/lib/app/app.sqlite3")?;
+    /// let tx = conn.transaction()?;
+    /// tx.execute("UPDATE invoices SET title = ?1 WHERE id = 42", ["INV-42"])?;
+    /// SqliteStore::enqueue_in_transaction(&tx, intent, now)?;
+    /// tx.commit()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn enqueue_in_transaction(
+        tx: &rusqlite::Transaction<'_>,
+        intent: PushIntent,
+        now: OffsetDateTime,
+    ) -> Result<PushId, OutboxError> {
+        let payload = encode_payload(&intent)?;
+        let id = enqueue_on(tx, &intent, &payload, micros(now)?)
+            .map_err(|e| store_error("enqueue a push", e))?;
+        Ok(PushId::new(id))
+    }
+}
+
 #[async_trait]
 impl PushOutbox for SqliteStore {
     async fn enqueue(
@@ -68,36 +135,10 @@ impl PushOutbox for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<PushId, OutboxError> {
         let now = micros(now)?;
-        let payload = serde_json::to_string(intent.payload())
-            .map_err(|e| IdMapError::store("encode a push payload", e))?;
-        // One statement, atomic across processes: a new push, or the record's pending push
-        // with the newer payload (a failed one back to pending with its attempts reset).
+        let payload = encode_payload(&intent)?;
         let id = self
             .query("enqueue a push", move |conn| {
-                conn.prepare_cached(&format!(
-                    "INSERT INTO maestrano_push_outbox ({INTENT}, version, not_before)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)
-                     ON CONFLICT (class_name, local_id, provider, realm, entity) DO UPDATE SET
-                         payload = excluded.payload,
-                         version = version + 1,
-                         attempts = CASE WHEN failed_at IS NULL THEN attempts ELSE 0 END,
-                         not_before = min(not_before, excluded.not_before),
-                         failed_at = NULL,
-                         reason = NULL
-                     RETURNING id"
-                ))?
-                .query_row(
-                    params![
-                        intent.local().class_name(),
-                        intent.local().local_id(),
-                        intent.realm().provider(),
-                        intent.realm().realm(),
-                        intent.entity(),
-                        payload,
-                        now
-                    ],
-                    |r| r.get::<_, i64>(0),
-                )
+                enqueue_on(conn, &intent, &payload, now)
             })
             .await?;
         Ok(PushId::new(id))

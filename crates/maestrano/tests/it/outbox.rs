@@ -264,3 +264,100 @@ async fn the_suite_fails_outboxes_that_break_the_contract() {
         assert!(message.contains(caught_by), "{flaw:?}: {message}");
     }
 }
+
+fn intent(local: &str) -> PushIntent {
+    PushIntent::new(
+        LocalRef::new("Invoice", local).unwrap(),
+        Realm::new("acme-corp", "cld-1").unwrap(),
+        "invoices",
+        json!({"title": local}),
+    )
+    .unwrap()
+}
+
+const NOW: OffsetDateTime = time::macros::datetime!(2024-05-01 12:00 UTC);
+
+#[tokio::test]
+async fn sqlite_enqueues_inside_the_apps_own_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut app = maestrano::adapters::rusqlite::Connection::open(&path).unwrap();
+    app.execute_batch("CREATE TABLE invoices (id TEXT PRIMARY KEY, title TEXT)")
+        .unwrap();
+
+    // Rolled back: neither the record nor its push.
+    let tx = app.transaction().unwrap();
+    tx.execute("INSERT INTO invoices VALUES ('1', 'INV-1')", [])
+        .unwrap();
+    SqliteStore::enqueue_in_transaction(&tx, intent("1"), NOW).unwrap();
+    drop(tx);
+    assert_eq!(store.backlog().await.unwrap().pending, 0);
+
+    // Committed: both.
+    let tx = app.transaction().unwrap();
+    tx.execute("INSERT INTO invoices VALUES ('1', 'INV-1')", [])
+        .unwrap();
+    let id = SqliteStore::enqueue_in_transaction(&tx, intent("1"), NOW).unwrap();
+    tx.commit().unwrap();
+    let claimed = store
+        .claim(Some("acme-corp"), 10, Duration::minutes(5), NOW)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].id, &claimed[0].intent), (id, &intent("1")));
+}
+
+#[tokio::test]
+async fn postgres_enqueues_inside_the_apps_own_transaction() {
+    let Some(url) = postgres_url("postgres_enqueues_inside_the_apps_own_transaction") else {
+        return;
+    };
+    with_schema(&url, "outbox_tx", |url, schema| async move {
+        let store =
+            PostgresStore::connect_with(&url, PostgresOptions::new().schema(schema.clone()))
+                .await
+                .unwrap();
+        let (mut app, conn) = maestrano::adapters::tokio_postgres::connect(
+            &url,
+            maestrano::adapters::tokio_postgres::NoTls,
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        app.batch_execute(&format!(
+            "CREATE TABLE \"{schema}\".invoices (id TEXT PRIMARY KEY, title TEXT)"
+        ))
+        .await
+        .unwrap();
+        let insert = format!("INSERT INTO \"{schema}\".invoices VALUES ('1', 'INV-1')");
+
+        let tx = app.transaction().await.unwrap();
+        tx.execute(&insert, &[]).await.unwrap();
+        store
+            .enqueue_in_transaction(&tx, intent("1"), NOW)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(
+            store.backlog().await.unwrap().pending,
+            0,
+            "rolled back with the record"
+        );
+
+        let tx = app.transaction().await.unwrap();
+        tx.execute(&insert, &[]).await.unwrap();
+        let id = store
+            .enqueue_in_transaction(&tx, intent("1"), NOW)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let claimed = store
+            .claim(Some("acme-corp"), 10, Duration::minutes(5), NOW)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!((claimed[0].id, &claimed[0].intent), (id, &intent("1")));
+    })
+    .await;
+}
