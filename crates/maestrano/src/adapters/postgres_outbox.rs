@@ -25,6 +25,8 @@ pub(super) struct OutboxSql {
     lock: String,
     delete: String,
     reschedule: String,
+    requeue: String,
+    quarantine: String,
     fail: String,
     failed: String,
     discard: String,
@@ -67,6 +69,13 @@ impl OutboxSql {
             ),
             delete: format!("DELETE FROM {t} WHERE id = $1"),
             reschedule: format!("UPDATE {t} SET lease_until = NULL, not_before = $2 WHERE id = $1"),
+            // The newer version starts its own count of attempts.
+            requeue: format!(
+                "UPDATE {t} SET lease_until = NULL, not_before = $2, attempts = 0 WHERE id = $1"
+            ),
+            quarantine: format!(
+                "UPDATE {t} SET lease_until = NULL, failed_at = $2, reason = $3 WHERE id = $1"
+            ),
             // A newer version enqueued while this one was in flight gets its turn instead.
             fail: format!(
                 "UPDATE {t} SET
@@ -118,6 +127,28 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
 }
 
 impl PostgresStore {
+    /// Fails push `id`, whose stored row could not be read, with the reason.
+    async fn quarantine(
+        &self,
+        client: &deadpool_postgres::Object,
+        id: PushId,
+        e: &OutboxError,
+        now: OffsetDateTime,
+    ) -> Result<(), OutboxError> {
+        tracing::warn!(push = %id, error = %e, "stored push unreadable; failed");
+        let err = store("fail an unreadable push");
+        let reason = bounded_reason(&format!("the stored push is unreadable: {e}"));
+        let stmt = client
+            .prepare_cached(&self.outbox.quarantine)
+            .await
+            .map_err(&err)?;
+        client
+            .execute(&stmt, &[&id.get(), &now, &reason])
+            .await
+            .map_err(&err)?;
+        Ok(())
+    }
+
     /// Runs `f` in a transaction that holds push `push`'s row, once its claim is checked;
     /// `f` gets the row's current version.
     async fn with_claim<T>(
@@ -314,7 +345,7 @@ impl PushOutbox for PostgresStore {
         validate_limit(limit)?;
         validate_lease(lease)?;
         let err = store("claim pushes");
-        let lease_until = now + lease;
+        let lease_until = now.saturating_add(lease);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let client = self.client("claim pushes").await?;
         let stmt = client
@@ -328,6 +359,15 @@ impl PushOutbox for PostgresStore {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let not_before: OffsetDateTime = get(row, 4)?;
+            let intent = match read_intent(row, 5) {
+                Ok(intent) => intent,
+                Err(e) => {
+                    // One unreadable row must not block the outbox: it is failed, with why.
+                    self.quarantine(&client, PushId::new(get(row, 0)?), &e, now)
+                        .await?;
+                    continue;
+                }
+            };
             out.push((
                 (not_before, get::<i64>(row, 0)?),
                 ClaimedPush {
@@ -336,7 +376,7 @@ impl PushOutbox for PostgresStore {
                     version: count(get(row, 2)?),
                     attempts: u32::try_from(get::<i32>(row, 3)?).unwrap_or(0),
                     lease_until,
-                    intent: read_intent(row, 5)?,
+                    intent,
                 },
             ));
         }
@@ -372,7 +412,7 @@ impl PushOutbox for PostgresStore {
                     Ok(Completion::Done)
                 } else {
                     let stmt = tx
-                        .prepare_cached(&self.outbox.reschedule)
+                        .prepare_cached(&self.outbox.requeue)
                         .await
                         .map_err(&err)?;
                     tx.execute(&stmt, &[&push.id.get(), &now])
@@ -441,17 +481,22 @@ impl PushOutbox for PostgresStore {
             .query(&stmt, &[&realm.provider(), &realm.realm(), &limit])
             .await
             .map_err(&err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(FailedPush {
-                    id: PushId::new(get(row, 0)?),
-                    attempts: u32::try_from(get::<i32>(row, 1)?).unwrap_or(0),
-                    reason: get::<Option<String>>(row, 2)?.unwrap_or_default(),
-                    failed_at: get(row, 3)?,
-                    intent: read_intent(row, 4)?,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = PushId::new(get(row, 0)?);
+            let Ok(intent) = read_intent(row, 4) else {
+                tracing::warn!(push = %id, "failed push unreadable; discard it by id");
+                continue;
+            };
+            out.push(FailedPush {
+                id,
+                attempts: u32::try_from(get::<i32>(row, 1)?).unwrap_or(0),
+                reason: get::<Option<String>>(row, 2)?.unwrap_or_default(),
+                failed_at: get(row, 3)?,
+                intent,
+            });
+        }
+        Ok(out)
     }
 
     async fn discard(&self, id: PushId) -> Result<bool, OutboxError> {

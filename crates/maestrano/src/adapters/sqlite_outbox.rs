@@ -100,6 +100,21 @@ fn encode_payload(intent: &PushIntent) -> Result<String, OutboxError> {
 }
 
 impl SqliteStore {
+    /// Fails push `id`, whose stored row could not be read, with the reason.
+    async fn quarantine(&self, id: PushId, e: &OutboxError, now: i64) -> Result<(), OutboxError> {
+        tracing::warn!(push = %id, error = %e, "stored push unreadable; failed");
+        let reason = bounded_reason(&format!("the stored push is unreadable: {e}"));
+        self.query("fail an unreadable push", move |conn| {
+            conn.prepare_cached(
+                "UPDATE maestrano_push_outbox
+                 SET lease_until = NULL, failed_at = ?2, reason = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id.get(), now, reason])
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Enqueues `intent` inside the application's own transaction on the same database file,
     /// so that the record and its push are saved together or not at all (the transactional
     /// outbox). The store must have opened the file first (it creates the table).
@@ -153,7 +168,7 @@ impl PushOutbox for SqliteStore {
     ) -> Result<Vec<ClaimedPush>, OutboxError> {
         validate_limit(limit)?;
         validate_lease(lease)?;
-        let lease_until = micros(now + lease)?;
+        let lease_until = micros(now.saturating_add(lease))?;
         let now = micros(now)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let provider = provider.map(str::to_owned);
@@ -189,6 +204,14 @@ impl PushOutbox for SqliteStore {
         let mut out = Vec::with_capacity(rows.len());
         let mut order = Vec::with_capacity(rows.len());
         for (id, claim, version, attempts, not_before, intent) in rows {
+            let intent = match intent {
+                Ok(intent) => intent,
+                Err(e) => {
+                    // One unreadable row must not block the outbox: it is failed, with why.
+                    self.quarantine(PushId::new(id), &e, now).await?;
+                    continue;
+                }
+            };
             order.push((not_before, id));
             out.push(ClaimedPush {
                 id: PushId::new(id),
@@ -196,7 +219,7 @@ impl PushOutbox for SqliteStore {
                 version,
                 attempts,
                 lease_until,
-                intent: intent?,
+                intent,
             });
         }
         // RETURNING comes in no promised order.
@@ -236,8 +259,10 @@ impl PushOutbox for SqliteStore {
                         .map_err(err)?;
                     Ok(Completion::Done)
                 } else {
+                    // The newer version starts its own count of attempts.
                     tx.prepare_cached(
-                        "UPDATE maestrano_push_outbox SET lease_until = NULL, not_before = ?2
+                        "UPDATE maestrano_push_outbox
+                         SET lease_until = NULL, not_before = ?2, attempts = 0
                          WHERE id = ?1",
                     )
                     .and_then(|mut s| s.execute(params![push.id.get(), now]))
@@ -331,17 +356,21 @@ impl PushOutbox for SqliteStore {
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
-        rows.into_iter()
-            .map(|(id, attempts, reason, failed_at, intent)| {
-                Ok(FailedPush {
-                    id: PushId::new(id),
-                    intent: intent?,
-                    attempts,
-                    reason: reason.unwrap_or_default(),
-                    failed_at: time_of(failed_at)?,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, attempts, reason, failed_at, intent) in rows {
+            let Ok(intent) = intent else {
+                tracing::warn!(push = %PushId::new(id), "failed push unreadable; discard it by id");
+                continue;
+            };
+            out.push(FailedPush {
+                id: PushId::new(id),
+                intent,
+                attempts,
+                reason: reason.unwrap_or_default(),
+                failed_at: time_of(failed_at)?,
+            });
+        }
+        Ok(out)
     }
 
     async fn discard(&self, id: PushId) -> Result<bool, OutboxError> {

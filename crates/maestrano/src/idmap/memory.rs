@@ -336,7 +336,7 @@ impl PushOutbox for InMemoryIdMapStore {
         validate_limit(limit)?;
         validate_lease(lease)?;
         let now = micros(now);
-        let lease_until = now + lease;
+        let lease_until = now.saturating_add(lease);
         let mut state = self.lock();
         let mut due: Vec<(OffsetDateTime, i64)> = state
             .outbox
@@ -391,6 +391,8 @@ impl PushOutbox for InMemoryIdMapStore {
             let row = state.outbox.held(push)?;
             row.lease_until = None;
             row.not_before = now;
+            // The newer version starts its own count of attempts.
+            row.attempts = 0;
             Ok(Completion::NewerPending)
         } else {
             state.outbox.remove(push.id.get());

@@ -34,8 +34,8 @@ pub(crate) mod store;
 pub use connected::{ConnectedObject, RemoteUrlError, RemoteUrls};
 pub use memory::InMemoryIdMapStore;
 pub use outbox::{
-    Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, MAX_CLAIM, MAX_PUSH_PAYLOAD_BYTES,
-    OutboxError, PushId, PushIntent, PushOutbox,
+    Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, MAX_CLAIM, MAX_LEASE,
+    MAX_PUSH_PAYLOAD_BYTES, OutboxError, PushId, PushIntent, PushOutbox,
 };
 pub(crate) use outbox::{
     bounded_reason, check_claim, stored_intent, validate_lease, validate_limit,

@@ -250,11 +250,14 @@ pub(crate) fn validate_limit(limit: usize) -> Result<(), OutboxError> {
     Ok(())
 }
 
-/// Checks a lease: positive.
+/// The longest lease a claim may ask for.
+pub const MAX_LEASE: Duration = Duration::days(7);
+
+/// Checks a lease: positive, at most [`MAX_LEASE`].
 pub(crate) fn validate_lease(lease: Duration) -> Result<(), OutboxError> {
-    if lease <= Duration::ZERO {
+    if lease <= Duration::ZERO || lease > MAX_LEASE {
         return Err(OutboxError::Payload {
-            expected: "a positive lease",
+            expected: "a lease above zero and at most 7 days",
             found: format!("{lease}"),
         });
     }
@@ -294,7 +297,8 @@ pub trait PushOutbox: IdMapStore {
     async fn enqueue(&self, intent: PushIntent, now: OffsetDateTime)
     -> Result<PushId, OutboxError>;
 
-    /// Claims up to `limit` (1 to [`MAX_CLAIM`]) due pushes for `lease`: of one provider
+    /// Claims up to `limit` (1 to [`MAX_CLAIM`]) due pushes for `lease` (at most
+    /// [`MAX_LEASE`]): of one provider
     /// (a marketplace key) when `provider` is given, of every provider otherwise.
     async fn claim(
         &self,
@@ -333,6 +337,10 @@ pub trait PushOutbox: IdMapStore {
     async fn failed(&self, realm: &Realm, limit: usize) -> Result<Vec<FailedPush>, OutboxError>;
 
     /// Removes a failed push; `false` if there was none with this id in the failed state.
+    ///
+    /// Its history goes with it: if it may have reached the remote API (it failed after
+    /// retries, or its create's reply was lost), enqueue the record again instead, so that
+    /// the worker searches before it creates.
     async fn discard(&self, id: PushId) -> Result<bool, OutboxError>;
 
     /// How many pushes are pending and failed, over every realm.

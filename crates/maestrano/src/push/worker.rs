@@ -21,9 +21,10 @@ use crate::types::{GroupUid, MarketplaceKey};
 pub struct PushOptions {
     /// Most pushes claimed at a time: 20 unless set.
     pub batch: usize,
-    /// How long a claim holds a push: 5 minutes unless set. Keep it well above the time one
-    /// push can take (Connec!'s timeout, times the calls of one push: at most three); after
-    /// it another worker may take the push over.
+    /// How long a claim holds a batch: 5 minutes unless set (at most 7 days). A push is only
+    /// started while at least half the lease is left, so keep it above twice the time one
+    /// push can take (Connec!'s timeout, times the calls of one push: at most three); the
+    /// pushes of a batch not started in time are released for the next claim.
     pub lease: Duration,
     /// Attempts before a transient failure fails the push for good: 10 unless set.
     pub max_attempts: u32,
@@ -58,7 +59,7 @@ impl PushOptions {
 
     /// Sets [`lease`](Self::lease).
     pub fn with_lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
+        self.lease = lease.clamp(Duration::seconds(1), Duration::days(7));
         self
     }
 
@@ -68,10 +69,11 @@ impl PushOptions {
         self
     }
 
-    /// Sets [`backoff`](Self::backoff) and [`max_backoff`](Self::max_backoff).
+    /// Sets [`backoff`](Self::backoff) and [`max_backoff`](Self::max_backoff) (each at most
+    /// 30 days).
     pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.backoff = first;
-        self.max_backoff = max;
+        self.backoff = first.clamp(Duration::ZERO, Duration::days(30));
+        self.max_backoff = max.clamp(Duration::ZERO, Duration::days(30));
         self
     }
 
@@ -110,6 +112,8 @@ pub struct PushReport {
     pub failed: usize,
     /// Pushes whose lease another worker took over before this one finished.
     pub lost: usize,
+    /// Pushes of the batch released unsent because less than half their lease was left.
+    pub released: usize,
 }
 
 impl PushReport {
@@ -121,6 +125,7 @@ impl PushReport {
         self.retried += other.retried;
         self.failed += other.failed;
         self.lost += other.lost;
+        self.released += other.released;
     }
 }
 
@@ -227,6 +232,16 @@ impl PushWorker {
             ..PushReport::default()
         };
         for push in &claimed {
+            // A push started late could outlive its lease: another worker would take it over
+            // while this one's create is in flight, and no search can see that create yet.
+            let now = self.clock.now();
+            if push.lease_until - now < self.options.lease / 2 {
+                match self.outbox.retry_later(push, now, now).await {
+                    Ok(()) | Err(OutboxError::LeaseLost { .. }) => report.released += 1,
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
             report.add(self.process(push).await?);
         }
         Ok(report)
@@ -243,7 +258,9 @@ impl PushWorker {
         loop {
             let once = self.run_once().await?;
             report.add(once);
-            if once.claimed == 0 {
+            // Released pushes are due again at once: claim them next round, unless nothing
+            // else got done (then the lease is too short for the batch, and a loop would spin).
+            if once.claimed == 0 || once.claimed == once.released {
                 return Ok(report);
             }
         }
@@ -253,38 +270,10 @@ impl PushWorker {
         let mut report = PushReport::default();
         let outcome = self.send(push).await;
         let now = self.clock.now();
-        let intent = &push.intent;
         let result = match outcome {
-            Ok(sent) => {
-                let (map, counter) = match sent {
-                    Sent::Created(id) => (self.new_link(push, id, now)?, &mut report.created),
-                    Sent::Recovered(id) => (self.new_link(push, id, now)?, &mut report.recovered),
-                    Sent::Updated(map) => {
-                        ((*map).with_pushed_to_remote_at(now), &mut report.updated)
-                    }
-                };
-                match self.outbox.complete(push, Some(map), now).await {
-                    Ok(Completion::Done | Completion::NewerPending) => {
-                        *counter += 1;
-                        tracing::info!(push = %push.id, local = %intent.local(), entity = intent.entity(), "pushed to Connec!");
-                        Ok(())
-                    }
-                    Err(OutboxError::IdMap(
-                        e @ (IdMapError::Conflict(_) | IdMapError::LocalConflict(_)),
-                    )) => {
-                        self.give_up(
-                            push,
-                            &format!("the remote record could not be linked: {e}"),
-                            now,
-                            &mut report,
-                        )
-                        .await
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            Ok(sent) => self.finish(push, sent, now, &mut report).await,
             Err(Failure::Transient(reason)) if push.attempts < self.options.max_attempts => {
-                let at = now + self.options.backoff_after(push.attempts);
+                let at = now.saturating_add(self.options.backoff_after(push.attempts));
                 tracing::info!(push = %push.id, attempt = push.attempts, %reason, "push failed; will retry");
                 report.retried += 1;
                 self.outbox.retry_later(push, at, now).await
@@ -309,6 +298,49 @@ impl PushWorker {
         }
     }
 
+    /// Links what was sent and completes the push.
+    async fn finish(
+        &self,
+        push: &ClaimedPush,
+        sent: Sent,
+        now: OffsetDateTime,
+        report: &mut PushReport,
+    ) -> Result<(), OutboxError> {
+        let intent = &push.intent;
+        let map = match sent {
+            Sent::Created(ref id) | Sent::Recovered(ref id) => {
+                match RemoteRef::new(intent.realm().clone(), intent.entity(), id.clone()) {
+                    Ok(remote) => IdMap::new(intent.local().clone(), remote, now),
+                    Err(e) => {
+                        // Connec! answered an id no link can hold: no retry will do better.
+                        let reason = format!("Connec! returned an id that cannot be linked: {e}");
+                        return self.give_up(push, &reason, now, report).await;
+                    }
+                }
+            }
+            Sent::Updated(ref map) => (**map).clone(),
+        }
+        .with_pushed_to_remote_at(now);
+        match self.outbox.complete(push, Some(map), now).await {
+            Ok(Completion::Done | Completion::NewerPending) => {
+                match sent {
+                    Sent::Created(_) => report.created += 1,
+                    Sent::Recovered(_) => report.recovered += 1,
+                    Sent::Updated(_) => report.updated += 1,
+                }
+                tracing::info!(push = %push.id, local = %intent.local(), entity = intent.entity(), "pushed to Connec!");
+                Ok(())
+            }
+            Err(OutboxError::IdMap(
+                e @ (IdMapError::Conflict(_) | IdMapError::LocalConflict(_)),
+            )) => {
+                let reason = format!("the remote record could not be linked: {e}");
+                self.give_up(push, &reason, now, report).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn give_up(
         &self,
         push: &ClaimedPush,
@@ -319,17 +351,6 @@ impl PushWorker {
         tracing::warn!(push = %push.id, local = %push.intent.local(), %reason, "push failed for good");
         report.failed += 1;
         self.outbox.fail(push, reason, now).await
-    }
-
-    fn new_link(
-        &self,
-        push: &ClaimedPush,
-        remote_id: String,
-        now: OffsetDateTime,
-    ) -> Result<IdMap, OutboxError> {
-        let intent = &push.intent;
-        let remote = RemoteRef::new(intent.realm().clone(), intent.entity(), remote_id)?;
-        Ok(IdMap::new(intent.local().clone(), remote, now).with_pushed_to_remote_at(now))
     }
 
     /// Sends one push: update the linked entity, or find what an earlier attempt created, or
@@ -425,20 +446,43 @@ impl PushWorker {
     ) -> Result<Option<String>, Failure> {
         // OData quoting: a quote inside the value is doubled.
         let filter = format!("id eq '{}'", local_id.replace('\'', "''"));
-        let page = client
-            .list(collection, &ListQuery::new().filter(filter).top(10))
-            .await
+        let mut pages = client
+            .pages(collection, ListQuery::new().filter(filter).top(100))
             .map_err(|e| classify(&e))?;
-        let mut ours: Vec<Entity> = page
-            .entities
-            .into_iter()
-            .filter(|e| e.id_for(&self.provider, Some(group)).as_deref() == Some(local_id))
-            .collect();
+        let mut ours: Vec<Entity> = Vec::new();
+        while let Some(page) = pages.next_page().await {
+            let page = page.map_err(|e| classify(&e))?;
+            ours.extend(page.entities.into_iter().filter(|e| {
+                // Connec! omits the realm in some replies: no realm still names this group.
+                e.ids().is_some_and(|ids| {
+                    ids.iter().any(|r| {
+                        r.provider == self.provider
+                            && r.id == local_id
+                            && r.realm.as_deref().is_none_or(|realm| realm == group)
+                    })
+                })
+            }));
+            // Other providers' records may share the id; ten pages of 100 is plenty.
+            if pages.pages_fetched() >= MAX_SEARCH_PAGES {
+                break;
+            }
+        }
         // Several (made by something other than this worker): the oldest is the one to keep.
         ours.sort_by_key(Entity::created_at);
-        Ok(ours.first().and_then(Entity::connec_id))
+        match ours.iter().find_map(Entity::connec_id) {
+            Some(id) => Ok(Some(id)),
+            None if ours.is_empty() => Ok(None),
+            // Ours, but with no id to update or link: creating again would duplicate it.
+            None => Err(Failure::Permanent(format!(
+                "Connec! holds {} {collection} entities carrying this record's id, none with a connec id",
+                ours.len()
+            ))),
+        }
     }
 }
+
+/// Most pages a search for a lost create reads.
+const MAX_SEARCH_PAGES: u32 = 10;
 
 /// Why a push did not go through.
 enum Failure {
@@ -476,6 +520,12 @@ mod tests {
         assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
         assert_eq!(o.backoff_after(u32::MAX), Duration::minutes(1));
         let huge = PushOptions::default().with_backoff(Duration::days(365), Duration::days(9999));
-        assert_eq!(huge.backoff_after(40), Duration::days(9999), "no overflow");
+        assert_eq!(
+            huge.backoff_after(40),
+            Duration::days(30),
+            "clamped to 30 days, no overflow"
+        );
+        let lease = PushOptions::default().with_lease(Duration::days(9999));
+        assert_eq!(lease.lease, Duration::days(7), "within what a claim accepts");
     }
 }

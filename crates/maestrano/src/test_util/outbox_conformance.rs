@@ -93,6 +93,7 @@ pub async fn run(a: Arc<dyn PushOutbox>, b: Arc<dyn PushOutbox>) {
         completing_links_and_removes_in_one_step,
         a_conflicting_link_writes_nothing,
         a_version_enqueued_in_flight_stays_pending,
+        a_lapsed_lease_nobody_took_still_completes,
         a_retry_is_hidden_until_due,
         a_failure_keeps_its_reason_until_enqueued_again_or_discarded,
         a_failure_with_a_newer_version_keeps_the_newer_pending,
@@ -286,6 +287,25 @@ async fn a_conflicting_link_writes_nothing(run: &Run, a: &Store, b: &Store) {
             .is_empty(),
         "no link written"
     );
+    // The invoice is already linked to another remote record of the same entity.
+    let mine = p.intent.local().clone();
+    let first = RemoteRef::new(realm.clone(), "invoices", "remote-first").expect("remote");
+    a.link(IdMap::new(mine.clone(), first.clone(), T0))
+        .await
+        .expect("link the invoice");
+    match b
+        .complete(&p, Some(link_of(&p, "remote-second", T0)), T0)
+        .await
+    {
+        Err(OutboxError::IdMap(IdMapError::LocalConflict(c))) => {
+            assert_eq!(c.existing, first, "the conflict names the linked record");
+        }
+        other => panic!("expected IdMap(LocalConflict), found {other:?}"),
+    }
+    let links = a.links_in(&mine, &realm).await.expect("links");
+    assert_eq!(links.len(), 1, "no second link written");
+    assert_eq!(links[0].remote, first);
+    a.unlink(&first).await.expect("unlink");
     // The push is still there and still this claim's.
     assert_eq!(
         a.complete(&p, None, T0)
@@ -331,6 +351,7 @@ async fn a_version_enqueued_in_flight_stays_pending(run: &Run, a: &Store, b: &St
         .pop()
         .expect("v2 due at once");
     assert_eq!(p2.version, 2, "the newer version");
+    assert_eq!(p2.attempts, 1, "starts its own count of attempts");
     assert_eq!(
         p2.intent.payload(),
         &json!({"v": 2}),
@@ -340,6 +361,32 @@ async fn a_version_enqueued_in_flight_stays_pending(run: &Run, a: &Store, b: &St
         b.complete(&p2, None, done_at).await.expect("complete v2"),
         Completion::Done
     );
+}
+
+async fn a_lapsed_lease_nobody_took_still_completes(run: &Run, a: &Store, b: &Store) {
+    a.enqueue(run.intent("lapsed", "1", json!({})), T0)
+        .await
+        .expect("enqueue");
+    let p = claim(a, run, "lapsed", 1, T0).await.pop().expect("claimed");
+    let late = T0 + LEASE + Duration::minutes(1);
+    assert_eq!(
+        b.complete(&p, Some(link_of(&p, "r-lapsed", late)), late)
+            .await
+            .expect("a lapsed lease nobody took over still holds"),
+        Completion::Done
+    );
+    for bad in [
+        Duration::ZERO,
+        crate::idmap::MAX_LEASE + Duration::seconds(1),
+    ] {
+        assert!(
+            matches!(
+                a.claim(None, 1, bad, T0).await,
+                Err(OutboxError::Payload { .. })
+            ),
+            "a lease of {bad} is refused"
+        );
+    }
 }
 
 async fn a_retry_is_hidden_until_due(run: &Run, a: &Store, b: &Store) {

@@ -337,3 +337,91 @@ async fn pushes_survive_faults_on_postgres() {
         .await
         .unwrap();
 }
+
+/// An HTTP client on which every request takes `step` of the manual clock: a slow Connec!.
+#[derive(Debug)]
+struct Slow {
+    inner: Arc<dyn HttpClient>,
+    clock: Arc<ManualClock>,
+    step: Duration,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for Slow {
+    async fn send(
+        &self,
+        request: maestrano::ports::HttpRequest,
+    ) -> Result<maestrano::ports::HttpResponse, maestrano::ports::TransportError> {
+        let reply = self.inner.send(request).await;
+        self.clock.advance(self.step);
+        reply
+    }
+}
+
+/// A push is started only while half its lease is left: with Connec! this slow, the end of
+/// a batch is released for the next claim instead of being sent after its lease (when
+/// another worker could be sending it too). Everything still goes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_started_too_late_is_released_unsent() {
+    let w = world().await;
+    let store: Arc<dyn PushOutbox> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    for i in 0..5 {
+        w.invoice(i)
+            .enqueue_push(
+                &*store,
+                &w.realm,
+                "invoices",
+                json!({"n": i}),
+                w.clock.now(),
+            )
+            .await
+            .unwrap();
+    }
+    let slow: Arc<dyn HttpClient> = Arc::new(Slow {
+        inner: w.http.clone(),
+        clock: w.clock.clone(),
+        step: Duration::minutes(2),
+    });
+    let worker = PushWorker::new(
+        w.registry.clone(),
+        slow,
+        store.clone(),
+        w.clock.clone(),
+        PROVIDER,
+    )
+    .unwrap()
+    .with_options(
+        PushOptions::default()
+            .with_batch(5)
+            .with_lease(Duration::minutes(5)),
+    );
+    // 0 min: the first create; 2 min: the second (3 min of lease left); 4 min: 1 min left,
+    // under half: the last three are released unsent.
+    let report = worker.run_once().await.unwrap();
+    assert_eq!(
+        (report.claimed, report.created, report.released),
+        (5, 2, 3),
+        "{report:?}"
+    );
+    assert_eq!(
+        w.remote_invoices().len(),
+        2,
+        "nothing sent past half the lease"
+    );
+    for _ in 0..20 {
+        worker.run_once().await.unwrap();
+        if store.backlog().await.unwrap().pending == 0 {
+            break;
+        }
+    }
+    let remote = w.remote_invoices();
+    assert_eq!(remote.len(), 5, "each invoice once: {remote:?}");
+    for i in 0..5 {
+        let links = store
+            .links_in(&w.invoice(i).local_ref().unwrap(), &w.realm)
+            .await
+            .unwrap();
+        assert_eq!(links.len(), 1);
+    }
+    w.sim.shutdown().await;
+}
