@@ -526,6 +526,10 @@ mod tests {
             "clamped to 30 days, no overflow"
         );
         let lease = PushOptions::default().with_lease(Duration::days(9999));
-        assert_eq!(lease.lease, Duration::days(7), "within what a claim accepts");
+        assert_eq!(
+            lease.lease,
+            Duration::days(7),
+            "within what a claim accepts"
+        );
     }
 }
