@@ -36,9 +36,37 @@ impl IdRef {
 }
 
 /// An id array `[{id, provider, realm}]`: the ids of one entity at several providers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// It is read from either shape the platform sends: Connec!'s array, or the plain string of
+/// the platform's sandbox Connec! stub, whose `process_entity` merges `id: entity.uid` into
+/// the document (`maestrano/mno-api-sandbox`,
+/// `app/controllers/connec/api/v2/resources_controller.rb`); a plain string is Connec!'s own
+/// id (provider `connec`). It is always written as an array.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct IdArray(pub Vec<IdRef>);
+
+/// The two wire shapes of an entity's `id`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdsWire {
+    Array(Vec<IdRef>),
+    Plain(String),
+}
+
+impl<'de> Deserialize<'de> for IdArray {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match IdsWire::deserialize(deserializer)? {
+            IdsWire::Array(refs) => Ok(Self(refs)),
+            IdsWire::Plain(id) if !id.is_empty() => {
+                Ok(Self(vec![IdRef::new(id, CONNEC_PROVIDER, None)]))
+            }
+            IdsWire::Plain(_) => Err(serde::de::Error::custom(
+                "expected an id array or a non-empty id, found an empty string",
+            )),
+        }
+    }
+}
 
 /// The provider name of Connec!'s own ids.
 pub const CONNEC_PROVIDER: &str = "connec";
@@ -84,8 +112,12 @@ impl IdArray {
         self.0.is_empty()
     }
 
-    /// Reads an id array from JSON, `None` when `value` is not one.
+    /// Reads an id array from JSON (either shape, see [`IdArray`]), `None` when `value` is
+    /// neither.
     pub fn from_json(value: &Value) -> Option<Self> {
+        if let Value::String(id) = value {
+            return (!id.is_empty()).then(|| Self(vec![IdRef::new(id, CONNEC_PROVIDER, None)]));
+        }
         let items = value.as_array()?;
         items
             .iter()
@@ -245,7 +277,7 @@ impl Entity {
             None | Some(Value::Null) => Ok(()),
             Some(v) if IdArray::from_json(v).is_some() => Ok(()),
             Some(v) => Err(format!(
-                "expected `id` to be an array of {{id, provider, realm}}, found {}",
+                "expected `id` to be an array of {{id, provider, realm}} or a non-empty id, found {}",
                 crate::rest::wire::json_kind(v)
             )),
         }
@@ -436,9 +468,20 @@ mod tests {
     }
 
     #[test]
-    fn legacy_string_ids_fail_the_check() {
+    fn plain_string_ids_are_connec_ids() {
         let e = Entity::from_value(json!({"id": "9f3b"})).unwrap();
-        assert!(e.check_ids().unwrap_err().contains("a string"));
+        assert!(e.check_ids().is_ok());
+        assert_eq!(e.connec_id().as_deref(), Some("9f3b"));
+        let typed: Person = serde_json::from_value(json!({"id": "9f3b"})).unwrap();
+        assert_eq!(typed.id.unwrap().connec_id(), Some("9f3b"));
+        let empty = Entity::from_value(json!({"id": ""})).unwrap();
+        assert!(
+            empty.check_ids().unwrap_err().contains("a string"),
+            "empty is refused"
+        );
+        assert!(serde_json::from_value::<Person>(json!({"id": ""})).is_err());
+        let number = Entity::from_value(json!({"id": 7})).unwrap();
+        assert!(number.check_ids().unwrap_err().contains("a number"));
         assert!(
             Entity::from_value(json!({"first_name": "x"}))
                 .unwrap()

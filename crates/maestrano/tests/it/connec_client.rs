@@ -592,3 +592,59 @@ fn connec_futures_and_streams_are_send() {
     send(client.batch(&[], true));
     send(client.pages("people", ListQuery::new()).unwrap());
 }
+
+/// The platform's sandbox Connec! stub renders an entity as its document merged with
+/// `id: entity.uid` (a plain string), `group_id` and `type`
+/// (`maestrano/mno-api-sandbox`, `app/controllers/connec/api/v2/resources_controller.rb`,
+/// `process_entity`), and answers a create with 201 and that shape. The client reads the
+/// plain id as Connec!'s own, so a create made there is known to have been made.
+#[tokio::test]
+async fn entities_as_the_sandbox_renders_them_are_read() {
+    let fake = Arc::new(FakeHttpClient::new());
+    let base = "https://api-connec.maestrano.com/api/v2/cld-dkg601/people";
+    // As `render json: { entities_key => process_entity(entity.reload) }, status: :created`.
+    let created = json!({"people": {
+        "first_name": "John", "last_name": "Doe",
+        "id": "3f1c9a2e-6d5b-4a7e-9b1d-2c8e4f6a0b13",
+        "group_id": "cld-dkg601", "type": "people"
+    }});
+    fake.on(
+        Some(http::Method::POST),
+        base.to_owned(),
+        vec![FakeReply::json(201, serde_json::to_vec(&created).unwrap())],
+    );
+    // A rule for `/42` ahead of the listing's, which would match it as a prefix.
+    let odd = json!({"people": {"id": 42}});
+    fake.on(
+        Some(http::Method::GET),
+        format!("{base}/42"),
+        vec![FakeReply::json(200, serde_json::to_vec(&odd).unwrap())],
+    );
+    // As `index`: `render json: { entities_key => process_entities(entities) }`.
+    let listed = json!({"people": [created["people"].clone()]});
+    fake.on(
+        Some(http::Method::GET),
+        base.to_owned(),
+        vec![FakeReply::json(200, serde_json::to_vec(&listed).unwrap())],
+    );
+    let client = ConnecClient::new(&tenant(), group(), fake.clone()).unwrap();
+    let person = Entity::from_value(json!({"first_name": "John", "last_name": "Doe"})).unwrap();
+    let made = client.create("people", &person).await.unwrap();
+    assert_eq!(
+        made.connec_id().as_deref(),
+        Some("3f1c9a2e-6d5b-4a7e-9b1d-2c8e4f6a0b13")
+    );
+    let page = client.list("people", &ListQuery::new()).await.unwrap();
+    let typed: Person = page.entities[0].to_typed().unwrap();
+    assert_eq!(
+        typed.id.unwrap().connec_id(),
+        Some("3f1c9a2e-6d5b-4a7e-9b1d-2c8e4f6a0b13")
+    );
+    // Anything else is still refused, with what was expected.
+    let err = client.get("people", "42").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected `id` to be an array of {id, provider, realm} or a non-empty id, found a number"),
+        "{err}"
+    );
+}
