@@ -270,8 +270,8 @@ impl Entity {
         Self::from_value(value)
     }
 
-    /// Checks that `id`, when present, is an id array (Connec! v2). The sandbox's legacy
-    /// string ids are refused.
+    /// Checks that `id`, when present, is an id array (Connec! v2) or the sandbox's plain
+    /// string id.
     pub(crate) fn check_ids(&self) -> Result<(), String> {
         match self.0.get("id") {
             None | Some(Value::Null) => Ok(()),
