@@ -52,6 +52,18 @@ pub enum IdError {
 /// Maximum length in bytes of any identifier accepted by the SDK.
 pub(crate) const MAX_ID_LEN: usize = 255;
 
+/// What kind of JSON value `v` is, for messages that say what was found ("an array").
+pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 fn check_path_safe(kind: &'static str, value: &str, max: usize) -> Result<(), IdError> {
     if value.is_empty() {
         return Err(IdError::Empty { kind });

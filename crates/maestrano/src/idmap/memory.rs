@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
-use crate::idmap::store::{validate_batch, validate_field};
+use crate::idmap::store::{normalize_time, validate_batch, validate_field};
 use crate::idmap::{
     Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, IdMap, IdMapError, IdMapPage,
     IdMapStore, LocalRef, OutboxError, PageRequest, PushId, PushIntent, PushOutbox, Realm,
@@ -293,7 +293,7 @@ impl PushOutbox for InMemoryIdMapStore {
         intent: PushIntent,
         now: OffsetDateTime,
     ) -> Result<PushId, OutboxError> {
-        let now = micros(now);
+        let now = normalize_time(now);
         let mut state = self.lock();
         let outbox = &mut state.outbox;
         let key = intent_key(&intent);
@@ -335,7 +335,7 @@ impl PushOutbox for InMemoryIdMapStore {
     ) -> Result<Vec<ClaimedPush>, OutboxError> {
         validate_limit(limit)?;
         validate_lease(lease)?;
-        let now = micros(now);
+        let now = normalize_time(now);
         let lease_until = now.saturating_add(lease);
         let mut state = self.lock();
         let mut due: Vec<(OffsetDateTime, i64)> = state
@@ -380,7 +380,7 @@ impl PushOutbox for InMemoryIdMapStore {
         if let Some(map) = &link {
             map.validate()?;
         }
-        let now = micros(now);
+        let now = normalize_time(now);
         let mut state = self.lock();
         let newer = state.outbox.held(push)?.version != push.version;
         // Link first: a conflict returns before the push is touched, so nothing is written.
@@ -409,7 +409,7 @@ impl PushOutbox for InMemoryIdMapStore {
         let mut state = self.lock();
         let row = state.outbox.held(push)?;
         row.lease_until = None;
-        row.not_before = micros(at);
+        row.not_before = normalize_time(at);
         Ok(())
     }
 
@@ -419,7 +419,7 @@ impl PushOutbox for InMemoryIdMapStore {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<(), OutboxError> {
-        let now = micros(now);
+        let now = normalize_time(now);
         let mut state = self.lock();
         let row = state.outbox.held(push)?;
         row.lease_until = None;
@@ -483,10 +483,4 @@ impl PushOutbox for InMemoryIdMapStore {
             failed,
         ))
     }
-}
-
-/// `at` to the microsecond, as the SQL stores keep it.
-fn micros(at: OffsetDateTime) -> OffsetDateTime {
-    at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(at)
 }

@@ -8,6 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::idmap::store::validate_field;
 use crate::idmap::{IdMap, IdMapError, IdMapStore, LocalRef, Realm};
+use crate::types::json_kind;
 
 /// Largest payload accepted by [`PushOutbox::enqueue`], in bytes of compact JSON.
 pub const MAX_PUSH_PAYLOAD_BYTES: usize = 256 * 1024;
@@ -100,17 +101,6 @@ impl PushIntent {
     /// The fields to send.
     pub fn payload(&self) -> &Value {
         &self.payload
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

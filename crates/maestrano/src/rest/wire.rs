@@ -139,17 +139,7 @@ pub(crate) fn base_url(host: &Url, base: &str) -> Url {
     url
 }
 
-/// A short description of a JSON value's type for error messages.
-pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::types::json_kind;
 
 #[cfg(test)]
 mod tests {
