@@ -319,9 +319,130 @@ pub(crate) fn shown(value: &str) -> String {
     format!("{}…", &value[..end])
 }
 
+/// What a path segment built from data must be; the `expected` of every error that refuses one.
+pub(crate) const SAFE_SEGMENT: &str = "a path segment of 1 to 255 bytes without '/', '\\', control characters or a percent-encoding of them, not '.' or '..' (nor empty, '.' or '..' before a ';')";
+
+/// How many layers of percent-encoding a segment may carry (`%2541` is two) before it is
+/// refused: a chain of proxies may decode each layer once.
+const MAX_ENCODING_LAYERS: usize = 3;
+
+/// Whether `value` stays one harmless path segment however many times something on the way
+/// percent-decodes it.
+///
+/// The SDK builds request paths from data it does not control (Connec! ids and next links,
+/// remote ids of the id map, configured paths). The `url` crate encodes `/` as `%2F`, but a
+/// proxy or framework that decodes `%2F` (or decodes twice) turns `..%2Fcld-2` into a walk
+/// into another customer's path, so every decoding of the segment is checked, not only the
+/// raw text: no `/` or `\`, no control character, not `.` or `..` (also before a `;` path
+/// parameter, which some servers strip).
+pub(crate) fn is_safe_segment(value: &str) -> bool {
+    if value.is_empty() || value.len() > 255 {
+        return false;
+    }
+    let mut layer = std::borrow::Cow::Borrowed(value);
+    for _ in 0..=MAX_ENCODING_LAYERS {
+        let dots = layer.split(';').next().unwrap_or_default();
+        if dots.is_empty()
+            || dots == "."
+            || dots == ".."
+            || layer
+                .chars()
+                .any(|c| c == '/' || c == '\\' || c.is_control())
+        {
+            return false;
+        }
+        let decoded = match percent_encoding::percent_decode_str(&layer).decode_utf8() {
+            Ok(decoded) => decoded.into_owned(),
+            // A layer that decodes to bytes no text holds is not a segment any server agrees on.
+            Err(_) => return false,
+        };
+        if decoded == *layer {
+            return true;
+        }
+        layer = std::borrow::Cow::Owned(decoded);
+    }
+    false
+}
+
+/// The segments of a URL path (`/a/b` → `a`, `b`), each fully decoded, or `None` when one is
+/// not [safe](is_safe_segment). Comparing these compares what any server on the way sees.
+pub(crate) fn decoded_segments(path: &str) -> Option<Vec<String>> {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    rest.split('/')
+        .map(|segment| {
+            if !is_safe_segment(segment) {
+                return None;
+            }
+            let mut layer = segment.to_owned();
+            loop {
+                let decoded = percent_encoding::percent_decode_str(&layer)
+                    .decode_utf8()
+                    .ok()?
+                    .into_owned();
+                if decoded == layer {
+                    return Some(layer);
+                }
+                layer = decoded;
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_that_any_decoding_turns_into_a_walk_are_refused() {
+        for ok in [
+            "p-1",
+            "5b3c9f",
+            "a.b",
+            "...",
+            "caf%C3%A9",
+            "x;y",
+            "ÿ",
+            "a%20b",
+        ] {
+            assert!(is_safe_segment(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../cld-2/people/p-1",
+            "..%2Fcld-2%2Fpeople",
+            "a%2fb",
+            "a%5Cb",
+            "a\\b",
+            "%2e%2e",
+            ".%2E",
+            "%252e%252e",
+            "a%25252Fb",
+            "..;jsessionid=1",
+            ";x",
+            "a\u{0}b",
+            "a%00b",
+            "a%0Ab",
+            "a\u{85}b",
+            "%C2%85",
+            "%FF",
+            "%25%32%35%32%35%32%46",
+        ] {
+            assert!(!is_safe_segment(bad), "{bad:?}");
+        }
+        assert!(!is_safe_segment(&"a".repeat(256)));
+        assert_eq!(
+            decoded_segments("/api/v2/cld-1/people").unwrap(),
+            ["api", "v2", "cld-1", "people"]
+        );
+        assert_eq!(decoded_segments("/a/caf%25C3%25A9").unwrap(), ["a", "café"]);
+        assert!(decoded_segments("/api/v2/cld-1/..%2Fcld-2%2Fpeople").is_none());
+        assert!(decoded_segments("/api//v2").is_none());
+    }
 
     #[test]
     fn path_safe_ids_accept_marketplace_style_keys() {

@@ -595,8 +595,20 @@ pub(crate) fn http_url(value: &str, path: String) -> Result<Url, FieldError> {
 fn base_path(value: Option<String>, default: &str, path: String) -> Result<String, FieldError> {
     match present(value) {
         None => Ok(default.to_owned()),
-        Some(v) if v.starts_with('/') && !v.contains(['?', '#']) => Ok(v),
-        Some(v) => Err(invalid(path, "an absolute path starting with '/'", &v)),
+        Some(v)
+            if v.starts_with('/')
+                && !v.contains(['?', '#'])
+                && v.split('/')
+                    .filter(|s| !s.is_empty())
+                    .all(crate::types::is_safe_segment) =>
+        {
+            Ok(v)
+        }
+        Some(v) => Err(invalid(
+            path,
+            "an absolute path starting with '/' whose segments are not '.' or '..' and hold no '\\', control characters or encoded '/'",
+            &v,
+        )),
     }
 }
 

@@ -391,7 +391,7 @@ impl Pages {
             self.error = Some(ConnecError::TooManyPages { limit: max });
             return;
         }
-        match self.client.requests().next_page(next) {
+        match self.client.requests().next_page(&self.collection, next) {
             Ok(request) => {
                 self.last_url = Some(next.to_owned());
                 self.pending = Some(request);

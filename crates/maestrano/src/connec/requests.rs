@@ -65,20 +65,16 @@ fn check_collection(collection: &str) -> Result<(), ConnecError> {
     }
 }
 
+/// An entity id goes into the path as one segment: see [`is_safe_segment`](crate::types::is_safe_segment).
 fn check_id(id: &str) -> Result<(), ConnecError> {
-    if id.is_empty()
-        || id.len() > 255
-        || id.chars().any(char::is_control)
-        || id == "."
-        || id == ".."
-    {
-        return Err(ConnecError::Rest(RestError::InvalidInput {
-            field: "entity id",
-            expected: "1 to 255 bytes without control characters, not \".\" or \"..\"",
-            found: crate::types::shown(id),
-        }));
+    if crate::types::is_safe_segment(id) {
+        return Ok(());
     }
-    Ok(())
+    Err(ConnecError::Rest(RestError::InvalidInput {
+        field: "entity id",
+        expected: crate::types::SAFE_SEGMENT,
+        found: crate::types::shown(id),
+    }))
 }
 
 fn origin(url: &Url) -> String {
@@ -195,43 +191,56 @@ impl ConnecRequests {
         self.request(Method::GET, &url, None, true)
     }
 
-    /// Whether `url` is under this tenant's Connec! host and this group's path: same scheme,
-    /// host and port, path under `{base_path}/{group}/`.
-    pub fn is_own_url(&self, url: &Url) -> bool {
-        let prefix = format!("{}/", self.group_base.path());
+    /// Whether `url` addresses `collection` of this group on this tenant's Connec! host: same
+    /// scheme, host and port, no user info, and a path that is `{base_path}/{group}/{collection}`
+    /// however often it is percent-decoded (so `..%2Fcld-2%2Fpeople` is someone else's path).
+    pub fn is_own_url(&self, collection: &str, url: &Url) -> bool {
+        let expected = crate::types::decoded_segments(self.group_base.path()).map(|mut s| {
+            s.push(collection.to_owned());
+            s
+        });
         url.scheme() == self.group_base.scheme()
             && url.host_str() == self.group_base.host_str()
             && url.port_or_known_default() == self.group_base.port_or_known_default()
             && url.username().is_empty()
             && url.password().is_none()
-            && url.path().starts_with(&prefix)
-            && !url
-                .path()
-                .split('/')
-                .any(|s| s == ".." || s == "." || s.eq_ignore_ascii_case("%2e%2e"))
+            && expected.is_some()
+            && crate::types::decoded_segments(url.path()) == expected
     }
 
-    /// `GET` of a `pagination.next` link, which must be an [own URL](Self::is_own_url); a
-    /// relative link is resolved against the Connec! host.
+    /// `GET` of the `pagination.next` link of a `collection` listing, which must be an
+    /// [own URL](Self::is_own_url) of that collection; a relative link is resolved against
+    /// the Connec! host.
     ///
     /// # Errors
     ///
-    /// [`ConnecError::ForeignNextPage`] for a link elsewhere: no request is built, so the
-    /// credentials are never sent there.
-    pub fn next_page(&self, next: &str) -> Result<HttpRequest, ConnecError> {
+    /// [`ConnecError::ForeignNextPage`] for a link elsewhere (another host, group or
+    /// collection): no request is built, so the credentials are never sent there.
+    pub fn next_page(&self, collection: &str, next: &str) -> Result<HttpRequest, ConnecError> {
+        check_collection(collection)?;
+        let expected = || {
+            format!(
+                "{}{}/{collection}",
+                origin(&self.group_base),
+                self.group_base.path()
+            )
+        };
         let url = self
             .host
             .join(next)
             .map_err(|_| ConnecError::ForeignNextPage {
-                expected: format!("{}{}/", origin(&self.group_base), self.group_base.path()),
+                expected: expected(),
                 found: "an unparsable URL".into(),
             })?;
-        if !self.is_own_url(&url) {
-            tracing::warn!(marketplace = %self.marketplace, found = %origin(&url), "pagination.next outside the tenant's Connec! host not followed");
+        if !self.is_own_url(collection, &url) {
+            tracing::warn!(marketplace = %self.marketplace, found = %origin(&url), "pagination.next outside the listed collection not followed");
             return Err(ConnecError::ForeignNextPage {
-                expected: format!("{}{}/", origin(&self.group_base), self.group_base.path()),
+                expected: expected(),
                 found: if url.origin() == self.group_base.origin() {
-                    format!("{} with path outside the group", origin(&url))
+                    format!(
+                        "{} with a path outside the group's {collection}",
+                        origin(&url)
+                    )
                 } else {
                     origin(&url)
                 },
@@ -338,10 +347,21 @@ impl ConnecRequests {
             }));
         }
         let prefix = self.group_path_prefix();
-        if let Some(op) = ops
-            .iter()
-            .find(|op| op.collection_after(&prefix).is_none() || op.url.contains(".."))
-        {
+        let group_segments = crate::types::decoded_segments(self.group_base.path());
+        // Each operation is `{group path}/{collection}[/{id}]` after any decoding, so no
+        // operation of a batch reaches outside this group.
+        let own = |op: &BatchOp| {
+            let path = op.url.split('?').next().unwrap_or_default();
+            match (crate::types::decoded_segments(path), &group_segments) {
+                (Some(segments), Some(group)) => {
+                    segments.starts_with(group)
+                        && matches!(segments.len() - group.len(), 1 | 2)
+                        && op.collection_after(&prefix).is_some()
+                }
+                _ => false,
+            }
+        };
+        if let Some(op) = ops.iter().find(|op| !own(op)) {
             return Err(ConnecError::Rest(RestError::InvalidInput {
                 field: "batch operation url",
                 expected: "a path under this client's group",

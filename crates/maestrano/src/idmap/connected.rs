@@ -233,6 +233,17 @@ pub enum RemoteUrlError {
         /// The base URL.
         base: String,
     },
+    /// A part of the remote reference cannot be one path segment: stored ids are data, and an
+    /// id such as `../cld-2/people/p-1` would point the URL at another customer's record.
+    #[error("the {field} of {remote} cannot go into a URL: expected {expected}")]
+    UnsafeSegment {
+        /// `realm`, `entity` or `remote_id`.
+        field: &'static str,
+        /// The remote entity.
+        remote: RemoteRef,
+        /// What a segment must be.
+        expected: &'static str,
+    },
     /// The provider's resolver returned no URL for the entity.
     #[error("the URL resolver of provider {provider:?} has no URL for {remote}")]
     Unresolved {
@@ -268,17 +279,25 @@ impl fmt::Debug for ProviderUrl {
 /// registry given with [`with_marketplaces`](Self::with_marketplaces), resolves to
 /// `{connec.host}{connec.base_path}/{realm}/{entity lowercased}/{remote id}`.
 ///
+/// Realm, entity and remote id must each stay one path segment however often a proxy
+/// percent-decodes them (no `/`, `\`, `.`/`..` or control characters, also encoded):
+/// otherwise [`RemoteUrlError::UnsafeSegment`], since a stored id such as `../cld-2/people/p-1`
+/// would point at another customer's record.
+///
 /// ```
 /// use maestrano::idmap::RemoteUrls;
-/// use maestrano::idmap::{Realm, RemoteRef};
+/// use maestrano::idmap::{Realm, RemoteRef, RemoteUrlError};
 ///
 /// let urls = RemoteUrls::new()
 ///     .with_base_url("xero", "https://xero.example/orgs".parse().unwrap());
-/// let remote = RemoteRef::new(Realm::new("xero", "org 1").unwrap(), "Invoices", "a/b").unwrap();
+/// let org = Realm::new("xero", "org 1").unwrap();
+/// let remote = RemoteRef::new(org.clone(), "Invoices", "inv-7").unwrap();
 /// assert_eq!(
 ///     urls.url_of(&remote).unwrap().as_str(),
-///     "https://xero.example/orgs/org%201/invoices/a%2Fb"
+///     "https://xero.example/orgs/org%201/invoices/inv-7"
 /// );
+/// let walk = RemoteRef::new(org, "Invoices", "../org-2/invoices/inv-1").unwrap();
+/// assert!(matches!(urls.url_of(&walk), Err(RemoteUrlError::UnsafeSegment { .. })));
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct RemoteUrls {
@@ -374,6 +393,20 @@ fn under(
     prefix: &[&str],
     remote: &RemoteRef,
 ) -> Result<Url, RemoteUrlError> {
+    let entity = remote.entity().to_lowercase();
+    for (field, value) in [
+        ("realm", remote.realm().realm()),
+        ("entity", entity.as_str()),
+        ("remote_id", remote.remote_id()),
+    ] {
+        if !crate::types::is_safe_segment(value) {
+            return Err(RemoteUrlError::UnsafeSegment {
+                field,
+                remote: remote.clone(),
+                expected: crate::types::SAFE_SEGMENT,
+            });
+        }
+    }
     let mut url = base.clone();
     {
         let mut segments = url
@@ -385,7 +418,7 @@ fn under(
         segments.pop_if_empty();
         segments.extend(prefix);
         segments.push(remote.realm().realm());
-        segments.push(&remote.entity().to_lowercase());
+        segments.push(&entity);
         segments.push(remote.remote_id());
     }
     Ok(url)
@@ -474,12 +507,18 @@ mod tests {
     #[test]
     fn segments_are_percent_encoded() {
         let urls = RemoteUrls::new().with_base_url("p", "https://p.example.test".parse().unwrap());
-        let remote = RemoteRef::new(Realm::new("p", "a b").unwrap(), "E", "../x?y#z").unwrap();
+        let remote = RemoteRef::new(Realm::new("p", "a b").unwrap(), "E", "..x?y#z").unwrap();
         let url = urls.url_of(&remote).unwrap();
-        assert_eq!(
-            url.as_str(),
-            "https://p.example.test/a%20b/e/..%2Fx%3Fy%23z"
-        );
+        assert_eq!(url.as_str(), "https://p.example.test/a%20b/e/..x%3Fy%23z");
         assert_eq!(url.path_segments().unwrap().count(), 3);
+        // Encoding is not enough where a proxy decodes %2F: a walk is refused.
+        let walk = RemoteRef::new(Realm::new("p", "a b").unwrap(), "E", "../x").unwrap();
+        assert!(matches!(
+            urls.url_of(&walk),
+            Err(RemoteUrlError::UnsafeSegment {
+                field: "remote_id",
+                ..
+            })
+        ));
     }
 }

@@ -186,11 +186,13 @@ fn parse_segment(seg: &str, raw: &str) -> Result<Segment, TemplateError> {
         return Ok(Segment::Param(name.to_owned()));
     }
     let decoded = decode_segment(seg);
-    if decoded.contains('\u{FFFD}') || decoded.contains('/') {
-        return Err(err("segments that decode to UTF-8 text without '/'", seg));
-    }
     if decoded == "." || decoded == ".." {
         return Err(err("a path without '.' or '..' segments", raw));
+    }
+    // Every decoding, not only the one the matcher does: a proxy before the app may decode
+    // again, and a configured path must not walk anywhere then.
+    if decoded.contains('\u{FFFD}') || !crate::types::is_safe_segment(seg) {
+        return Err(err(crate::types::SAFE_SEGMENT, seg));
     }
     Ok(Segment::Literal(decoded.into_owned()))
 }

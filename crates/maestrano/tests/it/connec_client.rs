@@ -122,8 +122,10 @@ fn get_and_list_requests_are_exact() {
 #[test]
 fn ids_are_path_segments_and_collections_are_checked() {
     let b = requests();
-    let r = b.get("people", "a b/c?d").unwrap();
-    assert_eq!(r.uri().path(), "/api/v2/cld-dkg601/people/a%20b%2Fc%3Fd");
+    let r = b.get("people", "a b?d#e").unwrap();
+    assert_eq!(r.uri().path(), "/api/v2/cld-dkg601/people/a%20b%3Fd%23e");
+    // A '/' would be sent as %2F, which a proxy that decodes it turns into another path.
+    assert!(b.get("people", "a b/c").is_err());
     for bad in ["People", "../people", "", "people/1", "pe ople"] {
         assert!(
             matches!(
@@ -235,14 +237,19 @@ fn batch_reports_and_version_requests_are_exact() {
 fn next_page_links_are_followed_only_on_the_same_host_and_group() {
     let b = requests();
     let own = b
-        .next_page("https://api-connec.maestrano.com/api/v2/cld-dkg601/people?%24skip=2&%24top=2")
+        .next_page(
+            "people",
+            "https://api-connec.maestrano.com/api/v2/cld-dkg601/people?%24skip=2&%24top=2",
+        )
         .unwrap();
     assert_eq!(
         own.uri(),
         "https://api-connec.maestrano.com/api/v2/cld-dkg601/people?%24skip=2&%24top=2"
     );
     assert_eq!(header(&own, "authorization"), [AUTH]);
-    let relative = b.next_page("/api/v2/cld-dkg601/people?%24skip=4").unwrap();
+    let relative = b
+        .next_page("people", "/api/v2/cld-dkg601/people?%24skip=4")
+        .unwrap();
     assert_eq!(
         relative.uri(),
         "https://api-connec.maestrano.com/api/v2/cld-dkg601/people?%24skip=4"
@@ -257,8 +264,14 @@ fn next_page_links_are_followed_only_on_the_same_host_and_group() {
         "https://api-connec.maestrano.com/api/v2/cld-dkg601/../cld-other/people",
         "https://api-connec.maestrano.com/api/v2/cld-dkg6011/people",
         "//evil.example/api/v2/cld-dkg601/people",
+        // Another collection of the same group, or a walk hidden in encoded separators.
+        "https://api-connec.maestrano.com/api/v2/cld-dkg601/invoices",
+        "/api/v2/cld-dkg601/people/p-1",
+        "/api/v2/cld-dkg601/..%2Fcld-other%2Fpeople",
+        "/api/v2/cld-dkg601/people%2F..%2F..%2Fcld-other%2Fpeople",
+        "/api/v2/cld-dkg601/%2e%2e/cld-other/people",
     ] {
-        let e = b.next_page(foreign).unwrap_err();
+        let e = b.next_page("people", foreign).unwrap_err();
         assert!(
             matches!(e, ConnecError::ForeignNextPage { .. }),
             "{foreign}: {e}"

@@ -178,7 +178,7 @@ async fn remote_urls_for_marketplaces_and_other_providers() {
     for (realm, entity, id) in [
         (&acme, "Invoices", "inv-1"),
         (&bare, "Invoices", "inv-2"),
-        (&xero, "Invoice", "a/b"),
+        (&xero, "Invoice", "a b"),
     ] {
         inv.link(
             &store,
@@ -202,7 +202,7 @@ async fn remote_urls_for_marketplaces_and_other_providers() {
             .unwrap()
             .unwrap()
             .as_str(),
-        "https://go.xero.example/orgs/org%209/invoice/a%2Fb"
+        "https://go.xero.example/orgs/org%209/invoice/a%20b"
     );
     match inv.remote_url(&store, &bare, &urls).await {
         Err(RemoteUrlError::NoConnec { marketplace }) => {

@@ -15,6 +15,7 @@ mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;
 mod outbox;
+mod path_segments;
 mod platform_idp;
 mod platform_sso;
 mod reqwest_adapter;
