@@ -102,6 +102,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod redact;
 mod timestamp;
 mod types;
 

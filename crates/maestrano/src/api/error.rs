@@ -204,3 +204,36 @@ impl fmt::Display for FieldErrors {
         f.write_str(&self.all_messages())
     }
 }
+
+impl ApiError {
+    /// Removes the tenant's credentials (and any that their shape gives away) from every text
+    /// taken from a reply.
+    pub(crate) fn redact(&mut self, r: &crate::redact::Redactor) {
+        match self {
+            Self::Authentication { message, .. } => r.option(message),
+            Self::NotFound { message, .. } | Self::NotCancellable { message, .. } => {
+                r.text(message)
+            }
+            Self::InvalidRequest {
+                param,
+                message,
+                errors,
+                ..
+            } => {
+                r.option(param);
+                r.text(message);
+                for (field, messages) in &mut errors.0 {
+                    r.text(field);
+                    messages.iter_mut().for_each(|m| r.text(m));
+                }
+            }
+            Self::Server {
+                message, excerpt, ..
+            } => {
+                r.option(message);
+                r.option(excerpt);
+            }
+            Self::Rest(e) => e.redact(r),
+        }
+    }
+}

@@ -25,6 +25,7 @@ use super::model::MarketplaceConfig;
 use super::port::Loaded;
 use crate::config::ConfigSource;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse};
+use crate::redact::{Redactor, redact_credentials};
 use crate::types::Secret;
 use crate::types::shown;
 
@@ -346,8 +347,8 @@ pub fn decode_response(response: &HttpResponse) -> Result<Vec<MarketplaceConfig>
         && let Some(error) = map.get("error").filter(|e| !e.is_null())
     {
         let message = match error {
-            Value::String(s) => shown(s),
-            other => shown(&other.to_string()),
+            Value::String(s) => shown(&redact_credentials(s)),
+            other => shown(&redact_credentials(&other.to_string())),
         };
         return Err(DevPlatformError::Rejected { status, message }.into());
     }
@@ -362,7 +363,7 @@ pub fn decode_response(response: &HttpResponse) -> Result<Vec<MarketplaceConfig>
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(shown);
-            let text = String::from_utf8_lossy(&body[..body.len().min(64)]).into_owned();
+            let text = crate::redact::excerpt(body);
             return Err(DevPlatformError::NotJson {
                 status,
                 content_type,
@@ -423,7 +424,18 @@ impl ConfigSource for DevPlatformSource {
             .send(request)
             .await
             .map_err(DevPlatformError::Transport)?;
-        let result = decode_response(&response);
+        // The reply may echo the environment's credentials: none leaves in an error or a log.
+        let result = decode_response(&response).map_err(|mut e| {
+            if let ConfigError::DevPlatform(d) = &mut e {
+                let r = Redactor::new(&self.settings.env_key, &self.settings.env_secret);
+                match d {
+                    DevPlatformError::Rejected { message, .. } => r.text(message),
+                    DevPlatformError::NotJson { excerpt, .. } => r.text(excerpt),
+                    _ => {}
+                }
+            }
+            e
+        });
         match &result {
             Ok(list) => tracing::info!(
                 url = %self.settings.url,

@@ -35,6 +35,7 @@ struct Inner {
     retrier: Option<Retrier>,
     timeout: Option<Duration>,
     max_pages: u32,
+    redactor: crate::redact::Redactor,
 }
 
 /// The Connec! client of one tenant and one group (customer): every request goes to the
@@ -84,6 +85,10 @@ impl ConnecClient {
                 http,
                 retrier: None,
                 max_pages: DEFAULT_MAX_PAGES,
+                redactor: crate::redact::Redactor::new(
+                    tenant.config().api().id().as_str(),
+                    tenant.config().api().key(),
+                ),
             }),
         })
     }
@@ -129,10 +134,28 @@ impl ConnecClient {
         Ok(result?)
     }
 
+    /// Sends `request` and decodes the reply; an error leaves without the tenant's
+    /// credentials, whatever the reply echoed.
+    async fn call<T>(
+        &self,
+        request: HttpRequest,
+        decode: impl FnOnce(&HttpResponse) -> Result<T, ConnecError>,
+    ) -> Result<T, ConnecError> {
+        let result = self.send(request).await.and_then(|r| decode(&r));
+        result.map_err(|e| self.redacted(e))
+    }
+
+    fn redacted(&self, mut e: ConnecError) -> ConnecError {
+        e.redact(&self.inner.redactor);
+        e
+    }
+
     /// One entity of `collection` (`people`, `invoices`, …).
     pub async fn get(&self, collection: &str, id: &str) -> Result<Entity, ConnecError> {
-        let response = self.send(self.requests().get(collection, id)?).await?;
-        decode_entity(&response, collection)
+        self.call(self.requests().get(collection, id)?, |r| {
+            decode_entity(r, collection)
+        })
+        .await
     }
 
     /// One typed entity.
@@ -142,8 +165,10 @@ impl ConnecClient {
 
     /// One page of `collection`.
     pub async fn list(&self, collection: &str, query: &ListQuery) -> Result<Page, ConnecError> {
-        let response = self.send(self.requests().list(collection, query)?).await?;
-        decode_page(&response, collection)
+        self.call(self.requests().list(collection, query)?, |r| {
+            decode_page(r, collection)
+        })
+        .await
     }
 
     /// Every page of `collection`, following `pagination.next` while it stays on the tenant's
@@ -184,10 +209,10 @@ impl ConnecClient {
     /// Creates an entity; returns it as Connec! stored it (with its ids). Never retried once it
     /// may have reached the server.
     pub async fn create(&self, collection: &str, entity: &Entity) -> Result<Entity, ConnecError> {
-        let response = self
-            .send(self.requests().create(collection, entity)?)
-            .await?;
-        decode_entity(&response, collection)
+        self.call(self.requests().create(collection, entity)?, |r| {
+            decode_entity(r, collection)
+        })
+        .await
     }
 
     /// Creates several entities in one request.
@@ -196,10 +221,10 @@ impl ConnecClient {
         collection: &str,
         entities: &[Entity],
     ) -> Result<Vec<Entity>, ConnecError> {
-        let response = self
-            .send(self.requests().create_many(collection, entities)?)
-            .await?;
-        decode_entities(&response, collection)
+        self.call(self.requests().create_many(collection, entities)?, |r| {
+            decode_entities(r, collection)
+        })
+        .await
     }
 
     /// Updates entity `id` with the fields of `entity`.
@@ -209,10 +234,10 @@ impl ConnecClient {
         id: &str,
         entity: &Entity,
     ) -> Result<Entity, ConnecError> {
-        let response = self
-            .send(self.requests().update(collection, id, entity)?)
-            .await?;
-        decode_entity(&response, collection)
+        self.call(self.requests().update(collection, id, entity)?, |r| {
+            decode_entity(r, collection)
+        })
+        .await
     }
 
     /// Creates a typed entity.
@@ -296,16 +321,16 @@ impl ConnecClient {
                         outcomes.push(BatchOutcome {
                             index: offset + k,
                             status: result.status,
-                            result: result.entity(collection),
+                            result: result.entity(collection).map_err(|e| self.redacted(e)),
                         });
                     }
                 }
-                Err(e) if outcomes.is_empty() => return Err(e),
+                Err(e) if outcomes.is_empty() => return Err(self.redacted(e)),
                 Err(e) => {
-                    return Err(ConnecError::BatchIncomplete {
+                    return Err(self.redacted(ConnecError::BatchIncomplete {
                         completed: outcomes,
                         source: Box::new(e),
-                    });
+                    }));
                 }
             }
         }
@@ -318,19 +343,17 @@ impl ConnecClient {
         report: &str,
         params: &[(&str, &str)],
     ) -> Result<Value, ConnecError> {
-        let response = self.send(self.requests().report(report, params)?).await?;
-        decode_report(&response)
+        self.call(self.requests().report(report, params)?, decode_report)
+            .await
     }
 
     /// The version of the tenant's Connec!.
     pub async fn version(&self) -> Result<ConnecVersion, ConnecError> {
-        let response = self.send(self.requests().version()?).await?;
-        decode_version(&response)
+        self.call(self.requests().version()?, decode_version).await
     }
 
     async fn fetch(&self, request: HttpRequest, collection: &str) -> Result<Page, ConnecError> {
-        let response = self.send(request).await?;
-        decode_page(&response, collection)
+        self.call(request, |r| decode_page(r, collection)).await
     }
 }
 

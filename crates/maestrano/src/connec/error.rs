@@ -188,3 +188,43 @@ impl ConnecError {
         }
     }
 }
+
+impl JsonApiError {
+    fn redact(&mut self, r: &crate::redact::Redactor) {
+        for text in [
+            &mut self.id,
+            &mut self.href,
+            &mut self.status,
+            &mut self.code,
+            &mut self.title,
+            &mut self.detail,
+        ] {
+            r.option(text);
+        }
+    }
+}
+
+impl ConnecError {
+    /// Removes the tenant's credentials (and any that their shape gives away) from every text
+    /// taken from a reply, down to the outcomes of a stopped batch.
+    pub(crate) fn redact(&mut self, r: &crate::redact::Redactor) {
+        match self {
+            Self::Authentication { errors, .. } | Self::Api { errors, .. } => {
+                errors.iter_mut().for_each(|e| e.redact(r))
+            }
+            Self::Server { excerpt, .. } => r.text(excerpt),
+            Self::BatchIncomplete { completed, source } => {
+                source.redact(r);
+                for outcome in completed {
+                    if let Err(e) = &mut outcome.result {
+                        e.redact(r);
+                    }
+                }
+            }
+            Self::Rest(e) => e.redact(r),
+            Self::NotConfigured { .. }
+            | Self::ForeignNextPage { .. }
+            | Self::TooManyPages { .. } => {}
+        }
+    }
+}

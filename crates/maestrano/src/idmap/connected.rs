@@ -235,14 +235,15 @@ pub enum RemoteUrlError {
     },
     /// A part of the remote reference cannot be one path segment: stored ids are data, and an
     /// id such as `../cld-2/people/p-1` would point the URL at another customer's record.
-    #[error("the {field} of {remote} cannot go into a URL: expected {expected}")]
+    #[error(
+        "the {field} of {remote} cannot go into a URL: expected {}",
+        crate::types::SAFE_SEGMENT
+    )]
     UnsafeSegment {
         /// `realm`, `entity` or `remote_id`.
         field: &'static str,
         /// The remote entity.
         remote: RemoteRef,
-        /// What a segment must be.
-        expected: &'static str,
     },
     /// The provider's resolver returned no URL for the entity.
     #[error("the URL resolver of provider {provider:?} has no URL for {remote}")]
@@ -403,7 +404,6 @@ fn under(
             return Err(RemoteUrlError::UnsafeSegment {
                 field,
                 remote: remote.clone(),
-                expected: crate::types::SAFE_SEGMENT,
             });
         }
     }

@@ -108,3 +108,19 @@ impl RestError {
         }
     }
 }
+
+impl RestError {
+    /// Removes credentials from every text taken from a reply.
+    pub(crate) fn redact(&mut self, r: &crate::redact::Redactor) {
+        match self {
+            Self::UnexpectedStatus { excerpt, .. } | Self::NotJson { excerpt, .. } => {
+                r.text(excerpt)
+            }
+            Self::InvalidResponse { detail, .. } => r.text(detail),
+            Self::InvalidInput { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::NestingTooDeep { .. }
+            | Self::Transport(_) => {}
+        }
+    }
+}

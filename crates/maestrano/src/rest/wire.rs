@@ -18,9 +18,6 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// fewer than ten levels; a deeper body is refused before it is parsed.
 pub(crate) const MAX_JSON_DEPTH: usize = 64;
 
-/// Longest excerpt of a reply body kept in an error, in characters.
-pub(crate) const EXCERPT_CHARS: usize = 200;
-
 /// `Basic base64(id:key)`, marked sensitive so that `http`'s `Debug` does not print it.
 pub(crate) fn basic_auth(id: &ApiId, key: &Secret) -> HeaderValue {
     let token = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -34,27 +31,7 @@ pub(crate) fn basic_auth(id: &ApiId, key: &Secret) -> HeaderValue {
     value
 }
 
-/// The start of `body` as text for an error message: at most [`EXCERPT_CHARS`] characters,
-/// invalid UTF-8 replaced, control characters (but for spaces) shown as `\u{fffd}`.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
-    let text = String::from_utf8_lossy(head);
-    let mut out: String = text
-        .chars()
-        .take(EXCERPT_CHARS)
-        .map(|c| {
-            if c.is_control() && c != ' ' {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect();
-    if text.chars().count() > EXCERPT_CHARS || head.len() < body.len() {
-        out.push('…');
-    }
-    out
-}
+pub(crate) use crate::redact::excerpt;
 
 /// A check on an untrusted body before it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,15 +128,6 @@ mod tests {
         assert_eq!(v.to_str().unwrap(), "Basic YXBwLTE6azN5");
         assert!(v.is_sensitive());
         assert!(!format!("{v:?}").contains("YXBw"));
-    }
-
-    #[test]
-    fn excerpt_truncates_and_neutralises_controls() {
-        let long = "<html>".repeat(100);
-        let e = excerpt(long.as_bytes());
-        assert_eq!(e.chars().count(), EXCERPT_CHARS + 1);
-        assert!(e.ends_with('…'));
-        assert_eq!(excerpt(b"a\nb\xff"), "a\u{fffd}b\u{fffd}");
     }
 
     #[test]

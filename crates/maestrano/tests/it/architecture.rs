@@ -9,15 +9,25 @@ use std::path::Path;
 /// Each module and the modules it may use. Keep in step with ARCHITECTURE.md.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("types", &[]),
+    ("redact", &["types"]),
     ("timestamp", &["types"]),
     ("ports", &["types"]),
     ("saml", &["ports", "timestamp", "types"]),
     ("routes", &["types"]),
-    ("config", &["ports", "routes", "saml", "timestamp", "types"]),
-    ("rest", &["ports", "types"]),
+    (
+        "config",
+        &["ports", "redact", "routes", "saml", "timestamp", "types"],
+    ),
+    ("rest", &["ports", "redact", "types"]),
     ("sso", &["config", "ports", "saml", "timestamp", "types"]),
-    ("api", &["config", "ports", "rest", "timestamp", "types"]),
-    ("connec", &["config", "ports", "rest", "timestamp", "types"]),
+    (
+        "api",
+        &["config", "ports", "redact", "rest", "timestamp", "types"],
+    ),
+    (
+        "connec",
+        &["config", "ports", "redact", "rest", "timestamp", "types"],
+    ),
     ("idmap", &["config", "ports", "types"]),
     (
         "webhook",

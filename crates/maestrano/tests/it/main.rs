@@ -18,6 +18,7 @@ mod outbox;
 mod path_segments;
 mod platform_idp;
 mod platform_sso;
+mod redaction;
 mod reqwest_adapter;
 mod routes;
 mod saml_check_cli;

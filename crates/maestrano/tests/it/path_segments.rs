@@ -41,12 +41,13 @@ fn as_a_decoding_proxy_sees_it(path: &str) -> String {
         let mut i = 0;
         while i < bytes.len() {
             let hex = |b: u8| (b as char).to_digit(16);
-            if bytes[i] == b'%' && i + 2 < bytes.len() {
-                if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
+            if bytes[i] == b'%'
+                && i + 2 < bytes.len()
+                && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+            {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
             }
             out.push(bytes[i]);
             i += 1;

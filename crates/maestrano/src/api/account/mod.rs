@@ -305,12 +305,15 @@ pub struct AccountClient {
     requests: AccountRequests,
     http: Arc<dyn HttpClient>,
     retrier: Option<Retrier>,
+    redactor: crate::redact::Redactor,
 }
 
 impl AccountClient {
     /// A client for `tenant` over `http`, without retries.
     pub fn new(tenant: Tenant, http: Arc<dyn HttpClient>) -> Self {
+        let api = tenant.config().api();
         Self {
+            redactor: crate::redact::Redactor::new(api.id().as_str(), api.key()),
             requests: AccountRequests::new(&tenant),
             tenant,
             http,
@@ -338,18 +341,35 @@ impl AccountClient {
         Ok(result?)
     }
 
+    /// Sends `request` and decodes the reply; an error leaves without the tenant's
+    /// credentials, whatever the reply echoed.
+    async fn call<T>(
+        &self,
+        request: Result<HttpRequest, ApiError>,
+        decode: impl FnOnce(&HttpResponse) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let result = match request {
+            Ok(request) => self.send(request).await.and_then(|r| decode(&r)),
+            Err(e) => Err(e),
+        };
+        result.map_err(|mut e| {
+            e.redact(&self.redactor);
+            e
+        })
+    }
+
     async fn one<T: AccountObject>(
         &self,
         request: Result<HttpRequest, ApiError>,
     ) -> Result<T, ApiError> {
-        decode_one(&self.send(request?).await?)
+        self.call(request, decode_one).await
     }
 
     async fn list<T: AccountObject>(
         &self,
         request: Result<HttpRequest, ApiError>,
     ) -> Result<Vec<T>, ApiError> {
-        decode_list(&self.send(request?).await?)
+        self.call(request, decode_list).await
     }
 
     /// The bills matching `filter`.
@@ -372,7 +392,8 @@ impl AccountClient {
     /// Cancels a bill; the returned bill is `cancelled`. An invoiced bill cannot be cancelled:
     /// [`ApiError::NotCancellable`].
     pub async fn cancel_bill(&self, id: &BillId) -> Result<Bill, ApiError> {
-        decode_cancelled_bill(&self.send(self.requests.cancel_bill(id)?).await?)
+        self.call(self.requests.cancel_bill(id), decode_cancelled_bill)
+            .await
     }
 
     /// The bills of `bill`'s group created at or after `since` that [match](NewBill::matches)
@@ -419,7 +440,11 @@ impl AccountClient {
         &self,
         id: &RecurringBillId,
     ) -> Result<RecurringBill, ApiError> {
-        decode_cancelled_recurring_bill(&self.send(self.requests.cancel_recurring_bill(id)?).await?)
+        self.call(
+            self.requests.cancel_recurring_bill(id),
+            decode_cancelled_recurring_bill,
+        )
+        .await
     }
 
     /// The groups matching `filter`.
