@@ -638,11 +638,15 @@ fn bill_fields(fields: &Map<String, Value>, errors: &mut Errors) -> Map<String, 
             .as_f64()
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
         {
-            Some(u) if u.is_finite() && u > 0.0 => v
-                .as_number()
-                .cloned()
-                .map(Value::Number)
-                .unwrap_or_else(|| json!(u)),
+            // The platform's column is decimal(10,2) (mno-api-sandbox app/models/bill.rb):
+            // it keeps two decimal places, rounded, and renders what it kept.
+            Some(u) if u.is_finite() && u > 0.0 && u < 99_999_999.995 => {
+                json!((u * 100.0).round() / 100.0)
+            }
+            Some(u) if u.is_finite() && u > 0.0 => {
+                errors.add("units", "is out of range");
+                Value::Null
+            }
             Some(_) => {
                 errors.add("units", "must be greater than 0");
                 Value::Null

@@ -37,9 +37,9 @@ pub use outbox::{
     Backlog, ClaimFound, ClaimedPush, Completion, FailedPush, MAX_CLAIM, MAX_LEASE,
     MAX_PUSH_PAYLOAD_BYTES, OutboxError, PushId, PushIntent, PushOutbox,
 };
-pub(crate) use outbox::{
-    bounded_reason, check_claim, stored_intent, validate_lease, validate_limit,
-};
+pub(crate) use outbox::{bounded_reason, validate_lease, validate_limit};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use outbox::{check_claim, stored_intent};
 
 pub use store::{
     AmbiguousLinks, FieldError, FieldProblem, IdMap, IdMapError, IdMapPage, IdMapStore,

@@ -349,6 +349,7 @@ pub(crate) fn bounded_reason(reason: &str) -> String {
 }
 
 /// An intent read back from a SQL row: its text columns and the payload's JSON text.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn stored_intent(
     local: (String, String),
     realm: (String, String),
@@ -368,6 +369,7 @@ pub(crate) fn stored_intent(
 
 /// Whether `push` still holds its claim, given the stored row's `(claim, failed)` (`None`
 /// when the row is gone).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn check_claim(
     push: &ClaimedPush,
     found: Option<(u64, bool)>,

@@ -551,3 +551,80 @@ fn account_futures_are_send() {
     send(client.list_bills(&Filter::new()));
     send(client.create_bill(&NewBill::new(group(), aud(1), "x")));
 }
+
+/// What the SDK sends and matches is what the platform keeps: bill periods at whole seconds
+/// and `units` with at most two decimals (mno-api-sandbox `app/models/bill.rb`, a
+/// `decimal(10,2)` column and `datetime` columns; `app/views/api/v1/account/bills/*` render
+/// them), so a bill asked for with fractions is recognised in the reply the platform renders.
+#[tokio::test]
+async fn bills_are_sent_and_matched_as_the_platform_keeps_them() {
+    let fake = Arc::new(FakeHttpClient::new());
+    fake.on(
+        Some(http::Method::GET),
+        "https://api-hub.acme.example/api/v1/account/bills?",
+        vec![FakeReply::json(
+            200,
+            fixture("shapes/account/bills-list.json"),
+        )],
+    );
+    fake.on(
+        Some(http::Method::POST),
+        "https://api-hub.acme.example/",
+        vec![FakeReply::json(
+            201,
+            fixture("shapes/account/bill-single.json"),
+        )],
+    );
+    let client = AccountClient::new(acme(), fake.clone());
+    // The period as an app computes it, with fractions; the platform kept 00:00:00 and
+    // 23:59:59 (the vendored reply renders them as `.000Z`).
+    let wanted = NewBill::new(
+        GroupUid::new("cld-4f5d").unwrap(),
+        Money::new(1999, Currency::new("USD").unwrap()),
+        "Extra storage (1.5 GB)",
+    )
+    .units("1.5".parse().unwrap())
+    .period(
+        datetime!(2017-03-01 00:00:00.400 UTC),
+        datetime!(2017-03-31 23:59:59.999999 UTC),
+    );
+    client.create_bill(&wanted).await.unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(fake.requests()[0].body()).unwrap();
+    assert_eq!(sent["period_started_at"], "2017-03-01T00:00:00Z");
+    assert_eq!(sent["period_ended_at"], "2017-03-31T23:59:59Z");
+
+    let found = client
+        .find_bill(&wanted, datetime!(2017-03-27 16:11:22.600 UTC))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the bill the platform kept matches");
+    // The bill was created at 16:11:22 as the platform keeps it; the bound goes down to it.
+    assert!(
+        fake.requests()[1]
+            .uri()
+            .to_string()
+            .ends_with("created_at_after=2017-03-27T16%3A11%3A22Z"),
+        "{}",
+        fake.requests()[1].uri()
+    );
+
+    // Units the platform would round or overflow are refused before anything is sent.
+    let before = fake.requests().len();
+    for units in ["1.333", "0.001", "100000000", "123456789.5"] {
+        let e = client
+            .create_bill(&wanted.clone().units(units.parse().unwrap()))
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("units") && text.contains("decimal(10,2)"),
+            "{units}: {text}"
+        );
+        assert!(text.contains(units), "says what was found: {text}");
+    }
+    assert_eq!(fake.requests().len(), before);
+    for units in ["2.50", "3.000", "99999999.99"] {
+        let bill = wanted.clone().units(units.parse().unwrap());
+        client.create_bill(&bill).await.unwrap();
+    }
+}

@@ -392,3 +392,63 @@ async fn recurring_bills_groups_users_and_resellers() {
     assert_same_shape(&reseller, &shape("account/reseller-single.json"), "$");
     assert_eq!(reseller["data"]["code"], "AU-000001-RSL");
 }
+
+/// The documented double-billing guard, against the simulator's account API, which keeps
+/// bills as the platform does (mno-api-sandbox `app/models/bill.rb`: `datetime` periods and
+/// `created_at` at whole seconds, `units` as `decimal(10,2)`): a create whose reply is lost,
+/// with a period and a clock carrying fractions of a second, is found again, exactly once, so
+/// the app does not bill twice.
+#[tokio::test]
+async fn a_lost_create_is_found_again_although_the_platform_keeps_whole_seconds() {
+    use maestrano::Registry;
+    use maestrano::api::{AccountClient, Currency, Money, NewBill};
+    use maestrano::config::DevPlatformSource;
+    use maestrano::ports::Clock as _;
+    use std::sync::Arc;
+
+    let clock = clock();
+    clock.advance(time::Duration::milliseconds(700));
+    let sim = two(clock.clone(), &app_url()).await;
+    let http: Arc<dyn maestrano::ports::HttpClient> = Arc::new(client());
+    let source = DevPlatformSource::new(sim.dev_platform_settings().unwrap(), http.clone());
+    let registry = Registry::builder(Arc::new(source), clock.clone())
+        .build()
+        .await
+        .unwrap();
+    let a = &sim.marketplaces()[0];
+    let handle = sim.marketplace(&a.key).unwrap();
+    let client = AccountClient::new(registry.with(&a.key).unwrap(), http);
+
+    let start = time::macros::datetime!(2031-02-01 00:00:00.250 UTC);
+    let end = time::macros::datetime!(2031-02-28 23:59:59.999 UTC);
+    let wanted = NewBill::new(
+        "cld-1".parse().unwrap(),
+        Money::new(1250, Currency::new("AUD").unwrap()),
+        "Seats in February",
+    )
+    .units("2.50".parse().unwrap())
+    .period(start, end);
+    // What the app records before sending: "now", with its fractions.
+    let since = clock.now();
+    clock.advance(time::Duration::milliseconds(200));
+    handle.inject_fault(Api::Account, ApiFault::DropAfterHandling, 1);
+    let lost = client.create_bill(&wanted).await.unwrap_err();
+    assert!(lost.outcome_unknown(), "{lost}");
+    assert_eq!(handle.bills().len(), 1, "the bill exists");
+
+    let found = client.find_bill(&wanted, since).await.unwrap();
+    assert_eq!(found.len(), 1, "found once: not created a second time");
+    let kept = &found[0];
+    assert_eq!(
+        kept.period_started_at,
+        Some(time::macros::datetime!(2031-02-01 00:00:00 UTC))
+    );
+    assert_eq!(kept.units, Some("2.5".parse().unwrap()));
+
+    // What the platform would round is refused before anything is sent.
+    let rounded = wanted.clone().units("2.505".parse().unwrap());
+    let e = client.create_bill(&rounded).await.unwrap_err();
+    assert!(e.to_string().contains("decimal(10,2)"), "{e}");
+    assert!(!e.outcome_unknown());
+    assert_eq!(handle.bills().len(), 1);
+}

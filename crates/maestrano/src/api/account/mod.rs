@@ -403,9 +403,11 @@ impl AccountClient {
         bill: &NewBill,
         since: time::OffsetDateTime,
     ) -> Result<Vec<Bill>, ApiError> {
+        // The platform keeps `created_at` at whole seconds: a bill created 0.4 s after a
+        // `since` with fractions is stored before it, so the bound goes down to its second.
         let filter = Filter::new()
             .eq("group_id", bill.group_id())
-            .after("created_at", since);
+            .after("created_at", models::platform_time(since));
         Ok(self
             .list_bills(&filter)
             .await?

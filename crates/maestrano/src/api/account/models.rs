@@ -479,9 +479,46 @@ fn check_price(field: &'static str, cents: i64, allow_zero: bool) -> Result<(), 
     Ok(())
 }
 
+/// `t` as the platform keeps it: whole seconds. Its bill and recurring bill times are Rails
+/// `datetime` columns, stored and rendered without fractions (mno-api-sandbox
+/// `app/models/bill.rb` schema, `app/views/api/v1/account/bills/show.json.json_builder`), so a
+/// time is sent, and compared, at whole seconds: otherwise a bill found after an unknown
+/// outcome would never match the one asked for.
+pub(crate) fn platform_time(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// The largest `units` the platform keeps: its column is `decimal(10,2)`
+/// (mno-api-sandbox `app/models/bill.rb`), so eight digits before the point and two after.
+const MAX_UNITS_MANTISSA: i128 = 99_999_999_99;
+
+/// Checks that the platform keeps `units` as they are: positive, at most two decimal places
+/// (after dropping trailing zeros) and at most 99,999,999.99. A value it would round is
+/// refused rather than rounded here: the quantity billed is the application's decision.
+fn check_units(units: Decimal) -> Result<(), ApiError> {
+    let n = units.normalized();
+    let problem = if !n.is_positive() {
+        Some("a positive quantity")
+    } else if n.scale() > 2 {
+        Some("at most 2 decimal places (the platform keeps units as decimal(10,2))")
+    } else if n.mantissa() * 10i128.pow(u32::from(2 - n.scale())) > MAX_UNITS_MANTISSA {
+        Some("at most 99999999.99 (the platform keeps units as decimal(10,2))")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(expected) => Err(ApiError::Rest(RestError::InvalidInput {
+            field: "units",
+            expected,
+            found: units.to_string(),
+        })),
+    }
+}
+
 fn time_text(field: &'static str, t: Option<OffsetDateTime>) -> Result<Option<String>, ApiError> {
     t.map(|t| {
-        format_timestamp(t).ok_or_else(|| {
+        format_timestamp(platform_time(t)).ok_or_else(|| {
             ApiError::Rest(RestError::InvalidInput {
                 field,
                 expected: "a time between years 0000 and 9999",
@@ -522,13 +559,16 @@ impl NewBill {
         }
     }
 
-    /// The quantity (must be positive).
+    /// The quantity: positive, at most two decimal places and at most 99,999,999.99, what
+    /// the platform's `decimal(10,2)` column keeps; other values are refused when the request
+    /// is built.
     pub fn units(mut self, units: Decimal) -> Self {
         self.units = Some(units);
         self
     }
 
-    /// The period charged (the start must not be after the end).
+    /// The period charged (the start must not be after the end). Sent at whole seconds, as
+    /// the platform keeps it.
     pub fn period(mut self, started_at: OffsetDateTime, ended_at: OffsetDateTime) -> Self {
         self.period_started_at = Some(started_at);
         self.period_ended_at = Some(ended_at);
@@ -557,28 +597,27 @@ impl NewBill {
     }
 
     /// Whether `bill` is what this request creates: same group, amount, currency,
-    /// description, units and period. Used to find out whether a create whose outcome is
-    /// unknown took effect before sending it again.
+    /// description, units and period, compared as the platform keeps them (times at whole
+    /// seconds, units by value). Used to find out whether a create whose outcome is unknown
+    /// took effect before sending it again.
     pub fn matches(&self, bill: &Bill) -> bool {
+        let same_time = |asked: Option<OffsetDateTime>, kept: Option<OffsetDateTime>| {
+            asked.is_none() || asked.map(platform_time) == kept.map(platform_time)
+        };
         bill.group_id == self.group_id
             && bill.price == self.price
             && bill.description.as_deref() == Some(self.description.as_str())
             && bill.units == self.units
-            && (self.period_started_at.is_none()
-                || bill.period_started_at == self.period_started_at)
-            && (self.period_ended_at.is_none() || bill.period_ended_at == self.period_ended_at)
+            && same_time(self.period_started_at, bill.period_started_at)
+            && same_time(self.period_ended_at, bill.period_ended_at)
     }
 
     /// The JSON body, after checking the values.
     pub(crate) fn body(&self) -> Result<Vec<u8>, ApiError> {
         check_price("price_cents", self.price.minor_units(), false)?;
         check_description(&self.description)?;
-        if let Some(u) = self.units.filter(|u| !u.is_positive()) {
-            return Err(ApiError::Rest(RestError::InvalidInput {
-                field: "units",
-                expected: "a positive quantity",
-                found: u.to_string(),
-            }));
+        if let Some(units) = self.units {
+            check_units(units)?;
         }
         if let (Some(s), Some(e)) = (self.period_started_at, self.period_ended_at)
             && s > e
