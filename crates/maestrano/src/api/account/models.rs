@@ -490,7 +490,7 @@ pub(crate) fn platform_time(t: OffsetDateTime) -> OffsetDateTime {
 
 /// The largest `units` the platform keeps: its column is `decimal(10,2)`
 /// (mno-api-sandbox `app/models/bill.rb`), so eight digits before the point and two after.
-const MAX_UNITS_MANTISSA: i128 = 99_999_999_99;
+const MAX_UNITS_MANTISSA: i128 = 9_999_999_999;
 
 /// Checks that the platform keeps `units` as they are: positive, at most two decimal places
 /// (after dropping trailing zeros) and at most 99,999,999.99. A value it would round is
