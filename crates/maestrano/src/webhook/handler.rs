@@ -9,7 +9,7 @@ use tracing::Instrument as _;
 use super::auth::authenticate;
 use super::events::{DEFAULT_MAX_BODY_BYTES, WebhookEvent, parse_notification};
 use crate::config::registry::Registry;
-use crate::routes::{EndpointKind, MatchError, Router, RouterOptions};
+use crate::routes::{EndpointKind, Router, RouterOptions};
 
 /// The application's side of the webhooks: apply each event (scoped to its marketplace).
 ///
@@ -63,10 +63,13 @@ impl WebhookOptions {
 /// user) and Connec! notifications (`POST`), each authenticated with the HTTP Basic
 /// credentials of the tenant its route names.
 ///
-/// Replies: 200 `{"success":true}`; 401 `{"error":"Invalid credentials"}`; 404 for an
-/// unknown route or tenant; 405 with `Allow` for a wrong method; 400 with the reason for a
-/// malformed identifier or body; 413 for a body over the limit; 500 when the application's
-/// sink fails, so that the marketplace retries.
+/// Replies: 200 `{"success":true}`; 401 `{"error":"Invalid credentials"}` for every request
+/// refused before it is authenticated (no such route, a marketplace the app does not serve, a
+/// wrong method, a malformed identifier in the path, missing or wrong credentials): the same
+/// status, headers and body, so a scanner cannot tell which marketplaces an app serves (the
+/// reason is logged); after authentication, 400 with the reason for a malformed body, 413 for
+/// a body over the limit, 404 for a login route, and 500 when the application's sink fails,
+/// so that the marketplace retries.
 pub struct WebhookHandler {
     registry: Arc<Registry>,
     sink: Arc<dyn WebhookSink>,
@@ -144,14 +147,11 @@ impl WebhookHandler {
         let endpoint = match router.match_request(&request) {
             Ok(e) => e,
             Err(e) => {
-                let mut r = error_response(e.status(), &e.to_string());
-                if let MatchError::MethodNotAllowed { allowed } = &e {
-                    let allow: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
-                    if let Ok(v) = http::HeaderValue::from_str(&allow.join(", ")) {
-                        r.headers_mut().insert(http::header::ALLOW, v);
-                    }
-                }
-                return r;
+                // Whatever the path names, an unauthenticated refusal looks the same: a 404
+                // for an unknown marketplace beside a 401 for a known one would list the
+                // tenants the app serves.
+                tracing::warn!(reason = %e, "webhook refused before authentication");
+                return unauthorized();
             }
         };
         let marketplace = endpoint.marketplace.clone();
@@ -191,20 +191,15 @@ impl WebhookHandler {
         let tenant = match self.registry.with(&marketplace) {
             Ok(t) => t,
             Err(_) => {
-                return Err(Box::new(error_response(
-                    StatusCode::NOT_FOUND,
-                    "unknown marketplace",
-                )));
+                tracing::warn!(
+                    "webhook refused before authentication: marketplace left the configuration"
+                );
+                return Err(Box::new(unauthorized()));
             }
         };
         if let Err(e) = authenticate(&tenant, request.headers()) {
             tracing::warn!(reason = %e, "webhook refused: invalid credentials");
-            let mut r = error_response(StatusCode::UNAUTHORIZED, "Invalid credentials");
-            r.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                http::HeaderValue::from_static("Basic realm=\"maestrano\""),
-            );
-            return Err(Box::new(r));
+            return Err(Box::new(unauthorized()));
         }
         Ok(match endpoint.kind {
             EndpointKind::GroupDestroyed { group } => WebhookEvent::GroupDestroyed {
@@ -242,4 +237,14 @@ impl WebhookHandler {
             }
         })
     }
+}
+
+/// The one answer to every request refused before authentication.
+fn unauthorized() -> Response<Vec<u8>> {
+    let mut r = error_response(StatusCode::UNAUTHORIZED, "Invalid credentials");
+    r.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"maestrano\""),
+    );
+    r
 }

@@ -232,7 +232,7 @@ async fn every_refusal_has_its_status() {
                 Some(&auth),
                 vec![],
             ),
-            404,
+            401,
         ),
         (
             request(
@@ -241,7 +241,7 @@ async fn every_refusal_has_its_status() {
                 Some(&auth),
                 vec![],
             ),
-            405,
+            401,
         ),
         (
             request(
@@ -250,7 +250,7 @@ async fn every_refusal_has_its_status() {
                 Some(&auth),
                 vec![],
             ),
-            400,
+            401,
         ),
         (
             request(
@@ -259,7 +259,7 @@ async fn every_refusal_has_its_status() {
                 Some(&auth),
                 vec![],
             ),
-            400,
+            401,
         ),
         (
             request(
@@ -297,7 +297,7 @@ async fn every_refusal_has_its_status() {
             ),
             404,
         ),
-        (request("DELETE", "/elsewhere", Some(&auth), vec![]), 404),
+        (request("DELETE", "/elsewhere", Some(&auth), vec![]), 401),
         (
             request(
                 "DELETE",
@@ -330,9 +330,6 @@ async fn every_refusal_has_its_status() {
         let what = format!("{} {}", req.method(), req.uri());
         let r = handler.handle(req).await;
         assert_eq!(r.status().as_u16(), status, "{what}");
-        if status == 405 {
-            assert_eq!(r.headers()["allow"], "DELETE");
-        }
         assert!(body_json(&r)["error"].is_string(), "{what}");
     }
     // Refusals explain without echoing the body (notifications carry personal data).
@@ -606,7 +603,11 @@ async fn end_to_end_over_loopback() {
     )
     .await
     .unwrap();
-    assert_eq!(wrong.status(), 405);
+    assert_eq!(
+        wrong.status(),
+        401,
+        "refused before authentication, like any other"
+    );
     assert_eq!(sink.events.lock().unwrap().len(), 2);
     server.abort();
 }
@@ -650,4 +651,98 @@ async fn both_ledgers_refuse_oversized_kinds_and_ids_alike() {
             ));
         }
     }
+}
+
+/// A scanner without the credentials learns nothing about which marketplaces an app serves:
+/// a path naming an unknown marketplace, a served one (without, with wrong, or with another
+/// marketplace's credentials), a wrong method, a malformed id and a path that is no route get
+/// the same status, headers and body (issue 15).
+#[tokio::test]
+async fn unauthenticated_refusals_are_alike_for_served_and_unknown_marketplaces() {
+    let sink = Arc::new(Sink::default());
+    let handler = WebhookHandler::new(two().await, sink.clone());
+    let sandbox = basic("app-1a2b", SANDBOX_KEY);
+    let wrong = basic("app-3c4d", "not-the-key");
+    let probes = [
+        (
+            "DELETE",
+            "/mno-enterprise/maestrano-uat/account/group/cld-1",
+            None,
+        ),
+        (
+            "DELETE",
+            "/mno-enterprise/maestrano-uat/account/group/cld-1",
+            Some(wrong.as_str()),
+        ),
+        (
+            "DELETE",
+            "/mno-enterprise/maestrano-uat/account/group/cld-1",
+            Some(sandbox.as_str()),
+        ),
+        (
+            "DELETE",
+            "/mno-enterprise/not-served/account/group/cld-1",
+            None,
+        ),
+        (
+            "DELETE",
+            "/mno-enterprise/not-served/account/group/cld-1",
+            Some(wrong.as_str()),
+        ),
+        ("POST", "/mno-enterprise/maestrano-uat/connec/receive", None),
+        ("POST", "/mno-enterprise/not-served/connec/receive", None),
+        (
+            "GET",
+            "/mno-enterprise/maestrano-uat/account/group/cld-1",
+            None,
+        ),
+        (
+            "GET",
+            "/mno-enterprise/not-served/account/group/cld-1",
+            None,
+        ),
+        (
+            "DELETE",
+            "/mno-enterprise/maestrano-uat/account/group/..",
+            None,
+        ),
+        (
+            "DELETE",
+            "/mno-enterprise/not-served/account/group/..",
+            None,
+        ),
+        ("DELETE", "/wp-admin/setup.php", None),
+    ];
+    let mut answers = Vec::new();
+    for (method, path, auth) in probes {
+        let r = handler
+            .handle(request(method, path, auth, b"{}".to_vec()))
+            .await;
+        let mut headers: Vec<(String, Vec<u8>)> = r
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        headers.sort();
+        answers.push((
+            (method, path, auth.is_some()),
+            r.status().as_u16(),
+            headers,
+            r.into_body(),
+        ));
+    }
+    let (_, status, headers, body) = &answers[0];
+    assert_eq!(*status, 401);
+    assert_eq!(
+        body_json(&http::Response::new(body.clone()))["error"],
+        "Invalid credentials"
+    );
+    for (probe, s, h, b) in &answers[1..] {
+        assert_eq!(
+            (s, h, b),
+            (status, headers, body),
+            "{probe:?} answers differently"
+        );
+    }
+    assert!(sink.events.lock().unwrap().is_empty());
 }
