@@ -270,3 +270,31 @@ fn configured_paths_that_walk_after_decoding_are_refused() {
         .build()
         .unwrap();
 }
+
+#[test]
+fn account_api_ids_cannot_carry_a_walk() {
+    use maestrano::{BillId, RecurringBillId, ResellerUid, UserUid};
+    for walk in [
+        "..",
+        "../bill-2",
+        "..%2Fbill-2",
+        "bill-1%2F..",
+        "a\\b",
+        "%2e%2e",
+    ] {
+        assert!(BillId::new(walk).is_err(), "{walk}");
+        assert!(RecurringBillId::new(walk).is_err(), "{walk}");
+        assert!(GroupUid::new(walk).is_err(), "{walk}");
+        assert!(UserUid::new(walk).is_err(), "{walk}");
+        assert!(ResellerUid::new(walk).is_err(), "{walk}");
+    }
+    // What an id may hold goes into the account API path as it is.
+    let requests = maestrano::__private::AccountRequests::new(&tenant());
+    let r = requests
+        .get_bill(&BillId::new("bill-1.v2~x").unwrap())
+        .unwrap();
+    assert_eq!(
+        as_a_decoding_proxy_sees_it(r.uri().path()),
+        "/api/v1/account/bills/bill-1.v2~x"
+    );
+}
