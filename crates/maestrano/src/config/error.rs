@@ -74,6 +74,20 @@ pub enum ConfigError {
     /// No tenant has the given API credentials.
     #[error("no marketplace has these API credentials")]
     UnknownCredentials,
+    /// A host the SDK sends the tenant's credentials, its users' logins or its customers'
+    /// data to is plain `http://` off this machine; allowed only for the marketplaces named
+    /// by [`RegistryBuilder::insecure_allow_plain_http`](super::RegistryBuilder::insecure_allow_plain_http).
+    #[error(
+        "marketplace {marketplace}: {field}: expected an https URL (plain http only on loopback, or with insecure_allow_plain_http), found {found}"
+    )]
+    PlainHttp {
+        /// The tenant.
+        marketplace: crate::types::MarketplaceKey,
+        /// `api.host`, `connec.host` or `sso.idp`.
+        field: &'static str,
+        /// The URL's origin.
+        found: String,
+    },
     /// The marketplaces' paths overlap, so a request could reach two tenants; the set is
     /// refused as a whole (a refresh keeps serving the previous one).
     #[error("the marketplaces' routes conflict: {0}")]

@@ -120,6 +120,9 @@ impl Snapshot {
         origin: SnapshotOrigin,
     ) -> Result<Self, ConfigError> {
         check_set(&configs)?;
+        for config in &configs {
+            check_transport(config, &policies.plain_http)?;
+        }
         // A set whose tenant paths overlap would make every request ambiguous for the webhook
         // handler and the SSO routes: refuse it here, so that a refresh keeps the last good set.
         Router::new(
@@ -151,6 +154,52 @@ impl Snapshot {
 struct Policies {
     default: Option<SamlPolicy>,
     per_tenant: HashMap<MarketplaceKey, SamlPolicy>,
+    plain_http: std::collections::HashSet<MarketplaceKey>,
+}
+
+/// Whether `url` is on this machine: `localhost` (and `*.localhost`, RFC 6761), 127.0.0.0/8
+/// or `::1`. Plain HTTP there never crosses a network.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Refuses a tenant whose credential-bearing hosts are plain HTTP off this machine, unless
+/// the app named it in `allowed`. Checked here rather than when parsing: a configuration is
+/// data (the platform's own sandbox answers on `http://`), the registry decides what it
+/// serves.
+fn check_transport(
+    config: &MarketplaceConfig,
+    allowed: &std::collections::HashSet<MarketplaceKey>,
+) -> Result<(), ConfigError> {
+    if allowed.contains(config.marketplace()) {
+        return Ok(());
+    }
+    let hosts = [
+        ("api.host", Some(config.api().host())),
+        ("connec.host", config.connec().map(|c| c.host())),
+        ("sso.idp", Some(config.sso().idp())),
+    ];
+    for (field, url) in hosts {
+        if let Some(url) = url
+            && url.scheme() == "http"
+            && !is_loopback(url)
+        {
+            return Err(ConfigError::PlainHttp {
+                marketplace: config.marketplace().clone(),
+                field,
+                found: url.origin().ascii_serialization(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a successful refresh changed.
@@ -282,6 +331,17 @@ impl RegistryBuilder {
     /// The SAML policy of one tenant, overriding any set in its configuration.
     pub fn saml_policy(mut self, marketplace: MarketplaceKey, policy: SamlPolicy) -> Self {
         self.policies.per_tenant.insert(marketplace, policy);
+        self
+    }
+
+    /// `insecure_allow_plain_http`: serve `marketplace` although its `api.host`,
+    /// `connec.host` or `sso.idp` is plain `http://` on a host other than loopback. Off by
+    /// default, since the tenant's credentials, its users' logins and its customers' data
+    /// would cross the network in clear; for a platform sandbox served over plain HTTP only
+    /// (such as `http://api-sandbox.maestrano.io`). Without it such a tenant makes the load
+    /// fail with [`ConfigError::PlainHttp`].
+    pub fn insecure_allow_plain_http(mut self, marketplace: MarketplaceKey) -> Self {
+        self.policies.plain_http.insert(marketplace);
         self
     }
 
@@ -722,6 +782,7 @@ mod tests {
         let policies = Policies {
             default: Some(strict.clone()),
             per_tenant: [(MarketplaceKey::new("c").unwrap(), tenant_override.clone())].into(),
+            ..Policies::default()
         };
         let s = Snapshot::build(
             vec![

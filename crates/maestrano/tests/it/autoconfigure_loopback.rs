@@ -90,6 +90,8 @@ async fn autoconfigure_over_loopback_then_a_refused_refresh() {
     .unwrap();
     let source = DevPlatformSource::new(settings, client());
     let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
+        // The platform sandbox of the conformance data answers on plain http.
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .build()
         .await
         .unwrap();

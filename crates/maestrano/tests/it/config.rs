@@ -399,6 +399,8 @@ async fn secrets_never_show_in_debug_or_errors() {
         Arc::new(source),
         Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
     )
+    // The platform sandbox of the conformance data answers on plain http.
+    .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
     .build()
     .await
     .unwrap();
@@ -1005,6 +1007,8 @@ async fn reverse_lookup_by_credentials() {
         Arc::new(source),
         Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
     )
+    // The platform sandbox of the conformance data answers on plain http.
+    .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
     .build()
     .await
     .unwrap();
@@ -1110,6 +1114,8 @@ async fn the_cache_keeps_the_platform_reply_and_a_bad_cache_is_no_configuration(
     let clock = Arc::new(ManualClock::new(datetime!(2026-12-01 09:00 UTC)));
     let source = Arc::new(DevPlatformSource::new(settings(), fake));
     Registry::builder(source, clock.clone())
+        // The platform sandbox of the conformance data answers on plain http.
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .cache(cache.clone())
         .build()
         .await
@@ -1136,6 +1142,7 @@ async fn the_cache_keeps_the_platform_reply_and_a_bad_cache_is_no_configuration(
         Arc::new(DevPlatformSource::new(settings(), fake))
     };
     let registry = Registry::builder(down(), clock.clone())
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .cache(cache.clone())
         .build()
         .await
@@ -1156,6 +1163,7 @@ async fn the_cache_keeps_the_platform_reply_and_a_bad_cache_is_no_configuration(
 
     // Older than the maximum age (7 days unless set): not served.
     let e = Registry::builder(down(), clock.clone())
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .cache(cache.clone())
         .cache_max_age(time::Duration::seconds(29))
         .build()
@@ -1172,6 +1180,7 @@ async fn the_cache_keeps_the_platform_reply_and_a_bad_cache_is_no_configuration(
         .await
         .unwrap();
     let e = Registry::builder(down(), clock.clone())
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .cache(cache.clone())
         .build()
         .await
@@ -1179,6 +1188,7 @@ async fn the_cache_keeps_the_platform_reply_and_a_bad_cache_is_no_configuration(
     assert!(matches!(e, ConfigError::DevPlatform(_)), "{e:?}");
     std::fs::write(cache.path(), b"{ damaged").unwrap();
     let e = Registry::builder(down(), clock)
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .cache(cache)
         .build()
         .await
@@ -1222,4 +1232,106 @@ async fn the_refresher_drives_refreshes_and_stops_on_drop() {
         calls,
         "stopped on drop"
     );
+}
+
+/// Plain `http://` for the hosts that get the tenant's credentials, logins or data is served
+/// only on loopback or for a marketplace the app names (issue 15): the conformance data's
+/// sandbox marketplace (`connec.host` `http://connec.maestrano.io`) is refused by default,
+/// naming the field; its `http://localhost` hosts and the simulator's loopback stay loadable.
+#[tokio::test]
+async fn plain_http_hosts_off_this_machine_are_refused_unless_named_insecure() {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-12-01 09:00 UTC)));
+    let two = || {
+        Arc::new(
+            StaticSource::from_json_file(format!(
+                "{DATA}shapes/dev-platform/marketplaces-two.json"
+            ))
+            .unwrap(),
+        )
+    };
+    let e = Registry::builder(two(), clock.clone())
+        .build()
+        .await
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("mno-sandbox") && text.contains("connec.host") && text.contains("https"),
+        "{text}"
+    );
+    // Naming another marketplace does not help.
+    let other = Registry::builder(two(), clock.clone())
+        .insecure_allow_plain_http(MarketplaceKey::new("maestrano-uat").unwrap())
+        .build()
+        .await;
+    assert!(other.is_err());
+    Registry::builder(two(), clock.clone())
+        .insecure_allow_plain_http(MarketplaceKey::new("mno-sandbox").unwrap())
+        .build()
+        .await
+        .unwrap();
+
+    let on = |api: &str, idp: &str, connec: &str| {
+        MarketplaceConfig::builder("acme-corp")
+            .app_host("http://app.example.com")
+            .api_id("app-1")
+            .api_key(Secret::new("k"))
+            .api_host(api)
+            .sso_idp(idp)
+            .x509_fingerprint("01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36")
+            .connec_host(connec)
+            .build()
+            .unwrap()
+    };
+    for (api, idp, connec, ok) in [
+        (
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9",
+            true,
+        ),
+        (
+            "http://api.localhost",
+            "https://idp.example.com",
+            "https://c.example.com",
+            true,
+        ),
+        (
+            "https://api.example.com",
+            "https://idp.example.com",
+            "https://c.example.com",
+            true,
+        ),
+        (
+            "http://api.example.com",
+            "https://idp.example.com",
+            "https://c.example.com",
+            false,
+        ),
+        (
+            "https://api.example.com",
+            "http://idp.example.com",
+            "https://c.example.com",
+            false,
+        ),
+        (
+            "https://api.example.com",
+            "https://idp.example.com",
+            "http://10.0.0.7",
+            false,
+        ),
+        (
+            "https://api.example.com",
+            "https://idp.example.com",
+            "http://localhost.evil.example",
+            false,
+        ),
+    ] {
+        let built = Registry::builder(
+            Arc::new(StaticSource::from_configs([on(api, idp, connec)]).unwrap()),
+            clock.clone(),
+        )
+        .build()
+        .await;
+        assert_eq!(built.is_ok(), ok, "{api} {idp} {connec}: {built:?}");
+    }
 }

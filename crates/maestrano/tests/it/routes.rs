@@ -495,6 +495,8 @@ async fn the_registry_builds_a_router_and_lists_each_tenants_routes() {
         StaticSource::from_json_file(format!("{DATA}shapes/dev-platform/marketplaces-two.json"))
             .unwrap();
     let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
+        // The platform sandbox of the conformance data answers on plain http.
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .build()
         .await
         .unwrap();

@@ -45,6 +45,8 @@ async fn registry_from(json: &str) -> Arc<Registry> {
             Arc::new(StaticSource::from_json(json).unwrap()),
             Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
         )
+        // The platform sandbox of the conformance data answers on plain http.
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
         .build()
         .await
         .unwrap(),
