@@ -84,13 +84,16 @@ fn in_utc(v: OffsetDateTime) -> Option<Option<OffsetDateTime>> {
 /// Writes a timestamp in UTC as RFC 3339 with a `Z` and whole seconds. A time whose UTC
 /// date falls outside years 1 to 9999 is written as the nearest of those bounds.
 pub fn format_utc(t: OffsetDateTime) -> String {
-    let t = t
-        .checked_to_offset(UtcOffset::UTC)
-        .unwrap_or(if t.year() > 0 {
-            time::macros::datetime!(9999-12-31 23:59:59 UTC)
-        } else {
-            time::macros::datetime!(0001-01-01 00:00:00 UTC)
-        });
+    const FIRST: OffsetDateTime = time::macros::datetime!(0001-01-01 00:00:00 UTC);
+    const LAST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+    // `time` holds years -9999 to 9999: a UTC year of 0 or less converts fine but must still
+    // be clamped (both parsers read year 0000 and negative years as "no date").
+    let t = match t.checked_to_offset(UtcOffset::UTC) {
+        Some(utc) if utc.year() >= 1 => utc,
+        Some(_) => FIRST,
+        None if t.year() > 0 => LAST,
+        None => FIRST,
+    };
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         t.year(),
@@ -118,6 +121,14 @@ mod tests {
     fn formatting_saturates_instead_of_panicking() {
         let late = time::macros::datetime!(9999-12-31 23:00 -05:00);
         assert_eq!(format_utc(late), "9999-12-31T23:59:59Z");
+        // Found by the `timestamp` fuzz target: years 0 and below were written as they are.
+        for early in [
+            time::macros::datetime!(-1118-03-11 5:39:27 +05:32:15),
+            time::macros::datetime!(0000-12-31 23:59:59 UTC),
+            time::macros::datetime!(0001-01-01 00:30 +01:00),
+        ] {
+            assert_eq!(format_utc(early), "0001-01-01T00:00:00Z", "{early}");
+        }
         assert_eq!(format_rfc3339(late), None);
     }
 
