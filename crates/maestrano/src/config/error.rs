@@ -76,7 +76,7 @@ pub enum ConfigError {
     UnknownCredentials,
     /// A host the SDK sends the tenant's credentials, its users' logins or its customers'
     /// data to is plain `http://` off this machine; allowed only for the marketplaces named
-    /// by [`RegistryBuilder::insecure_allow_plain_http`](super::RegistryBuilder::insecure_allow_plain_http).
+    /// by [`RegistryBuilder::insecure_allow_plain_http`](crate::RegistryBuilder::insecure_allow_plain_http).
     #[error(
         "marketplace {marketplace}: {field}: expected an https URL (plain http only on loopback, or with insecure_allow_plain_http), found {found}"
     )]
