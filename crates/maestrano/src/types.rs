@@ -336,10 +336,16 @@ const MAX_ENCODING_LAYERS: usize = 3;
 /// raw text: no `/` or `\`, no control character, not `.` or `..` (also before a `;` path
 /// parameter, which some servers strip).
 pub(crate) fn is_safe_segment(value: &str) -> bool {
+    fully_decoded(value).is_some()
+}
+
+/// `value` percent-decoded until nothing changes, when every layer on the way is a harmless
+/// segment (see [`is_safe_segment`]); `None` otherwise, or past [`MAX_ENCODING_LAYERS`].
+fn fully_decoded(value: &str) -> Option<String> {
     if value.is_empty() || value.len() > 255 {
-        return false;
+        return None;
     }
-    let mut layer = std::borrow::Cow::Borrowed(value);
+    let mut layer = value.to_owned();
     for _ in 0..=MAX_ENCODING_LAYERS {
         let dots = layer.split(';').next().unwrap_or_default();
         if dots.is_empty()
@@ -349,19 +355,19 @@ pub(crate) fn is_safe_segment(value: &str) -> bool {
                 .chars()
                 .any(|c| c == '/' || c == '\\' || c.is_control())
         {
-            return false;
+            return None;
         }
-        let decoded = match percent_encoding::percent_decode_str(&layer).decode_utf8() {
-            Ok(decoded) => decoded.into_owned(),
-            // A layer that decodes to bytes no text holds is not a segment any server agrees on.
-            Err(_) => return false,
-        };
-        if decoded == *layer {
-            return true;
+        // A layer that decodes to bytes no text holds is not a segment any server agrees on.
+        let decoded = percent_encoding::percent_decode_str(&layer)
+            .decode_utf8()
+            .ok()?
+            .into_owned();
+        if decoded == layer {
+            return Some(layer);
         }
-        layer = std::borrow::Cow::Owned(decoded);
+        layer = decoded;
     }
-    false
+    None
 }
 
 /// The segments of a URL path (`/a/b` → `a`, `b`), each fully decoded, or `None` when one is
@@ -371,24 +377,7 @@ pub(crate) fn decoded_segments(path: &str) -> Option<Vec<String>> {
     if rest.is_empty() {
         return Some(Vec::new());
     }
-    rest.split('/')
-        .map(|segment| {
-            if !is_safe_segment(segment) {
-                return None;
-            }
-            let mut layer = segment.to_owned();
-            loop {
-                let decoded = percent_encoding::percent_decode_str(&layer)
-                    .decode_utf8()
-                    .ok()?
-                    .into_owned();
-                if decoded == layer {
-                    return Some(layer);
-                }
-                layer = decoded;
-            }
-        })
-        .collect()
+    rest.split('/').map(fully_decoded).collect()
 }
 
 #[cfg(test)]

@@ -348,10 +348,7 @@ impl AccountClient {
         request: Result<HttpRequest, ApiError>,
         decode: impl FnOnce(&HttpResponse) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let result = match request {
-            Ok(request) => self.send(request).await.and_then(|r| decode(&r)),
-            Err(e) => Err(e),
-        };
+        let result = async { decode(&self.send(request?).await?) }.await;
         result.map_err(|mut e| {
             e.redact(&self.redactor);
             e
