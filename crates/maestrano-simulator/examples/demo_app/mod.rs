@@ -24,7 +24,7 @@ use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource};
 use maestrano::routes::{EndpointKind, RouterOptions};
 use maestrano::saml::{IdentityMode, SsoLogin};
 use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError, SsoSession};
-use maestrano::webhook::{DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
+use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
 use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid};
 
 /// The cookie holding the app's session id.
@@ -205,16 +205,24 @@ impl WebhookSink for Applier {
                 notification,
             } => {
                 for (kind, entity) in notification.entities() {
-                    if kind != "invoices"
-                        || self
-                            .ledger
-                            .already_applied(&marketplace, kind, entity)
-                            .await?
-                    {
+                    if kind != "invoices" {
                         continue;
                     }
+                    // Claimed before applying: a retry racing this delivery waits (503).
+                    let claim = match self
+                        .ledger
+                        .claim(&marketplace, kind, entity, self.clock.now())
+                        .await?
+                    {
+                        Delivery::Apply(claim) => claim,
+                        Delivery::Busy(busy) => return Err(Box::new(busy)),
+                        Delivery::AlreadyApplied | Delivery::Stale | Delivery::Untracked => {
+                            continue;
+                        }
+                    };
                     let (Some(group), Some(connec_id)) = (entity.group_id(), entity.connec_id())
                     else {
+                        claim.release().await?;
                         continue;
                     };
                     let remote = RemoteRef::new(
@@ -223,6 +231,7 @@ impl WebhookSink for Applier {
                         connec_id,
                     )?;
                     let Some(link) = self.id_map.find_remote(&remote).await? else {
+                        claim.release().await?;
                         continue;
                     };
                     let status = entity
@@ -238,9 +247,7 @@ impl WebhookSink for Applier {
                         }
                         db.applied_notifications += 1;
                     }
-                    self.ledger
-                        .record_applied(&marketplace, kind, entity, &link.local, self.clock.now())
-                        .await?;
+                    claim.complete().await?;
                 }
             }
             other => return Err(format!("unexpected event {}", other.name()).into()),
@@ -286,7 +293,7 @@ impl DemoApp {
         let applier = Applier {
             db: db.clone(),
             id_map: id_map.clone(),
-            ledger: DeliveryLedger::on_id_map(id_map.clone()),
+            ledger: DeliveryLedger::in_memory(),
             clock: clock.clone(),
         };
         let webhooks = WebhookHandler::new(Arc::new(registry.clone()), Arc::new(applier));

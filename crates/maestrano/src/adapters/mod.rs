@@ -8,6 +8,7 @@
 //! | [`Refresher`] | drives [`Registry::refresh_if_stale`](crate::Registry::refresh_if_stale) | `tokio` |
 //! | [`SqliteStore`], [`PostgresStore`] | [`ConfigCache`](crate::config::ConfigCache) | `sqlite`, `postgres` |
 //! | [`PostgresStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`SingleUseStore`](crate::ports::SingleUseStore) | `postgres` |
+//! | [`SqliteStore`], [`PostgresStore`] | [`DeliveryStore`](crate::webhook::DeliveryStore) (the delivery ledger) | `sqlite`, `postgres` |
 //! | [`RedisStore`] | [`SingleUseStore`](crate::ports::SingleUseStore) | `redis` |
 
 #[cfg(feature = "postgres")]

@@ -28,6 +28,7 @@ use crate::idmap::{
     IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
 };
 use crate::ports::{OnceKey, SingleUseError, SingleUseStore};
+use crate::webhook::{DeliveryKey, DeliveryOutcome, DeliveryRecord, DeliveryStep, DeliveryStore};
 
 use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, cache_error, single_use_error};
 
@@ -132,6 +133,20 @@ const MIGRATIONS: &[Migration] = &[
             CREATE INDEX maestrano_push_outbox_failed
                 ON {p}maestrano_push_outbox (provider, realm, failed_at, id)
                 WHERE failed_at IS NOT NULL;
+        "#,
+    },
+    Migration {
+        version: 5,
+        name: "the delivery ledger",
+        sql: r#"
+            CREATE TABLE {p}maestrano_deliveries (
+                marketplace TEXT COLLATE "C" NOT NULL,
+                grp TEXT COLLATE "C" NOT NULL,
+                kind TEXT COLLATE "C" NOT NULL,
+                connec_id TEXT COLLATE "C" NOT NULL,
+                record TEXT NOT NULL,
+                PRIMARY KEY (marketplace, grp, kind, connec_id)
+            );
         "#,
     },
 ];
@@ -261,12 +276,16 @@ pub(super) struct Sql {
     once_purge: String,
     cache_load: String,
     cache_save: String,
+    delivery_seed: String,
+    delivery_lock: String,
+    delivery_save: String,
 }
 
 impl Sql {
     fn new(p: &str) -> Self {
         let t = format!("{p}maestrano_id_maps");
         let r = format!("{p}maestrano_single_use");
+        let d = format!("{p}maestrano_deliveries");
         let select = format!("SELECT {COLUMNS} FROM {t}");
         Self {
             links_of: format!(
@@ -348,6 +367,22 @@ impl Sql {
                  RETURNING expires_at > $4"
             ),
             once_purge: format!("DELETE FROM {r} WHERE expires_at <= $1"),
+            // A missing record is first inserted empty, so that the row lock below always
+            // has a row to hold: two instances claiming a new entity at once queue on it.
+            delivery_seed: format!(
+                "INSERT INTO {d} (marketplace, grp, kind, connec_id, record)
+                 VALUES ($1, $2, $3, $4, '{{}}')
+                 ON CONFLICT (marketplace, grp, kind, connec_id) DO NOTHING"
+            ),
+            delivery_lock: format!(
+                "SELECT record FROM {d}
+                 WHERE marketplace = $1 AND grp = $2 AND kind = $3 AND connec_id = $4
+                 FOR UPDATE"
+            ),
+            delivery_save: format!(
+                "UPDATE {d} SET record = $5
+                 WHERE marketplace = $1 AND grp = $2 AND kind = $3 AND connec_id = $4"
+            ),
             cache_load: format!(
                 "SELECT document, saved_at FROM {p}maestrano_config_cache WHERE name = 'default'"
             ),
@@ -988,6 +1023,51 @@ impl SingleUseStore for PostgresStore {
             Some(row) => row.try_get::<_, bool>(0).map_err(err)?,
             None => false,
         })
+    }
+}
+
+/// The delivery ledger's records, one row per entity, each step under the row's lock
+/// (`SELECT … FOR UPDATE` in one transaction): instances on one database queue per entity.
+#[async_trait]
+impl DeliveryStore for PostgresStore {
+    async fn apply(
+        &self,
+        key: &DeliveryKey,
+        step: &DeliveryStep,
+    ) -> Result<DeliveryOutcome, IdMapError> {
+        let err = |e| IdMapError::store("apply a delivery step", e);
+        let mut client = self.client("apply a delivery step").await?;
+        let tx = client.transaction().await.map_err(err)?;
+        let keys: [&(dyn ToSql + Sync); 4] = [
+            &key.marketplace().as_str(),
+            &key.group(),
+            &key.kind(),
+            &key.connec_id(),
+        ];
+        let seed = tx
+            .prepare_cached(&self.sql.delivery_seed)
+            .await
+            .map_err(err)?;
+        tx.execute(&seed, &keys).await.map_err(err)?;
+        let lock = tx
+            .prepare_cached(&self.sql.delivery_lock)
+            .await
+            .map_err(err)?;
+        let row = tx.query_one(&lock, &keys).await.map_err(err)?;
+        let stored: String = row.try_get(0).map_err(err)?;
+        let (outcome, changed) = step.run(Some(DeliveryRecord::decode(&stored)?));
+        if let Some(record) = changed {
+            let save = tx
+                .prepare_cached(&self.sql.delivery_save)
+                .await
+                .map_err(err)?;
+            let text = record.encode();
+            tx.execute(&save, &[keys[0], keys[1], keys[2], keys[3], &text])
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(outcome)
     }
 }
 

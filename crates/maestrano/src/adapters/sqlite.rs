@@ -1,4 +1,5 @@
-//! [`SqliteStore`]: the identity map and the single-use store in SQLite (feature `sqlite`).
+//! [`SqliteStore`]: the identity map, the single-use store and the delivery ledger in SQLite
+//! (feature `sqlite`).
 //!
 //! SQLite is compiled into the crate (rusqlite's `bundled`), so no system library is needed.
 //! The store is a file (shared by every process that opens it: several application instances
@@ -26,6 +27,7 @@ use crate::idmap::{
     IdMap, IdMapError, IdMapPage, IdMapStore, LocalRef, PageRequest, Realm, RemoteRef,
 };
 use crate::ports::{OnceKey, SingleUseError, SingleUseStore};
+use crate::webhook::{DeliveryKey, DeliveryOutcome, DeliveryRecord, DeliveryStep, DeliveryStore};
 
 use super::{DEFAULT_PURGE_INTERVAL, Migration, SchemaTooNew, cache_error, single_use_error};
 
@@ -126,6 +128,20 @@ const MIGRATIONS: &[Migration] = &[
             CREATE INDEX maestrano_push_outbox_failed
                 ON maestrano_push_outbox (provider, realm, failed_at, id)
                 WHERE failed_at IS NOT NULL;
+        ",
+    },
+    Migration {
+        version: 5,
+        name: "the delivery ledger",
+        sql: "
+            CREATE TABLE maestrano_deliveries (
+                marketplace TEXT NOT NULL,
+                grp TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                connec_id TEXT NOT NULL,
+                record TEXT NOT NULL,
+                PRIMARY KEY (marketplace, grp, kind, connec_id)
+            ) WITHOUT ROWID;
         ",
     },
 ];
@@ -826,6 +842,62 @@ impl SingleUseStore for SqliteStore {
         })
         .await
         .map_err(single_use_error)
+    }
+}
+
+/// The delivery ledger's records, one row per entity. Each step reads, decides and writes in
+/// one `IMMEDIATE` transaction, which holds the file's write lock: two processes never decide
+/// on one record at once.
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn apply(
+        &self,
+        key: &DeliveryKey,
+        step: &DeliveryStep,
+    ) -> Result<DeliveryOutcome, IdMapError> {
+        let (key, step) = (key.clone(), step.clone());
+        self.call("apply a delivery step", move |conn| {
+            let err = |e| store_error("apply a delivery step", e);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let keys = params![
+                key.marketplace().as_str(),
+                key.group(),
+                key.kind(),
+                key.connec_id()
+            ];
+            let stored: Option<String> = tx
+                .prepare_cached(
+                    "SELECT record FROM maestrano_deliveries
+                     WHERE marketplace = ?1 AND grp = ?2 AND kind = ?3 AND connec_id = ?4",
+                )
+                .and_then(|mut stmt| stmt.query_row(keys, |row| row.get(0)).optional())
+                .map_err(err)?;
+            let record = stored.as_deref().map(DeliveryRecord::decode).transpose()?;
+            let (outcome, changed) = step.run(record);
+            if let Some(record) = changed {
+                tx.prepare_cached(
+                    "INSERT INTO maestrano_deliveries (marketplace, grp, kind, connec_id, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (marketplace, grp, kind, connec_id)
+                     DO UPDATE SET record = excluded.record",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        key.marketplace().as_str(),
+                        key.group(),
+                        key.kind(),
+                        key.connec_id(),
+                        record.encode()
+                    ])
+                })
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(outcome)
+        })
+        .await
     }
 }
 

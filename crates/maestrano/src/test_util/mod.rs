@@ -4,6 +4,7 @@
 //! integration and their own stores.
 
 mod clock;
+pub mod delivery_conformance;
 mod http;
 pub mod idmap_conformance;
 pub mod outbox_conformance;

@@ -8,6 +8,7 @@ use tracing::Instrument as _;
 
 use super::auth::authenticate;
 use super::events::{DEFAULT_MAX_BODY_BYTES, WebhookEvent, parse_notification};
+use super::ledger::DeliveryBusy;
 use crate::config::registry::Registry;
 use crate::routes::{EndpointKind, Router, RouterOptions};
 
@@ -169,6 +170,15 @@ impl WebhookHandler {
                 json_response(StatusCode::OK, serde_json::json!({ "success": true }))
             }
             Err(e) => {
+                if let Some(busy) = e.downcast_ref::<DeliveryBusy>() {
+                    span.in_scope(|| {
+                        tracing::info!(
+                            event = name,
+                            "webhook delivery already being applied; the marketplace will retry"
+                        )
+                    });
+                    return busy_response(busy);
+                }
                 span.in_scope(|| {
                     tracing::error!(event = name, error = %e, "webhook sink failed; the marketplace will retry")
                 });
@@ -240,6 +250,25 @@ impl WebhookHandler {
 }
 
 /// The one answer to every request refused before authentication.
+/// 503 with the end of the other claim's lease as an HTTP-date `Retry-After` (RFC 9110
+/// §10.2.3), which needs no clock here.
+fn busy_response(busy: &DeliveryBusy) -> Response<Vec<u8>> {
+    let mut r = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "another delivery of this notification is being applied",
+    );
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let until = busy.until().to_offset(time::UtcOffset::UTC);
+    if let Ok(date) = until.format(&format)
+        && let Ok(value) = http::HeaderValue::from_str(&date)
+    {
+        r.headers_mut().insert(http::header::RETRY_AFTER, value);
+    }
+    r
+}
+
 fn unauthorized() -> Response<Vec<u8>> {
     let mut r = error_response(StatusCode::UNAUTHORIZED, "Invalid credentials");
     r.headers_mut().insert(

@@ -6,11 +6,14 @@
 //! `http::Request<Vec<u8>>` and returns an `http::Response<Vec<u8>>`.
 
 pub(crate) mod auth;
-mod dedupe;
 pub(crate) mod events;
 mod handler;
+mod ledger;
 
 pub use auth::{AuthError, authenticate};
-pub use dedupe::DeliveryLedger;
 pub use events::{DEFAULT_MAX_BODY_BYTES, NotificationError, WebhookEvent};
 pub use handler::{WebhookHandler, WebhookOptions, WebhookSink};
+pub use ledger::{
+    DEFAULT_LEASE, Delivery, DeliveryBusy, DeliveryClaim, DeliveryKey, DeliveryLedger,
+    DeliveryOutcome, DeliveryRecord, DeliveryStep, DeliveryStore, EntityVersion,
+};

@@ -41,9 +41,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "adapters",
-        &["config", "idmap", "ports", "push", "saml", "types"],
+        &[
+            "config", "idmap", "ports", "push", "saml", "types", "webhook",
+        ],
     ),
-    ("test_util", &["idmap", "ports", "types"]),
+    (
+        "test_util",
+        &["connec", "idmap", "ports", "types", "webhook"],
+    ),
     (
         "error",
         &[

@@ -11,6 +11,7 @@ mod architecture;
 mod autoconfigure_loopback;
 mod config;
 mod connec_client;
+mod delivery;
 mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;

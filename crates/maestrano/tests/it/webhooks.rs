@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use common::*;
 use maestrano::config::StaticSource;
+use maestrano::ports::Clock as _;
 use maestrano::test_util::ManualClock;
 use maestrano::webhook::{
-    DeliveryLedger, WebhookEvent, WebhookHandler, WebhookOptions, WebhookSink,
+    Delivery, DeliveryLedger, WebhookEvent, WebhookHandler, WebhookOptions, WebhookSink,
 };
 use maestrano::{MarketplaceKey, Registry};
 use serde_json::Value;
@@ -450,89 +451,6 @@ mod isolation {
     }
 }
 
-#[tokio::test]
-async fn the_ledger_skips_an_entity_version_already_applied() {
-    let ledger = DeliveryLedger::in_memory();
-    let m = MarketplaceKey::new("maestrano-uat").unwrap();
-    let notification = maestrano::__private::parse_notification(
-        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
-        1 << 20,
-    )
-    .unwrap();
-    let person = notification.kinds["people"][0].clone();
-    let local = maestrano::idmap::LocalRef::new("Contact", "42").unwrap();
-    assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
-    ledger
-        .record_applied(
-            &m,
-            "people",
-            &person,
-            &local,
-            datetime!(2024-01-01 0:00 UTC),
-        )
-        .await
-        .unwrap();
-    assert!(ledger.already_applied(&m, "people", &person).await.unwrap());
-    let mut newer = person.clone();
-    newer.insert("updated_at", serde_json::json!("2016-02-04T00:00:00Z"));
-    assert!(
-        !ledger.already_applied(&m, "people", &newer).await.unwrap(),
-        "a newer version applies"
-    );
-    let other = MarketplaceKey::new("mno-sandbox").unwrap();
-    assert!(
-        !ledger
-            .already_applied(&other, "people", &person)
-            .await
-            .unwrap(),
-        "scoped by tenant"
-    );
-}
-
-#[tokio::test]
-async fn the_ledger_on_the_identity_map_links_and_skips_applied_versions() {
-    use maestrano::idmap::InMemoryIdMapStore;
-    use maestrano::idmap::{IdMapStore, Realm, RemoteRef};
-    let store = Arc::new(InMemoryIdMapStore::new());
-    let ledger = DeliveryLedger::on_id_map(store.clone());
-    let m = MarketplaceKey::new("maestrano-uat").unwrap();
-    let notification = maestrano::__private::parse_notification(
-        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
-        1 << 20,
-    )
-    .unwrap();
-    let person = notification.kinds["people"][0].clone();
-    let local = maestrano::idmap::LocalRef::new("Contact", "42").unwrap();
-    assert!(!ledger.already_applied(&m, "people", &person).await.unwrap());
-    ledger
-        .record_applied(
-            &m,
-            "people",
-            &person,
-            &local,
-            datetime!(2024-01-01 0:00 UTC),
-        )
-        .await
-        .unwrap();
-    assert!(ledger.already_applied(&m, "people", &person).await.unwrap());
-    // The link is an ordinary id map entry: the remote entity is linked to the app's record.
-    let remote = RemoteRef::new(
-        Realm::new("maestrano-uat", "cld-dkg601").unwrap(),
-        "people",
-        "23daf041-e18e-0133-7b6a-15461b913fab",
-    )
-    .unwrap();
-    let link = store.find_remote(&remote).await.unwrap().unwrap();
-    assert_eq!(link.local, local);
-    assert_eq!(
-        link.pulled_from_remote_at,
-        Some(datetime!(2016-02-03 22:40:12.389 UTC))
-    );
-    let mut newer = person.clone();
-    newer.insert("updated_at", serde_json::json!("2016-02-04T00:00:00Z"));
-    assert!(!ledger.already_applied(&m, "people", &newer).await.unwrap());
-}
-
 /// The handler mounted in a real HTTP server (axum on loopback), called with real requests.
 #[cfg(feature = "reqwest")]
 #[tokio::test]
@@ -616,45 +534,6 @@ async fn end_to_end_over_loopback() {
 
 /// A notification can carry kinds and ids of any size up to the body limit; neither ledger
 /// keeps them: both refuse them by the id map's field rules, so memory per entry stays small.
-#[tokio::test]
-async fn both_ledgers_refuse_oversized_kinds_and_ids_alike() {
-    use maestrano::idmap::FieldError;
-    use maestrano::idmap::IdMapError;
-    use maestrano::idmap::InMemoryIdMapStore;
-    let m = MarketplaceKey::new("maestrano-uat").unwrap();
-    let notification = maestrano::__private::parse_notification(
-        &std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap(),
-        1 << 20,
-    )
-    .unwrap();
-    let person = notification.kinds["people"][0].clone();
-    let mut huge_id = person.clone();
-    huge_id.insert(
-        "id",
-        serde_json::json!([{"id": "x".repeat(100_000), "provider": "connec", "realm": "cld-dkg601"}]),
-    );
-    let local = maestrano::idmap::LocalRef::new("Contact", "42").unwrap();
-    let at = datetime!(2024-01-01 0:00 UTC);
-    for ledger in [
-        DeliveryLedger::in_memory(),
-        DeliveryLedger::on_id_map(Arc::new(InMemoryIdMapStore::new())),
-    ] {
-        let huge_kind = "k".repeat(100_000);
-        for (kind, entity, field) in [
-            (huge_kind.as_str(), &person, "entity"),
-            ("people", &huge_id, "remote_id"),
-        ] {
-            let refused = |r: Result<_, IdMapError>| matches!(r, Err(IdMapError::Field(FieldError { field: f, .. })) if f == field);
-            assert!(refused(
-                ledger.already_applied(&m, kind, entity).await.map(|_| ())
-            ));
-            assert!(refused(
-                ledger.record_applied(&m, kind, entity, &local, at).await
-            ));
-        }
-    }
-}
-
 /// A scanner without the credentials learns nothing about which marketplaces an app serves:
 /// a path naming an unknown marketplace, a served one (without, with wrong, or with another
 /// marketplace's credentials), a wrong method, a malformed id and a path that is no route get
@@ -747,4 +626,102 @@ async fn unauthenticated_refusals_are_alike_for_served_and_unknown_marketplaces(
         );
     }
     assert!(sink.events.lock().unwrap().is_empty());
+}
+
+/// The app's sink of the race below: claims each entity, then waits at `gate` before
+/// completing, as a slow database write would.
+struct SlowApplier {
+    ledger: DeliveryLedger,
+    clock: Arc<ManualClock>,
+    gate: tokio::sync::Semaphore,
+    claimed: tokio::sync::Notify,
+    applied: Mutex<u32>,
+}
+
+#[async_trait]
+impl WebhookSink for SlowApplier {
+    async fn on_event(
+        &self,
+        event: WebhookEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let WebhookEvent::ConnecNotification {
+            marketplace,
+            notification,
+        } = event
+        else {
+            return Err("expected a notification".into());
+        };
+        for (kind, entity) in notification.entities() {
+            match self
+                .ledger
+                .claim(&marketplace, kind, entity, self.clock.now())
+                .await?
+            {
+                Delivery::Apply(claim) => {
+                    self.claimed.notify_one();
+                    let _permit = self.gate.acquire().await?;
+                    *self.applied.lock().unwrap() += 1;
+                    claim.complete().await?;
+                }
+                Delivery::Busy(busy) => return Err(Box::new(busy)),
+                Delivery::AlreadyApplied | Delivery::Stale => {}
+                Delivery::Untracked => *self.applied.lock().unwrap() += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The issue 15 race: the marketplace retries a notification while the first delivery is
+/// still being applied. The retry is answered 503 with a `Retry-After` at the end of the first
+/// claim's lease, the first completes, and a later retry finds the version applied: the
+/// platform-shaped notification (`shapes/connec/notification-two-kinds.json`) is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_racing_the_first_delivery_is_applied_once() {
+    let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
+    let app = Arc::new(SlowApplier {
+        ledger: DeliveryLedger::in_memory(),
+        clock: clock.clone(),
+        gate: tokio::sync::Semaphore::new(0),
+        claimed: tokio::sync::Notify::new(),
+        applied: Mutex::new(0),
+    });
+    let handler = Arc::new(WebhookHandler::new(two().await, app.clone()));
+    let body = std::fs::read(format!("{MNO}shapes/connec/notification-two-kinds.json")).unwrap();
+    let auth = basic("app-1a2b", SANDBOX_KEY);
+    let deliver = || {
+        let (handler, body, auth) = (handler.clone(), body.clone(), auth.clone());
+        async move {
+            handler
+                .handle(request(
+                    "POST",
+                    "/mno-enterprise/mno-sandbox/connec/receive",
+                    Some(&auth),
+                    body,
+                ))
+                .await
+        }
+    };
+    let first = tokio::spawn(deliver());
+    // The first delivery holds its claim (blocked at the gate) ...
+    app.claimed.notified().await;
+    // ... when the retry arrives.
+    let retry = deliver().await;
+    assert_eq!(
+        retry.status().as_u16(),
+        503,
+        "{:?}",
+        String::from_utf8_lossy(retry.body())
+    );
+    assert_eq!(
+        retry.headers()["retry-after"],
+        "Mon, 01 Jan 2024 00:01:00 GMT"
+    );
+    app.gate.add_permits(100);
+    let first = first.await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let later = deliver().await;
+    assert_eq!(later.status().as_u16(), 200);
+    // Two people and one payment in the notification, each applied once.
+    assert_eq!(*app.applied.lock().unwrap(), 3);
 }

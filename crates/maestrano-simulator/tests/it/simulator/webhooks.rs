@@ -11,10 +11,9 @@ use axum::body::Body;
 use maestrano::Registry;
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::config::DevPlatformSource;
-use maestrano::idmap::LocalRef;
 use maestrano::ports::Clock;
 use maestrano::test_util::ManualClock;
-use maestrano::webhook::{DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
+use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
 use maestrano::{GroupUid, MarketplaceKey, UserUid};
 use maestrano_simulator::{
     AttemptResult, Credentials, DeliveryFault, DeliveryOptions, DeliveryOutcome, RetryPolicy,
@@ -104,19 +103,19 @@ impl WebhookSink for App {
                 notification,
             } => {
                 for (kind, entity) in notification.entities() {
-                    if self
+                    match self
                         .ledger
-                        .already_applied(&marketplace, kind, entity)
+                        .claim(&marketplace, kind, entity, self.clock.now())
                         .await?
                     {
-                        continue;
+                        Delivery::Apply(claim) => {
+                            self.apply(name);
+                            claim.complete().await?;
+                        }
+                        Delivery::Busy(busy) => return Err(Box::new(busy)),
+                        Delivery::AlreadyApplied | Delivery::Stale => {}
+                        Delivery::Untracked => self.apply(name),
                     }
-                    let id = entity.connec_id().unwrap_or_else(|| "?".to_owned());
-                    let local = LocalRef::new("Contact", id)?;
-                    self.ledger
-                        .record_applied(&marketplace, kind, entity, &local, self.clock.now())
-                        .await?;
-                    self.apply(name);
                 }
             }
             _ => return Err("unknown event".into()),

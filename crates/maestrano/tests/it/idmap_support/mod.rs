@@ -10,7 +10,7 @@ use time::macros::datetime;
 pub(crate) const T0: OffsetDateTime = datetime!(2024-05-01 12:00 UTC);
 
 /// The schema version this SDK's SQL stores migrate to (both stores share the step list).
-pub(crate) const SCHEMA_VERSION: u32 = 4;
+pub(crate) const SCHEMA_VERSION: u32 = 5;
 
 pub(crate) fn key(issuer: &str, id: &str) -> OnceKey {
     OnceKey::assertion(issuer, id)
