@@ -163,6 +163,10 @@ impl LoginHandler for Provisioner {
     }
 }
 
+/// The client every login of the demo comes from: it serves one machine on loopback. A
+/// real app passes the browser's IP address (see `SsoFlow::initiate`).
+const DEMO_CLIENT: &str = "127.0.0.1";
+
 /// The app's side of webhooks.
 struct Applier {
     db: Arc<Mutex<Db>>,
@@ -375,7 +379,12 @@ impl DemoApp {
                 // instance of a real app). Over HTTPS it also goes into a `SameSite=None;
                 // Secure` cookie, which the IdP's cross-site POST carries back, binding the
                 // login to this browser; plain HTTP cannot set such a cookie.
-                match self.inner.flow.initiate(&tenant, None, &extra).await {
+                match self
+                    .inner
+                    .flow
+                    .initiate(&tenant, DEMO_CLIENT, None, &extra)
+                    .await
+                {
                     Ok(redirect) => {
                         let mut r = http::Response::builder()
                             .status(302)

@@ -27,14 +27,18 @@ pub enum Purpose {
     /// An AuthnRequest the app issued and not yet saw answered: the scope is the marketplace
     /// key of the tenant that issued it, the id the request's `ID`.
     AuthnRequest,
+    /// A slot a pending login holds, which bounds how many logins a client and a tenant may
+    /// have pending: the scope is the marketplace key, the id the slot's number.
+    LoginSlot,
 }
 
 impl Purpose {
-    /// The purpose as stored: `"assertion"` or `"authn_request"`.
+    /// The purpose as stored: `"assertion"`, `"authn_request"` or `"login_slot"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Assertion => "assertion",
             Self::AuthnRequest => "authn_request",
+            Self::LoginSlot => "login_slot",
         }
     }
 
@@ -42,9 +46,11 @@ impl Purpose {
     ///
     /// Forgetting a pending request can only make that login fail (it never lets anything
     /// in), while refusing new requests when full would let a flood of the open init route
-    /// stop every new login until the flood's entries expire; a flood still pushes out older
-    /// pending logins, so rate-limit the init route. Forgetting a used assertion would let it be
-    /// replayed: a full store refuses instead.
+    /// stop every new login until the flood's entries expire. `SsoFlow` bounds the pending
+    /// logins of each client and each tenant with login slots, which are never forgotten, so
+    /// a flood fills its own slots first; only a store too small for those bounds forgets the
+    /// oldest pending requests. Forgetting a used assertion would let it be replayed: a full
+    /// store refuses instead.
     fn evictable(self) -> bool {
         matches!(self, Self::AuthnRequest)
     }
@@ -93,6 +99,15 @@ impl OnceKey {
             purpose: Purpose::AuthnRequest,
             scope: marketplace.as_str().to_owned(),
             id: request_id.to_owned(),
+        }
+    }
+
+    /// The key of pending-login slot `slot` of `marketplace`.
+    pub(crate) fn login_slot(marketplace: &MarketplaceKey, slot: u32) -> Self {
+        Self {
+            purpose: Purpose::LoginSlot,
+            scope: marketplace.as_str().to_owned(),
+            id: slot.to_string(),
         }
     }
 

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
 use super::session::SsoSession;
 use super::tenant::{authn_request, response_validator};
@@ -64,6 +65,19 @@ pub enum SsoFlowError {
     /// The app's handler failed.
     #[error("the application's login handler failed: {0}")]
     Handler(Box<dyn std::error::Error + Send + Sync>),
+    /// Every pending-login slot this client may use is taken: it (or the crowd of clients on
+    /// the same tenant) started too many logins that are not answered or expired yet. Answer
+    /// 429; the slots free when those logins complete or expire.
+    #[error(
+        "too many pending logins: expected a free one of this client's {per_client} slots \
+         (of the tenant's {per_tenant}), found every one taken"
+    )]
+    TooManyPendingLogins {
+        /// The most pending logins of one client ([`SsoFlow::with_pending_limits`]).
+        per_client: u32,
+        /// The most pending logins of one tenant.
+        per_tenant: u32,
+    },
 }
 
 /// A completed login.
@@ -93,6 +107,46 @@ pub struct SsoFlow {
     registry: Option<Registry>,
     /// Tenants already warned about legacy crypto: one warning each, not one per login.
     warned_legacy: Arc<Mutex<HashSet<MarketplaceKey>>>,
+    per_client: u32,
+    per_tenant: u32,
+}
+
+/// How many logins one client may have pending at once, by default.
+pub const DEFAULT_PENDING_PER_CLIENT: u32 = 32;
+/// How many logins one tenant may have pending at once, by default.
+pub const DEFAULT_PENDING_PER_TENANT: u32 = 10_000;
+
+/// The slot positions a client may use in its tenant: `per_client` positions among
+/// `per_tenant`, drawn with a hash keyed by the tenant's `api.key`, which every instance
+/// knows and no client does, so a flood cannot aim at the positions of another client.
+fn slot_positions(
+    tenant: &Tenant,
+    client: &str,
+    per_client: u32,
+    per_tenant: u32,
+) -> impl Iterator<Item = u32> {
+    let key = tenant.config().api().key().expose().to_owned();
+    let client = client.to_owned();
+    (0..per_client).map(move |i| {
+        let mut h = Sha256::new();
+        h.update(b"maestrano pending-login slot\0");
+        h.update((key.len() as u64).to_be_bytes());
+        h.update(key.as_bytes());
+        h.update((client.len() as u64).to_be_bytes());
+        h.update(client.as_bytes());
+        h.update(i.to_be_bytes());
+        let digest = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        (u64::from_be_bytes(first) % u64::from(per_tenant)) as u32
+    })
+}
+
+/// The slot a request id names: its first eight hex digits after the `_`
+/// ([`SsoFlow::initiate`] writes them).
+fn slot_of(request_id: &str) -> Option<u32> {
+    let digits = request_id.strip_prefix('_')?.get(..8)?;
+    u32::from_str_radix(digits, 16).ok()
 }
 
 /// Largest form body accepted on the consume route.
@@ -113,7 +167,23 @@ impl SsoFlow {
             store,
             registry: None,
             warned_legacy: Arc::default(),
+            per_client: DEFAULT_PENDING_PER_CLIENT,
+            per_tenant: DEFAULT_PENDING_PER_TENANT,
         }
+    }
+
+    /// Bounds the logins that may be pending at once (started, not yet answered, not
+    /// expired): `per_client` for one client, `per_tenant` for one tenant (defaults
+    /// [`DEFAULT_PENDING_PER_CLIENT`] and [`DEFAULT_PENDING_PER_TENANT`]). Each login takes a
+    /// slot in the shared store, among positions only its client may use, so a flood from one
+    /// client or one tenant never pushes out the pending logins of others, on any instance;
+    /// past the bound, [`initiate`](Self::initiate) refuses with
+    /// [`SsoFlowError::TooManyPendingLogins`]. A slot frees when its login completes or
+    /// expires. Both bounds are at least 1, and `per_client` at most `per_tenant`.
+    pub fn with_pending_limits(mut self, per_client: u32, per_tenant: u32) -> Self {
+        self.per_tenant = per_tenant.max(1);
+        self.per_client = per_client.clamp(1, self.per_tenant);
+        self
     }
 
     /// Picks up a rotated IdP key without a restart: when a response's signature does not
@@ -187,15 +257,48 @@ impl SsoFlow {
     /// [`SsoOptions::request_ttl`](crate::saml::SsoOptions::request_ttl). The returned request
     /// id may also be kept in the user's session (then [`consume`](Self::consume) also checks
     /// that the response answers that very request), but it need not be.
+    ///
+    /// `client` names the browser as the app best knows it before login, usually its IP
+    /// address (behind a proxy, the address the proxy reports): each client may have at most
+    /// so many logins pending ([`with_pending_limits`](Self::with_pending_limits)), so a flood
+    /// of this open route cannot push out the pending logins of other clients. It is only
+    /// hashed, never stored. A text the client chooses (a cookie it sends) bounds nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SsoFlowError::TooManyPendingLogins`] when the client's slots are taken; a store or
+    /// random source failure.
     pub async fn initiate(
         &self,
         tenant: &Tenant,
+        client: &str,
         relay_state: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<LoginRedirect, SsoFlowError> {
         let now = self.clock.now();
-        let id = new_request_id(self.random.as_ref())?;
         let options = tenant.config().sso_options();
+        let expires_at = now.saturating_add(options.request_ttl);
+        let mut slot = None;
+        for position in slot_positions(tenant, client, self.per_client, self.per_tenant) {
+            let key = OnceKey::login_slot(tenant.marketplace(), position);
+            if self.store.insert_if_absent(&key, expires_at, now).await? {
+                slot = Some(position);
+                break;
+            }
+        }
+        let Some(slot) = slot else {
+            tracing::warn!(
+                marketplace = %tenant.marketplace(),
+                "login refused: every pending-login slot of the client is taken"
+            );
+            return Err(SsoFlowError::TooManyPendingLogins {
+                per_client: self.per_client,
+                per_tenant: self.per_tenant,
+            });
+        };
+        // The id names its slot, so that the consume route frees it.
+        let random = new_request_id(self.random.as_ref())?;
+        let id = format!("_{slot:08x}{}", random.trim_start_matches('_'));
         let url = authn_request(tenant, &id, now).redirect_url(
             relay_state,
             extra,
@@ -205,7 +308,7 @@ impl SsoFlow {
             .store
             .insert_if_absent(
                 &OnceKey::authn_request(tenant.marketplace(), &id),
-                now.saturating_add(options.request_ttl),
+                expires_at,
                 now,
             )
             .await?;
@@ -289,6 +392,16 @@ impl SsoFlow {
                 .await?
         {
             return Err(SsoFlowError::UnknownRequest);
+        }
+        // The request was this tenant's and is answered: its slot is free again. (A failure
+        // here only keeps the slot until the request would have expired.)
+        if let Some(slot) = assertion.in_response_to().or(request_id).and_then(slot_of)
+            && let Err(error) = self
+                .store
+                .take(&OnceKey::login_slot(tenant.marketplace(), slot), now)
+                .await
+        {
+            tracing::warn!(%error, "could not free a pending-login slot");
         }
         if let Some(legacy) = assertion.legacy_crypto() {
             self.warn_legacy_once(tenant, legacy);

@@ -11,7 +11,10 @@ mod flow;
 mod session;
 mod tenant;
 
-pub use flow::{CompletedLogin, LoginHandler, SsoFlow, SsoFlowError};
+pub use flow::{
+    CompletedLogin, DEFAULT_PENDING_PER_CLIENT, DEFAULT_PENDING_PER_TENANT, LoginHandler, SsoFlow,
+    SsoFlowError,
+};
 pub use session::{SessionError, SessionStatus, SsoSession};
 pub use tenant::{
     authn_request, response_validator, saml_policy, sp_entity_id, sp_metadata, sp_settings,

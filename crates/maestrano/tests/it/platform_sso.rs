@@ -216,7 +216,7 @@ async fn platform_login(
     key_pem: &str,
     edit: impl FnOnce(&mut PlatformInputs),
 ) -> (String, String) {
-    let redirect = f.initiate(tenant, None, &[]).await.unwrap();
+    let redirect = f.initiate(tenant, "198.51.100.7", None, &[]).await.unwrap();
     let (request_id, acs_url, issuer) = idp_reads(&redirect.url);
     assert_eq!(request_id, redirect.request_id);
     assert_eq!(acs_url, tenant.acs_url().as_str());
@@ -664,7 +664,10 @@ async fn logins_span_two_instances(a: Arc<dyn SingleUseStore>, b: Arc<dyn Single
 
     // A request issued for UAT, answered by a valid sandbox response: the sandbox tenant does
     // not find it (the key names the tenant), and UAT's request stays pending.
-    let for_uat = on_a.initiate(&uat, None, &[]).await.unwrap();
+    let for_uat = on_a
+        .initiate(&uat, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     let (body, _) = platform_login(&on_a, &sandbox, &key_pem(), |i| {
         fresh(i);
         i.request_id = for_uat.request_id.clone();
@@ -698,7 +701,10 @@ async fn logins_span_two_instances(a: Arc<dyn SingleUseStore>, b: Arc<dyn Single
 
     // With the id kept in a session, the response must answer that very request.
     let (body, _) = platform_login(&on_a, &sandbox, &key_pem(), fresh).await;
-    let other = on_a.initiate(&sandbox, None, &[]).await.unwrap();
+    let other = on_a
+        .initiate(&sandbox, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     match on_b
         .consume(&sandbox, body.as_bytes(), Some(&other.request_id), &Accept)
         .await

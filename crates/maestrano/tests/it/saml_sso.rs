@@ -103,7 +103,12 @@ async fn a_login_request_round_trips_with_every_field() {
     let (sandbox, _) = tenants();
     let f = flow(clock());
     let redirect = f
-        .initiate(&sandbox, Some("/after"), &[("group_id", "cld-7")])
+        .initiate(
+            &sandbox,
+            "198.51.100.7",
+            Some("/after"),
+            &[("group_id", "cld-7")],
+        )
         .await
         .unwrap();
     assert!(
@@ -115,7 +120,9 @@ async fn a_login_request_round_trips_with_every_field() {
     let got = ReceivedRedirect::from_query(redirect.url.query().unwrap(), 64 * 1024).unwrap();
     let r = &got.request;
     assert_eq!(r.id, redirect.request_id);
-    assert_eq!(r.id.len(), 33);
+    // `_`, the eight hex digits of its pending-login slot, 128 random bits in hex.
+    assert_eq!(r.id.len(), 41);
+    assert!(r.id[1..].bytes().all(|b| b.is_ascii_hexdigit()), "{}", r.id);
     assert_eq!(r.issue_instant, datetime!(2024-05-01 10:00:00 UTC));
     assert_eq!(r.destination, "http://localhost:3001/api/v1/auth/saml");
     assert_eq!(
@@ -135,7 +142,10 @@ async fn a_login_request_round_trips_with_every_field() {
     assert_eq!(got.relay_state.as_deref(), Some("/after"));
     assert_eq!(got.extra, vec![("group_id".to_owned(), "cld-7".to_owned())]);
     assert!(!got.is_signed());
-    let second = f.initiate(&sandbox, None, &[]).await.unwrap();
+    let second = f
+        .initiate(&sandbox, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     assert_ne!(second.request_id, redirect.request_id);
 }
 
@@ -146,7 +156,7 @@ async fn a_tenant_with_an_sp_key_signs_its_redirects() {
         SsoOptions::default().with_signing(key("idp-2048-next"), Some(cert("idp-2048-next")));
     let signing = Tenant::new(sandbox.config().clone().with_sso_options(options));
     let redirect = flow(clock())
-        .initiate(&signing, Some("s"), &[])
+        .initiate(&signing, "198.51.100.7", Some("s"), &[])
         .await
         .unwrap();
     let got = ReceivedRedirect::from_query(redirect.url.query().unwrap(), 64 * 1024).unwrap();
@@ -161,7 +171,10 @@ async fn the_consume_flow_maps_a_sandbox_signed_response_to_user_group_and_membe
     let (sandbox, _) = tenants();
     let c = clock();
     let f = flow(c.clone());
-    let redirect = f.initiate(&sandbox, None, &[]).await.unwrap();
+    let redirect = f
+        .initiate(&sandbox, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     c.advance(time::Duration::seconds(30));
     let body = sandbox_response(
         &sandbox,
@@ -251,7 +264,10 @@ async fn the_consume_flow_maps_a_sandbox_signed_response_to_user_group_and_membe
 async fn a_forged_post_does_not_spend_a_pending_login() {
     let (sandbox, _) = tenants();
     let f = flow(clock());
-    let redirect = f.initiate(&sandbox, None, &[]).await.unwrap();
+    let redirect = f
+        .initiate(&sandbox, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     let forged = f
         .consume(
             &sandbox,
@@ -277,7 +293,10 @@ async fn a_replayed_response_is_rejected_even_with_a_fresh_request_id() {
     let (sandbox, _) = tenants();
     let c = clock();
     let f = flow(c.clone());
-    let first = f.initiate(&sandbox, None, &[]).await.unwrap();
+    let first = f
+        .initiate(&sandbox, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     let body = sandbox_response(&sandbox, &first.request_id, Spec::default());
     let handler = Recorder::default();
     f.consume(&sandbox, body.as_bytes(), Some(&first.request_id), &handler)
@@ -285,7 +304,10 @@ async fn a_replayed_response_is_rejected_even_with_a_fresh_request_id() {
         .unwrap();
     // An attacker replays the captured response against a request of its own: the
     // InResponseTo no longer matches, and the assertion is already spent anyway.
-    let second = f.initiate(&sandbox, None, &[]).await.unwrap();
+    let second = f
+        .initiate(&sandbox, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     let replay = f
         .consume(
             &sandbox,
@@ -304,7 +326,7 @@ async fn a_replayed_response_is_rejected_even_with_a_fresh_request_id() {
 async fn a_request_of_one_tenant_cannot_complete_a_login_on_another() {
     let (sandbox, uat) = tenants();
     let f = flow(clock());
-    let redirect = f.initiate(&uat, None, &[]).await.unwrap();
+    let redirect = f.initiate(&uat, "198.51.100.7", None, &[]).await.unwrap();
     let body = sandbox_response(&sandbox, &redirect.request_id, Spec::default());
     let r = f
         .consume(
@@ -316,7 +338,7 @@ async fn a_request_of_one_tenant_cannot_complete_a_login_on_another() {
         .await;
     assert!(matches!(r, Err(SsoFlowError::UnknownRequest)));
     // And a sandbox-signed response is worthless for the other tenant, whose IdP key differs.
-    let mine = f.initiate(&uat, None, &[]).await.unwrap();
+    let mine = f.initiate(&uat, "198.51.100.7", None, &[]).await.unwrap();
     let forged = sandbox_response(&uat, &mine.request_id, Spec::default());
     let r = f
         .consume(
@@ -351,7 +373,10 @@ async fn attributes_are_typed_and_missing_ones_are_named() {
         let f = f.clone();
         let sandbox = sandbox.clone();
         async move {
-            let r = f.initiate(&sandbox, None, &[]).await.unwrap();
+            let r = f
+                .initiate(&sandbox, "198.51.100.7", None, &[])
+                .await
+                .unwrap();
             let body = sandbox_response(&sandbox, &r.request_id, spec);
             f.consume(
                 &sandbox,
@@ -596,4 +621,182 @@ fn sp_metadata_names_the_entity_acs_and_format() {
     ));
     assert!(m.contains("AuthnRequestsSigned=\"false\""));
     assert!(!m.contains("KeyDescriptor"));
+}
+
+/// Completes the login `redirect` started, as the IdP would.
+async fn complete(f: &SsoFlow, tenant: &Tenant, request_id: &str, assertion: &str) {
+    let body = sandbox_response(
+        tenant,
+        request_id,
+        Spec {
+            assertion_id: assertion.to_owned(),
+            ..Spec::default()
+        },
+    );
+    f.consume(
+        tenant,
+        body.as_bytes(),
+        Some(request_id),
+        &Recorder::default(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Issue 15: a flood of the open init route from one client used to push the pending logins
+/// of everyone else out of the store (the in-memory store forgets the oldest requests when
+/// full). Now the flood runs out of its own slots, and the victim's login, started before,
+/// completes; so does a new one.
+#[tokio::test]
+async fn a_flood_from_one_client_cannot_push_out_another_clients_login() {
+    let (sandbox, _) = tenants();
+    let f = SsoFlow::new(
+        clock(),
+        Arc::new(maestrano::ports::OsRandom),
+        Arc::new(InMemorySingleUseStore::with_capacity(200)),
+    )
+    .with_pending_limits(4, 64);
+    let victim = f.initiate(&sandbox, "192.0.2.10", None, &[]).await.unwrap();
+    let mut refused = 0;
+    for _ in 0..1_000 {
+        match f.initiate(&sandbox, "203.0.113.66", None, &[]).await {
+            Ok(_) => {}
+            Err(SsoFlowError::TooManyPendingLogins {
+                per_client,
+                per_tenant,
+            }) => {
+                assert_eq!((per_client, per_tenant), (4, 64));
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        refused >= 996,
+        "at most 4 pending logins for the flooding client, refused {refused}"
+    );
+    complete(&f, &sandbox, &victim.request_id, "_victim-1").await;
+    let again = f.initiate(&sandbox, "192.0.2.10", None, &[]).await.unwrap();
+    complete(&f, &sandbox, &again.request_id, "_victim-2").await;
+}
+
+/// A crowd of clients on one tenant fills that tenant's slots, not another tenant's; a
+/// completed login frees its slot at once.
+#[tokio::test]
+async fn a_crowded_tenant_is_bounded_alone_and_completed_logins_free_their_slots() {
+    let (sandbox, uat) = tenants();
+    let f = SsoFlow::new(
+        clock(),
+        Arc::new(maestrano::ports::OsRandom),
+        Arc::new(InMemorySingleUseStore::new()),
+    )
+    .with_pending_limits(2, 16);
+    let mut pending = Vec::new();
+    for i in 0..200 {
+        if let Ok(r) = f
+            .initiate(&sandbox, &format!("198.51.100.{i}"), None, &[])
+            .await
+        {
+            pending.push(r);
+        }
+    }
+    assert!(
+        pending.len() <= 16,
+        "at most 16 pending on the tenant, found {}",
+        pending.len()
+    );
+    assert!(
+        pending.len() >= 8,
+        "the bound is reached, not undershot: {}",
+        pending.len()
+    );
+    // The other tenant's slots are its own: its first clients are not refused.
+    for i in 0..2 {
+        f.initiate(&uat, &format!("198.51.100.{i}"), None, &[])
+            .await
+            .expect("the other tenant is untouched");
+    }
+    // One client, two slots: both taken, then one freed by a completed login.
+    let f = SsoFlow::new(
+        clock(),
+        Arc::new(maestrano::ports::OsRandom),
+        Arc::new(InMemorySingleUseStore::new()),
+    )
+    .with_pending_limits(2, 1_000);
+    let first = f.initiate(&sandbox, "192.0.2.1", None, &[]).await;
+    let second = f.initiate(&sandbox, "192.0.2.1", None, &[]).await;
+    let (Ok(first), Ok(_)) = (first, second) else {
+        panic!("two slots");
+    };
+    assert!(matches!(
+        f.initiate(&sandbox, "192.0.2.1", None, &[]).await,
+        Err(SsoFlowError::TooManyPendingLogins { .. })
+    ));
+    complete(&f, &sandbox, &first.request_id, "_freed").await;
+    f.initiate(&sandbox, "192.0.2.1", None, &[])
+        .await
+        .expect("the completed login's slot is free");
+}
+
+/// The bound holds across instances: two flows on two connections to one SQLite file, and on
+/// two Redis connections, racing 32 logins of one client, let exactly its 4 through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_login_bounds_hold_across_instances() {
+    use maestrano::ports::SingleUseStore;
+    let (sandbox, _) = tenants();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logins.sqlite3");
+    type Store = Arc<dyn SingleUseStore>;
+    let mut pairs: Vec<(&str, Store, Store)> = vec![(
+        "sqlite",
+        Arc::new(maestrano::adapters::SqliteStore::open(&path).unwrap()),
+        Arc::new(maestrano::adapters::SqliteStore::open(&path).unwrap()),
+    )];
+    if let Ok(url) = std::env::var("MAESTRANO_TEST_REDIS_URL") {
+        // A client name of its own per run: the Redis database outlives the test.
+        let open = || maestrano::adapters::RedisStore::connect(&url);
+        pairs.push((
+            "redis",
+            Arc::new(open().await.unwrap()),
+            Arc::new(open().await.unwrap()),
+        ));
+    } else if std::env::var_os("CI").is_some() {
+        panic!("MAESTRANO_TEST_REDIS_URL is required under CI");
+    }
+    for (name, a, b) in pairs {
+        let flows = [a, b].map(|store| {
+            SsoFlow::new(clock(), Arc::new(maestrano::ports::OsRandom), store)
+                .with_pending_limits(4, 100_000)
+        });
+        let client = format!("2001:db8::{:x}", std::process::id() ^ rand_tag());
+        let barrier = Arc::new(tokio::sync::Barrier::new(32));
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let f = flows[i % 2].clone();
+                let (tenant, client, barrier) = (sandbox.clone(), client.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    f.initiate(&tenant, &client, None, &[]).await
+                })
+            })
+            .collect();
+        let mut accepted = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => accepted += 1,
+                Err(SsoFlowError::TooManyPendingLogins { .. }) => {}
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        assert_eq!(
+            accepted, 4,
+            "{name}: the client's 4 slots, across two instances"
+        );
+    }
+}
+
+fn rand_tag() -> u32 {
+    let mut b = [0u8; 4];
+    maestrano::ports::RandomSource::fill(&maestrano::ports::OsRandom, &mut b).unwrap();
+    u32::from_be_bytes(b)
 }

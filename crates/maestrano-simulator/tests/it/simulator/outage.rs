@@ -52,7 +52,10 @@ async fn registry(
 
 /// The browser's round trip through the simulated IdP: the form the IdP answers, as posted.
 async fn login_form(flow: &SsoFlow, tenant: &Tenant) -> Vec<u8> {
-    let redirect = flow.initiate(tenant, None, &[]).await.unwrap();
+    let redirect = flow
+        .initiate(tenant, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     let page = send("GET", redirect.url.as_str(), None, None)
         .await
         .unwrap();

@@ -76,7 +76,7 @@ async fn a_modern_login_round_trip_per_marketplace_validates_with_the_default_po
         let tenant = registry.with(&info.key).unwrap();
         assert_eq!(maestrano::sso::saml_policy(&tenant), SamlPolicy::default());
         let redirect = flow
-            .initiate(&tenant, Some("/dashboard?tab=1&x=<y>"), &[])
+            .initiate(&tenant, "198.51.100.7", Some("/dashboard?tab=1&x=<y>"), &[])
             .await
             .unwrap();
         let form = idp_form(&redirect.url).await;
@@ -214,7 +214,7 @@ async fn the_consume_route_takes_the_posted_form_and_the_session_check_follows_l
         registry.with(&b.key).unwrap(),
     );
 
-    let redirect = flow.initiate(&ta, None, &[]).await.unwrap();
+    let redirect = flow.initiate(&ta, "198.51.100.7", None, &[]).await.unwrap();
     let form = idp_form(&redirect.url).await;
     assert_eq!(form.field("RelayState"), None);
     let done = flow
@@ -285,7 +285,7 @@ async fn a_response_of_one_marketplace_never_validates_for_the_other() {
         registry.with(&a.key).unwrap(),
         registry.with(&b.key).unwrap(),
     );
-    let redirect = flow.initiate(&ta, None, &[]).await.unwrap();
+    let redirect = flow.initiate(&ta, "198.51.100.7", None, &[]).await.unwrap();
     let form = idp_form(&redirect.url).await;
     let message = form.field("SAMLResponse").unwrap().as_bytes();
 
@@ -460,7 +460,7 @@ async fn the_default_idp_sends_the_platform_response() {
     let tenant = registry.with(&info.key).unwrap();
     assert_eq!(info.certificate.key_bits(), 1024);
     let redirect = flow
-        .initiate(&tenant, Some("/dashboard"), &[])
+        .initiate(&tenant, "198.51.100.7", Some("/dashboard"), &[])
         .await
         .unwrap();
     let form = idp_form(&redirect.url).await;
@@ -518,7 +518,10 @@ async fn the_default_idp_sends_the_platform_response() {
             .clone()
             .with_saml_policy(SamlPolicy::strict()),
     );
-    let redirect = flow.initiate(&strict, None, &[]).await.unwrap();
+    let redirect = flow
+        .initiate(&strict, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     let form = idp_form(&redirect.url).await;
     let err = flow
         .consume(
@@ -554,7 +557,10 @@ async fn a_marketplace_can_use_the_public_sandbox_key() {
     let registry = registry(&sim, clock.clone()).await;
     let tenant = registry.with(&info.key).unwrap();
     let flow = flow(clock.clone());
-    let redirect = flow.initiate(&tenant, None, &[]).await.unwrap();
+    let redirect = flow
+        .initiate(&tenant, "198.51.100.7", None, &[])
+        .await
+        .unwrap();
     let form = idp_form(&redirect.url).await;
     flow.consume(
         &tenant,
