@@ -15,7 +15,6 @@ use std::sync::Arc;
 use maestrano::Registry;
 use maestrano::config::StaticSource;
 use maestrano::ports::SystemClock;
-use maestrano::routes::RouterOptions;
 
 const DEFAULT_CONFIG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -43,7 +42,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
         .build()
         .await?;
-    let router = registry.router(&RouterOptions::default())?;
+    let router = registry.router();
     let snapshot = registry.snapshot();
     println!("{} marketplaces from {path}", snapshot.tenants().len());
     for tenant in snapshot.tenants() {

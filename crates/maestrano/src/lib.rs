@@ -140,7 +140,9 @@ pub mod adapters;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;
 
-pub use config::registry::{RefreshReport, Registry, RegistryBuilder, Snapshot, SnapshotOrigin};
+pub use config::registry::{
+    RefreshReport, RefusedTenant, Registry, RegistryBuilder, Snapshot, SnapshotOrigin,
+};
 pub use config::tenant::Tenant;
 pub use error::{Error, Result};
 pub use rest::{RestError, RetryPolicy};

@@ -21,7 +21,7 @@ use maestrano::idmap::{ConnectedObject, RemoteUrls};
 use maestrano::idmap::{IdMapStore, LocalRef, Realm, RemoteRef};
 use maestrano::ports::InMemorySingleUseStore;
 use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource};
-use maestrano::routes::{EndpointKind, RouterOptions};
+use maestrano::routes::EndpointKind;
 use maestrano::saml::{IdentityMode, SsoLogin};
 use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError, SsoSession};
 use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
@@ -351,10 +351,7 @@ impl DemoApp {
 
     /// Handles one HTTP request: the SSO routes here, everything else by the webhook handler.
     pub(crate) async fn handle(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-        let router = match self.inner.registry.router(&RouterOptions::default()) {
-            Ok(r) => r,
-            Err(e) => return response(500, "text/plain", e.to_string()),
-        };
+        let router = self.inner.registry.router();
         let endpoint = match router.match_request(&request) {
             Ok(e) => e,
             Err(_) => return self.inner.webhooks.handle(request).await,

@@ -88,8 +88,9 @@ pub enum ConfigError {
         /// The URL's origin.
         found: String,
     },
-    /// The marketplaces' paths overlap, so a request could reach two tenants; the set is
-    /// refused as a whole (a refresh keeps serving the previous one).
+    /// A tenant's paths overlap another tenant's or the app's prefixed routes, so a request
+    /// could reach two tenants; the registry refuses that tenant's entry alone
+    /// ([`Snapshot::refused`](crate::Snapshot::refused)).
     #[error("the marketplaces' routes conflict: {0}")]
     Routes(#[source] crate::routes::RouteError),
     /// Several tenants share the given API credentials, so they do not identify one.

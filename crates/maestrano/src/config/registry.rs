@@ -17,7 +17,7 @@ use super::source::check_set;
 use super::tenant::Tenant;
 use crate::config::ConfigSource;
 use crate::ports::Clock;
-use crate::routes::{RouteError, Router, RouterOptions};
+use crate::routes::{Router, RouterBuilder, RouterOptions};
 use crate::saml::SamlPolicy;
 use crate::types::MarketplaceKey;
 
@@ -25,6 +25,8 @@ use crate::types::MarketplaceKey;
 #[derive(Debug)]
 pub struct Snapshot {
     tenants: BTreeMap<MarketplaceKey, Tenant>,
+    router: Arc<Router>,
+    refused: Vec<RefusedTenant>,
     loaded_at: OffsetDateTime,
     generation: u64,
     origin: SnapshotOrigin,
@@ -42,6 +44,26 @@ pub enum SnapshotOrigin {
         /// When the cached document was loaded from the source.
         saved_at: OffsetDateTime,
     },
+}
+
+/// A tenant entry the registry refused while loading a set, alone: every other tenant of the
+/// set is served.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RefusedTenant {
+    /// The tenant.
+    pub marketplace: MarketplaceKey,
+    /// Why its entry was refused ([`ConfigError::Routes`], [`ConfigError::PlainHttp`]).
+    pub error: ConfigError,
+    /// Whether the tenant is still served, with the last good entry of the snapshot before.
+    pub kept_previous: bool,
+}
+
+/// A tenant entry that passed the checks of its own, before its routes are placed.
+struct Candidate {
+    tenant: Tenant,
+    /// The tenant as the previous snapshot served it, to fall back on.
+    previous: Option<Tenant>,
 }
 
 impl Snapshot {
@@ -63,6 +85,19 @@ impl Snapshot {
     /// The tenant keys, sorted.
     pub fn marketplaces(&self) -> impl ExactSizeIterator<Item = &MarketplaceKey> {
         self.tenants.keys()
+    }
+
+    /// The request router of these tenants, laid out by the registry's
+    /// [`router_options`](RegistryBuilder::router_options). Built with the snapshot, so a
+    /// tenant whose paths would conflict was refused then, alone.
+    pub fn router(&self) -> Arc<Router> {
+        Arc::clone(&self.router)
+    }
+
+    /// The tenant entries of the loaded set that were refused, each alone, and why. A tenant
+    /// listed here with `kept_previous` is served with its last good entry.
+    pub fn refused(&self) -> &[RefusedTenant] {
+        &self.refused
     }
 
     /// When this set was loaded, on the registry's clock.
@@ -112,37 +147,89 @@ impl Snapshot {
         }
     }
 
+    /// Builds a set, refusing each bad tenant entry alone: one whose hosts would carry
+    /// credentials in clear, or whose paths would conflict (with the app's router layout, or
+    /// with a tenant placed before). Tenants whose paths are unchanged since `previous` are
+    /// placed first, so a newcomer or a changed entry never displaces them; a refused entry
+    /// falls back to the tenant's entry in `previous` when that one still fits. Fails as a
+    /// whole only when the set itself is malformed, or when no tenant is left to serve.
     fn build(
         configs: Vec<MarketplaceConfig>,
         policies: &Policies,
+        previous: Option<&Snapshot>,
         loaded_at: OffsetDateTime,
         generation: u64,
         origin: SnapshotOrigin,
     ) -> Result<Self, ConfigError> {
         check_set(&configs)?;
-        for config in &configs {
-            check_transport(config, &policies.plain_http)?;
+        let mut router = RouterBuilder::new(&policies.router).map_err(ConfigError::Routes)?;
+        let mut refused = Vec::new();
+        let mut candidates = Vec::new();
+        for config in configs {
+            let key = config.marketplace().clone();
+            let previous = previous.and_then(|p| p.tenants.get(&key)).cloned();
+            match check_transport(&config, &policies.plain_http) {
+                Ok(()) => candidates.push(Candidate {
+                    tenant: Tenant::new(policies.apply(config)),
+                    previous,
+                }),
+                Err(error) => refused.push((key, error, previous)),
+            }
         }
-        // A set whose tenant paths overlap would make every request ambiguous for the webhook
-        // handler and the SSO routes: refuse it here, so that a refresh keeps the last good set.
-        Router::new(
-            &RouterOptions::default(),
-            configs.iter().map(MarketplaceConfig::routes),
-        )
-        .map_err(ConfigError::Routes)?;
-        let tenants = configs
+        // Unchanged paths first, then the rest in key order (the set is sorted by key).
+        candidates.sort_by_key(|c| {
+            let unchanged = c
+                .previous
+                .as_ref()
+                .is_some_and(|p| same_routes(p, &c.tenant));
+            (!unchanged, c.tenant.marketplace().clone())
+        });
+        let mut tenants = BTreeMap::new();
+        for candidate in candidates {
+            match router.add(candidate.tenant.config().routes()) {
+                Ok(()) => {
+                    tenants.insert(candidate.tenant.marketplace().clone(), candidate.tenant);
+                }
+                Err(error) => refused.push((
+                    candidate.tenant.marketplace().clone(),
+                    ConfigError::Routes(error),
+                    candidate.previous,
+                )),
+            }
+        }
+        let refused: Vec<RefusedTenant> = refused
             .into_iter()
-            .map(|c| {
-                let c = match (policies.per_tenant.get(c.marketplace()), &policies.default) {
-                    (Some(p), _) => c.with_saml_policy(p.clone()),
-                    (None, Some(p)) if c.saml_policy().is_none() => c.with_saml_policy(p.clone()),
-                    _ => c,
-                };
-                (c.marketplace().clone(), Tenant::new(c))
+            .map(|(marketplace, error, previous)| {
+                let kept_previous = previous.is_some_and(|p| {
+                    let fits = router.add(p.config().routes()).is_ok();
+                    if fits {
+                        tenants.insert(marketplace.clone(), p);
+                    }
+                    fits
+                });
+                tracing::warn!(
+                    %marketplace,
+                    %error,
+                    kept_previous,
+                    "maestrano tenant entry refused; the other tenants are served"
+                );
+                RefusedTenant {
+                    marketplace,
+                    error,
+                    kept_previous,
+                }
             })
             .collect();
+        if tenants.is_empty() {
+            return Err(refused
+                .into_iter()
+                .next()
+                .map_or(ConfigError::NoMarketplaces, |r| r.error));
+        }
         Ok(Self {
             tenants,
+            router: Arc::new(router.build()),
+            refused,
             loaded_at,
             generation,
             origin,
@@ -150,11 +237,33 @@ impl Snapshot {
     }
 }
 
+/// Whether two entries of a tenant serve the same paths.
+fn same_routes(a: &Tenant, b: &Tenant) -> bool {
+    let (a, b) = (a.config().routes(), b.config().routes());
+    a.sso_init == b.sso_init
+        && a.sso_consume == b.sso_consume
+        && a.group == b.group
+        && a.group_user == b.group_user
+        && a.connec_notification == b.connec_notification
+}
+
 #[derive(Debug, Default, Clone)]
 struct Policies {
     default: Option<SamlPolicy>,
     per_tenant: HashMap<MarketplaceKey, SamlPolicy>,
     plain_http: std::collections::HashSet<MarketplaceKey>,
+    router: RouterOptions,
+}
+
+impl Policies {
+    /// The entry with the SAML policy the app set for it.
+    fn apply(&self, c: MarketplaceConfig) -> MarketplaceConfig {
+        match (self.per_tenant.get(c.marketplace()), &self.default) {
+            (Some(p), _) => c.with_saml_policy(p.clone()),
+            (None, Some(p)) if c.saml_policy().is_none() => c.with_saml_policy(p.clone()),
+            _ => c,
+        }
+    }
 }
 
 /// Whether `url` is on this machine: `localhost` (and `*.localhost`, RFC 6761), 127.0.0.0/8
@@ -214,6 +323,8 @@ pub struct RefreshReport {
     pub added: Vec<MarketplaceKey>,
     /// Tenants that are gone.
     pub removed: Vec<MarketplaceKey>,
+    /// Tenant entries refused alone (see [`Snapshot::refused`]).
+    pub refused: Vec<MarketplaceKey>,
 }
 
 #[derive(Debug)]
@@ -338,10 +449,19 @@ impl RegistryBuilder {
     /// `connec.host` or `sso.idp` is plain `http://` on a host other than loopback. Off by
     /// default, since the tenant's credentials, its users' logins and its customers' data
     /// would cross the network in clear; for a platform sandbox served over plain HTTP only
-    /// (such as `http://api-sandbox.maestrano.io`). Without it such a tenant makes the load
-    /// fail with [`ConfigError::PlainHttp`].
+    /// (such as `http://api-sandbox.maestrano.io`). Without it such a tenant's entry is refused
+    /// alone with [`ConfigError::PlainHttp`] (see [`Snapshot::refused`]).
     pub fn insecure_allow_plain_http(mut self, marketplace: MarketplaceKey) -> Self {
         self.policies.plain_http.insert(marketplace);
+        self
+    }
+
+    /// The router layout the app serves (its prefix, whether tenant paths are served); the
+    /// default is [`RouterOptions::default`]. Every loaded set is checked against it, and
+    /// [`Registry::router`] routes with it, so what the registry accepts is what the app's
+    /// router serves.
+    pub fn router_options(mut self, options: RouterOptions) -> Self {
+        self.policies.router = options;
         self
     }
 
@@ -356,6 +476,7 @@ impl RegistryBuilder {
                 let snapshot = Snapshot::build(
                     loaded.configs,
                     &self.policies,
+                    None,
                     now,
                     1,
                     SnapshotOrigin::Source,
@@ -445,7 +566,7 @@ async fn from_cache(
         saved_at: cached.saved_at(),
     };
     let built = parse_marketplaces(cached.document())
-        .and_then(|configs| Snapshot::build(configs, policies, now, 1, origin));
+        .and_then(|configs| Snapshot::build(configs, policies, None, now, 1, origin));
     match built {
         Ok(snapshot) => {
             tracing::warn!(
@@ -508,10 +629,9 @@ impl Registry {
         self.snapshot().find_by_credentials(api_id, api_key)
     }
 
-    /// A request router for the current tenants.
-    pub fn router(&self, options: &RouterOptions) -> Result<Router, RouteError> {
-        let snapshot = self.snapshot();
-        Router::new(options, snapshot.tenants().map(|t| t.config().routes()))
+    /// The request router of the current tenants (see [`Snapshot::router`]).
+    pub fn router(&self) -> Arc<Router> {
+        self.snapshot().router()
     }
 
     /// Whether the TTL has run out (or the retry delay after a failure), on the clock.
@@ -557,6 +677,7 @@ impl Registry {
                 Snapshot::build(
                     loaded.configs,
                     &self.inner.policies,
+                    Some(&previous),
                     now,
                     previous.generation + 1,
                     SnapshotOrigin::Source,
@@ -581,6 +702,11 @@ impl Registry {
                         .keys()
                         .filter(|k| !snapshot.tenants.contains_key(*k))
                         .cloned()
+                        .collect(),
+                    refused: snapshot
+                        .refused
+                        .iter()
+                        .map(|r| r.marketplace.clone())
                         .collect(),
                 };
                 *self
@@ -701,6 +827,7 @@ mod tests {
         Snapshot::build(
             configs,
             &Policies::default(),
+            None,
             time::macros::datetime!(2024-01-01 0:00 UTC),
             1,
             SnapshotOrigin::Source,
@@ -791,6 +918,7 @@ mod tests {
                 config("c", "app-c", "k").with_saml_policy(own.clone()),
             ],
             &policies,
+            None,
             time::macros::datetime!(2024-01-01 0:00 UTC),
             1,
             SnapshotOrigin::Source,

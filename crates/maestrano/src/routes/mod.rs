@@ -31,6 +31,7 @@
 //! ([`RouteError::Conflict`]), so a request never reaches an arbitrary one of two tenants.
 
 mod router;
+pub(crate) use router::RouterBuilder;
 mod template;
 
 pub use router::{

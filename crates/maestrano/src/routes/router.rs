@@ -410,8 +410,8 @@ pub struct TenantRoutes<'a> {
     pub connec_notification: &'a PathTemplate,
 }
 
-/// Matches requests to endpoints, for one set of tenants. Build a new one after the
-/// registry's tenants change ([`Registry::router`](crate::config::registry::Registry::router)).
+/// Matches requests to endpoints, for one set of tenants. Each registry snapshot holds the
+/// router of its tenants ([`Registry::router`](crate::config::registry::Registry::router)).
 #[derive(Debug, Clone)]
 pub struct Router {
     routes: Vec<Route>,
@@ -420,12 +420,21 @@ pub struct Router {
     max_segments: usize,
 }
 
-impl Router {
-    /// A router for `tenants`, laid out by `options`.
-    pub fn new<'a>(
-        options: &RouterOptions,
-        tenants: impl IntoIterator<Item = TenantRoutes<'a>>,
-    ) -> Result<Self, RouteError> {
+/// Builds a [`Router`] one tenant at a time: a tenant whose routes are invalid or can match a
+/// request that a route already added matches is refused alone, and nothing of it is added.
+/// The registry builds its snapshot's router this way, so one bad tenant never takes the
+/// others' routes down.
+#[derive(Debug)]
+pub(crate) struct RouterBuilder {
+    routes: Vec<Route>,
+    by_len: HashMap<usize, Vec<usize>>,
+    tenants: HashSet<MarketplaceKey>,
+    tenant_paths: bool,
+}
+
+impl RouterBuilder {
+    /// The prefixed routes of `options`, with no tenant yet.
+    pub(crate) fn new(options: &RouterOptions) -> Result<Self, RouteError> {
         let prefix = prefix_segments(&options.prefix)?;
         let prefix_text: String = prefix.iter().map(|s| format!("/{s}")).collect();
         let mut routes = Vec::new();
@@ -477,45 +486,86 @@ impl Router {
                 path: format!("{prefix_text}/:marketplace/{text}"),
             });
         }
-        let mut keys = HashSet::new();
-        for config in tenants {
-            keys.insert(config.marketplace.clone());
-            if !options.tenant_paths {
-                continue;
-            }
-            for (kind, template) in [
-                (RouteKind::SamlInitialize, config.sso_init),
-                (RouteKind::SamlConsume, config.sso_consume),
-                (RouteKind::GroupDestroyed, config.group),
-                (RouteKind::GroupUserRemoved, config.group_user),
-                (RouteKind::ConnecNotification, config.connec_notification),
-            ] {
-                routes.push(tenant_route(config.marketplace, kind, template)?);
-            }
-        }
         let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, r) in routes.iter().enumerate() {
             by_len.entry(r.segments.len()).or_default().push(i);
         }
-        for indices in by_len.values() {
-            for (n, &i) in indices.iter().enumerate() {
-                for &j in &indices[n + 1..] {
-                    if routes[i].overlaps(&routes[j]) {
-                        return Err(RouteError::Conflict {
-                            first: routes[i].describe(),
-                            second: routes[j].describe(),
-                        });
-                    }
-                }
-            }
-        }
-        let max_segments = routes.iter().map(|r| r.segments.len()).max().unwrap_or(0);
         Ok(Self {
             routes,
             by_len,
-            tenants: keys,
-            max_segments,
+            tenants: HashSet::new(),
+            tenant_paths: options.tenant_paths,
         })
+    }
+
+    /// Adds `tenant`, or refuses it (adding nothing) when one of its paths is invalid or
+    /// conflicts with a route already added or with another of its own.
+    pub(crate) fn add(&mut self, tenant: TenantRoutes<'_>) -> Result<(), RouteError> {
+        let mut new = Vec::new();
+        if self.tenant_paths {
+            for (kind, template) in [
+                (RouteKind::SamlInitialize, tenant.sso_init),
+                (RouteKind::SamlConsume, tenant.sso_consume),
+                (RouteKind::GroupDestroyed, tenant.group),
+                (RouteKind::GroupUserRemoved, tenant.group_user),
+                (RouteKind::ConnecNotification, tenant.connec_notification),
+            ] {
+                new.push(tenant_route(tenant.marketplace, kind, template)?);
+            }
+        }
+        for (n, route) in new.iter().enumerate() {
+            let existing = self
+                .by_len
+                .get(&route.segments.len())
+                .into_iter()
+                .flatten()
+                .map(|&i| &self.routes[i]);
+            if let Some(other) = existing.chain(&new[..n]).find(|o| o.overlaps(route)) {
+                return Err(RouteError::Conflict {
+                    first: other.describe(),
+                    second: route.describe(),
+                });
+            }
+        }
+        self.tenants.insert(tenant.marketplace.clone());
+        for route in new {
+            self.by_len
+                .entry(route.segments.len())
+                .or_default()
+                .push(self.routes.len());
+            self.routes.push(route);
+        }
+        Ok(())
+    }
+
+    /// The router of the tenants added.
+    pub(crate) fn build(self) -> Router {
+        let max_segments = self
+            .routes
+            .iter()
+            .map(|r| r.segments.len())
+            .max()
+            .unwrap_or(0);
+        Router {
+            routes: self.routes,
+            by_len: self.by_len,
+            tenants: self.tenants,
+            max_segments,
+        }
+    }
+}
+
+impl Router {
+    /// A router for `tenants`, laid out by `options`.
+    pub fn new<'a>(
+        options: &RouterOptions,
+        tenants: impl IntoIterator<Item = TenantRoutes<'a>>,
+    ) -> Result<Self, RouteError> {
+        let mut builder = RouterBuilder::new(options)?;
+        for tenant in tenants {
+            builder.add(tenant)?;
+        }
+        Ok(builder.build())
     }
 
     /// The endpoint `request` addresses.

@@ -1,6 +1,6 @@
 //! The framework-agnostic webhook handler: an `http::Request` in, an `http::Response` out.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::{Response, StatusCode};
@@ -9,8 +9,8 @@ use tracing::Instrument as _;
 use super::auth::authenticate;
 use super::events::{DEFAULT_MAX_BODY_BYTES, WebhookEvent, parse_notification};
 use super::ledger::DeliveryBusy;
-use crate::config::registry::Registry;
-use crate::routes::{EndpointKind, Router, RouterOptions};
+use crate::config::registry::{Registry, Snapshot};
+use crate::routes::EndpointKind;
 
 /// The application's side of the webhooks: apply each event (scoped to its marketplace).
 ///
@@ -30,8 +30,6 @@ pub trait WebhookSink: Send + Sync {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct WebhookOptions {
-    /// The routes' prefix and tenant paths.
-    pub router: RouterOptions,
     /// Largest notification body accepted (checked before parsing). Default 10 MiB; the
     /// Connec! decoder refuses more than 16 MiB whatever this says.
     pub max_body_bytes: usize,
@@ -40,7 +38,6 @@ pub struct WebhookOptions {
 impl Default for WebhookOptions {
     fn default() -> Self {
         Self {
-            router: RouterOptions::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -52,17 +49,13 @@ impl WebhookOptions {
         self.max_body_bytes = max;
         self
     }
-
-    /// These options with other router options.
-    pub fn with_router(mut self, router: RouterOptions) -> Self {
-        self.router = router;
-        self
-    }
 }
 
 /// Serves the marketplace's calls: account webhooks (`DELETE` a group, `DELETE` a group
 /// user) and Connec! notifications (`POST`), each authenticated with the HTTP Basic
-/// credentials of the tenant its route names.
+/// credentials of the tenant its route names. Routes are those of the registry's current
+/// snapshot, laid out by [`RegistryBuilder::router_options`](crate::RegistryBuilder::router_options):
+/// a tenant whose paths would conflict was refused alone when the snapshot was built.
 ///
 /// Replies: 200 `{"success":true}`; 401 `{"error":"Invalid credentials"}` for every request
 /// refused before it is authenticated (no such route, a marketplace the app does not serve, a
@@ -75,7 +68,6 @@ pub struct WebhookHandler {
     registry: Arc<Registry>,
     sink: Arc<dyn WebhookSink>,
     options: WebhookOptions,
-    router: RwLock<Option<(u64, Arc<Router>)>>,
 }
 
 impl std::fmt::Debug for WebhookHandler {
@@ -116,36 +108,14 @@ impl WebhookHandler {
             registry,
             sink,
             options,
-            router: RwLock::new(None),
         }
-    }
-
-    /// The router of the registry's current tenants, rebuilt when the registry refreshed.
-    fn router(&self) -> Option<Arc<Router>> {
-        let generation = self.registry.snapshot().generation();
-        if let Some((g, r)) = &*self.router.read().unwrap_or_else(|e| e.into_inner())
-            && *g == generation
-        {
-            return Some(r.clone());
-        }
-        let router = match self.registry.router(&self.options.router) {
-            Ok(r) => Arc::new(r),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot build the webhook routes");
-                return None;
-            }
-        };
-        *self.router.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((generation, router.clone()));
-        Some(router)
     }
 
     /// Handles one request.
     pub async fn handle(&self, request: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
-        let Some(router) = self.router() else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "routes unavailable");
-        };
-        let endpoint = match router.match_request(&request) {
+        // One snapshot for the route and the tenant, so both come from the same set.
+        let snapshot = self.registry.snapshot();
+        let endpoint = match snapshot.router().match_request(&request) {
             Ok(e) => e,
             Err(e) => {
                 // Whatever the path names, an unauthenticated refusal looks the same: a 404
@@ -159,7 +129,7 @@ impl WebhookHandler {
         let kind = endpoint.kind.route_kind();
         let span =
             tracing::info_span!("maestrano_webhook", marketplace = %marketplace, endpoint = ?kind);
-        let event = match span.in_scope(|| self.event_for(endpoint, &request)) {
+        let event = match span.in_scope(|| self.event_for(&snapshot, endpoint, &request)) {
             Ok(event) => event,
             Err(response) => return *response,
         };
@@ -194,11 +164,12 @@ impl WebhookHandler {
     /// refused.
     fn event_for(
         &self,
+        snapshot: &Snapshot,
         endpoint: crate::routes::Endpoint,
         request: &http::Request<Vec<u8>>,
     ) -> Result<WebhookEvent, Box<Response<Vec<u8>>>> {
         let marketplace = endpoint.marketplace;
-        let tenant = match self.registry.with(&marketplace) {
+        let tenant = match snapshot.get(&marketplace) {
             Ok(t) => t,
             Err(_) => {
                 tracing::warn!(

@@ -853,8 +853,10 @@ async fn refresh_happens_after_the_ttl_on_the_clock() {
     assert!(registry.with(&key("b")).is_err());
 }
 
+/// Issue 15: a refresh whose entries conflict refuses the entry that would displace another,
+/// alone, and keeps serving that tenant's last good entry.
 #[tokio::test]
-async fn a_refresh_whose_tenant_paths_conflict_is_refused_as_a_whole() {
+async fn a_refresh_whose_tenant_paths_conflict_keeps_the_last_good_entry_of_that_tenant() {
     let shared = |k: &str| {
         MarketplaceConfig::builder(k)
             .nid("v2")
@@ -874,16 +876,116 @@ async fn a_refresh_whose_tenant_paths_conflict_is_refused_as_a_whole() {
     ]));
     let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
     let registry = Registry::builder(source, clock).build().await.unwrap();
+    let report = registry.refresh().await.unwrap();
+    // Both entries changed; `a` is placed first (key order), so `b`'s new entry is the one
+    // that conflicts, and `b` keeps its last good entry.
+    assert_eq!(report.refused, [key("b")]);
+    assert_eq!(registry.with(&key("a")).unwrap().config().nid(), Some("v2"));
+    assert_eq!(registry.with(&key("b")).unwrap().config().nid(), Some("v1"));
+    let snapshot = registry.snapshot();
+    let refused = &snapshot.refused()[0];
+    assert!(refused.kept_previous);
+    match &refused.error {
+        ConfigError::Routes(maestrano::routes::RouteError::Conflict { first, second }) => {
+            assert!(first.contains("marketplace a"), "{first}");
+            assert!(second.contains("marketplace b"), "{second}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The router serves both: `a` on the new path, `b` on its old one.
+    let router = registry.router();
+    let delete = |path: &str| {
+        router
+            .match_parts(&http::Method::DELETE, path, None)
+            .map(|e| e.marketplace.to_string())
+    };
+    assert_eq!(delete("/maestrano/account/groups/cld-1").unwrap(), "a");
+    let b_path = tenant_config("b", 1)
+        .routes()
+        .group
+        .to_string()
+        .replace(":id", "cld-1");
+    assert_eq!(delete(&b_path).unwrap(), "b");
+}
+
+/// A tenant that appears in a refresh with the paths of a tenant already served is refused;
+/// the served tenant is placed first whatever the key order, so a newcomer never displaces it.
+#[tokio::test]
+async fn a_newcomer_never_displaces_a_served_tenant() {
+    let with_group = |k: &str, path: &str| {
+        MarketplaceConfig::builder(k)
+            .app_host("https://app.example.com")
+            .api_id(format!("app-{k}"))
+            .api_key(Secret::new(format!("key-{k}")))
+            .api_host("https://hub.example.com")
+            .sso_idp("https://idp.example.com")
+            .x509_fingerprint(SANDBOX_FP)
+            .group_path(path)
+            .build()
+            .unwrap()
+    };
+    let source = Arc::new(ScriptedSource::new(vec![
+        Ok(vec![with_group("zeta", "/hooks/groups/:id")]),
+        Ok(vec![
+            with_group("alpha", "/hooks/groups/:id"),
+            with_group("zeta", "/hooks/groups/:id"),
+        ]),
+    ]));
+    let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
+    let registry = Registry::builder(source, clock).build().await.unwrap();
+    let report = registry.refresh().await.unwrap();
+    assert_eq!(report.refused, [key("alpha")]);
+    assert!(report.added.is_empty(), "{report:?}");
+    assert!(registry.with(&key("alpha")).is_err());
+    assert!(!registry.snapshot().refused()[0].kept_previous);
+    let endpoint = registry
+        .router()
+        .match_parts(&http::Method::DELETE, "/hooks/groups/cld-1", None)
+        .unwrap();
+    assert_eq!(endpoint.marketplace.as_str(), "zeta");
+}
+
+/// A set where every entry is bad serves nothing: the first load fails, a refresh keeps the
+/// last good snapshot.
+#[tokio::test]
+async fn a_set_with_no_good_entry_fails_as_a_whole() {
+    let plain = |k: &str| {
+        MarketplaceConfig::builder(k)
+            .app_host("https://app.example.com")
+            .api_id(format!("app-{k}"))
+            .api_key(Secret::new("k"))
+            .api_host("http://hub.example.com")
+            .sso_idp("https://idp.example.com")
+            .x509_fingerprint(SANDBOX_FP)
+            .build()
+            .unwrap()
+    };
+    let clock = Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC)));
+    let first = Registry::builder(
+        Arc::new(ScriptedSource::new(vec![Ok(vec![plain("a"), plain("b")])])),
+        clock.clone(),
+    )
+    .build()
+    .await;
+    assert!(
+        matches!(first, Err(ConfigError::PlainHttp { .. })),
+        "{first:?}"
+    );
+    let registry = Registry::builder(
+        Arc::new(ScriptedSource::new(vec![
+            Ok(vec![tenant_config("c", 1)]),
+            Ok(vec![plain("a")]),
+        ])),
+        clock,
+    )
+    .build()
+    .await
+    .unwrap();
     assert!(matches!(
         registry.refresh().await,
-        Err(ConfigError::Routes(_))
+        Err(ConfigError::PlainHttp { .. })
     ));
-    assert_eq!(registry.with(&key("a")).unwrap().config().nid(), Some("v1"));
-    assert!(
-        registry
-            .router(&maestrano::routes::RouterOptions::default())
-            .is_ok()
-    );
+    assert!(registry.with(&key("c")).is_ok());
 }
 
 #[tokio::test]
@@ -1249,21 +1351,43 @@ async fn plain_http_hosts_off_this_machine_are_refused_unless_named_insecure() {
             .unwrap(),
         )
     };
-    let e = Registry::builder(two(), clock.clone())
+    // The sandbox entry is refused alone; the other tenant is served.
+    let registry = Registry::builder(two(), clock.clone())
         .build()
         .await
-        .unwrap_err();
-    let text = e.to_string();
+        .unwrap();
+    let snapshot = registry.snapshot();
+    let refused: Vec<_> = snapshot.refused().iter().collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].marketplace.as_str(), "mno-sandbox");
+    assert!(!refused[0].kept_previous);
+    let text = refused[0].error.to_string();
     assert!(
         text.contains("mno-sandbox") && text.contains("connec.host") && text.contains("https"),
         "{text}"
+    );
+    assert!(matches!(refused[0].error, ConfigError::PlainHttp { .. }));
+    assert!(
+        registry
+            .with(&MarketplaceKey::new("maestrano-uat").unwrap())
+            .is_ok()
+    );
+    assert!(
+        registry
+            .with(&MarketplaceKey::new("mno-sandbox").unwrap())
+            .is_err()
     );
     // Naming another marketplace does not help.
     let other = Registry::builder(two(), clock.clone())
         .insecure_allow_plain_http(MarketplaceKey::new("maestrano-uat").unwrap())
         .build()
-        .await;
-    assert!(other.is_err());
+        .await
+        .unwrap();
+    assert!(
+        other
+            .with(&MarketplaceKey::new("mno-sandbox").unwrap())
+            .is_err()
+    );
     Registry::builder(two(), clock.clone())
         .insecure_allow_plain_http(MarketplaceKey::new("mno-sandbox").unwrap())
         .build()

@@ -500,7 +500,7 @@ async fn the_registry_builds_a_router_and_lists_each_tenants_routes() {
         .build()
         .await
         .unwrap();
-    let router = registry.router(&RouterOptions::default()).unwrap();
+    let router = registry.router();
     assert!(router.has_tenant(&key("mno-sandbox")));
     assert_eq!(router.routes().count(), 5 + 2 * 5);
     let routes = router.routes_for(&key("maestrano-uat"));
@@ -591,5 +591,84 @@ proptest! {
         let r = &*ROUTER;
         let _ = r.match_parts(&Method::DELETE, &path, query.as_deref());
         let _ = r.match_parts(&Method::GET, &format!("/{path}"), query.as_deref());
+    }
+}
+
+/// A tenant whose group path is drawn from a small alphabet, so that sets collide often, with
+/// one another and with the app's prefixed routes.
+fn colliding_tenant(i: usize, group_path: &str) -> MarketplaceConfig {
+    let k = format!("t{i}");
+    MarketplaceConfig::builder(k.as_str())
+        .app_host("https://app.example.com")
+        .api_id(format!("app-{k}"))
+        .api_key(Secret::new(format!("key-{k}")))
+        .api_host("https://hub.example.com")
+        .sso_idp("https://idp.example.com")
+        .x509_fingerprint("01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36")
+        .group_path(group_path)
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Issue 15, as a property over sets that collide: whatever the app's prefix, the tenants
+    /// the registry serves form a router that builds under that very layout; every refused
+    /// tenant really conflicts with them (adding it back fails); and every served tenant's
+    /// webhook route reaches it.
+    #[test]
+    fn the_registry_serves_a_conflict_free_maximal_set_under_the_apps_layout(
+        prefix in prop::sample::select(vec!["/mno-enterprise", "/hooks", "/"]),
+        paths in prop::collection::vec(
+            prop::sample::select(vec![
+                "/hooks/:marketplace/account/group/:id",
+                "/hooks/x/account/group/:id",
+                "/a/:id",
+                "/a/:id/b",
+                "/b/:id",
+                "/:id/account/group/z",
+                "/mno-enterprise/t1/account/group/:id",
+            ]),
+            1..6,
+        ),
+    ) {
+        let configs: Vec<_> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| colliding_tenant(i, &p.replace(":marketplace", &format!("t{i}"))))
+            .collect();
+        let options = RouterOptions::new().with_prefix(prefix);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let built = rt.block_on(
+            Registry::builder(
+                Arc::new(StaticSource::from_configs(configs.clone()).unwrap()),
+                Arc::new(SystemClock),
+            )
+            .router_options(options.clone())
+            .build(),
+        );
+        let Ok(registry) = built else {
+            // Nothing was servable: then no single tenant fits on its own.
+            for c in &configs {
+                prop_assert!(Router::new(&options, [c.routes()]).is_err());
+            }
+            return Ok(());
+        };
+        let snapshot = registry.snapshot();
+        let served: Vec<&MarketplaceConfig> = snapshot.tenants().map(|t| t.config()).collect();
+        prop_assert_eq!(served.len() + snapshot.refused().len(), configs.len());
+        prop_assert!(Router::new(&options, served.iter().map(|c| c.routes())).is_ok());
+        for refused in snapshot.refused() {
+            let config = configs.iter().find(|c| c.marketplace() == &refused.marketplace).unwrap();
+            let with_it = served.iter().map(|c| c.routes()).chain([config.routes()]);
+            prop_assert!(Router::new(&options, with_it).is_err(), "{} fits", refused.marketplace);
+        }
+        let router = registry.router();
+        for c in &served {
+            let path = c.routes().group.as_str().replace(":id", "cld-1");
+            let endpoint = router.match_parts(&Method::DELETE, &path, None).unwrap();
+            prop_assert_eq!(&endpoint.marketplace, c.marketplace());
+        }
     }
 }

@@ -725,3 +725,85 @@ async fn a_retry_racing_the_first_delivery_is_applied_once() {
     // Two people and one payment in the notification, each applied once.
     assert_eq!(*app.applied.lock().unwrap(), 3);
 }
+
+/// Issue 15: with an app route prefix other than the default, a tenant whose `group_path`
+/// collides with the app's prefixed routes passed the registry (checked against the default
+/// layout only) and then broke the handler's router: every tenant got 500. The registry now
+/// checks against the layout the app serves and refuses that tenant alone.
+#[tokio::test]
+async fn a_tenant_colliding_with_the_apps_route_layout_is_refused_alone() {
+    let tenant = |k: &str, group_path: Option<&str>| {
+        let b = maestrano::config::MarketplaceConfig::builder(k)
+            .app_host("https://app.example.com")
+            .api_id(format!("app-{k}"))
+            .api_key(maestrano::Secret::new(format!("key-{k}")))
+            .api_host("https://hub.example.com")
+            .sso_idp("https://idp.example.com")
+            .x509_fingerprint("01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36");
+        match group_path {
+            Some(p) => b.group_path(p),
+            None => b,
+        }
+        .build()
+        .unwrap()
+    };
+    let configs = [
+        tenant("good", None),
+        // The app's prefixed route `/hooks/:marketplace/account/group/:id` matches this too.
+        tenant("bad", Some("/hooks/bad/account/group/:id")),
+    ];
+    let registry = Arc::new(
+        Registry::builder(
+            Arc::new(StaticSource::from_configs(configs).unwrap()),
+            Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
+        )
+        .router_options(maestrano::routes::RouterOptions::new().with_prefix("/hooks"))
+        .build()
+        .await
+        .unwrap(),
+    );
+    let snapshot = registry.snapshot();
+    let refused: Vec<_> = snapshot
+        .refused()
+        .iter()
+        .map(|r| r.marketplace.as_str())
+        .collect();
+    assert_eq!(refused, ["bad"]);
+    assert!(matches!(
+        snapshot.refused()[0].error,
+        maestrano::config::ConfigError::Routes(maestrano::routes::RouteError::Conflict { .. })
+    ));
+    let sink = Arc::new(Sink::default());
+    let handler = WebhookHandler::new(registry, sink.clone());
+    let good = basic("app-good", "key-good");
+    for path in [
+        "/hooks/good/account/group/cld-1",
+        &(tenant("good", None)
+            .routes()
+            .group
+            .as_str()
+            .replace(":id", "cld-2")),
+    ] {
+        let r = handler
+            .handle(request("DELETE", path, Some(&good), vec![]))
+            .await;
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "{path}: {:?}",
+            String::from_utf8_lossy(r.body())
+        );
+    }
+    // The refused tenant is not served, and its path is no route of its own.
+    let bad = basic("app-bad", "key-bad");
+    let r = handler
+        .handle(request(
+            "DELETE",
+            "/hooks/bad/account/group/cld-1",
+            Some(&bad),
+            vec![],
+        ))
+        .await;
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(sink.events.lock().unwrap().len(), 2);
+}
