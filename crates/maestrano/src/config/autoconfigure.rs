@@ -20,7 +20,7 @@ use url::Url;
 
 use super::MAX_CONFIG_BYTES;
 use super::error::{ConfigError, DevPlatformError, SettingError};
-use super::json::{kind, parse_list, read_value};
+use super::json::{ParsedList, kind, parse_entries, read_value};
 use super::model::MarketplaceConfig;
 use super::port::Loaded;
 use crate::config::ConfigSource;
@@ -330,7 +330,19 @@ pub fn build_request(settings: &DevPlatformSettings) -> Result<HttpRequest, Conf
 /// unsuccessful status is [`DevPlatformError::Status`]; a body that is not JSON is
 /// [`DevPlatformError::NotJson`]; then the shape is checked (an object, with a `marketplaces`
 /// member, holding a non-empty list) and every marketplace is validated.
+///
+/// One bad entry fails the whole reply here; the registry reads the reply entry by entry
+/// instead, refusing a bad entry alone.
 pub fn decode_response(response: &HttpResponse) -> Result<Vec<MarketplaceConfig>, ConfigError> {
+    let parsed = decode_entries(response)?;
+    match parsed.refused.into_iter().next() {
+        Some((_, error)) => Err(error),
+        None => Ok(parsed.configs),
+    }
+}
+
+/// [`decode_response`], with a bad entry that names its key refused alone.
+pub(crate) fn decode_entries(response: &HttpResponse) -> Result<ParsedList, ConfigError> {
     let status = response.status().as_u16();
     if status == 401 {
         return Err(DevPlatformError::Unauthorized { status }.into());
@@ -386,7 +398,7 @@ pub fn decode_response(response: &HttpResponse) -> Result<Vec<MarketplaceConfig>
         Some(Value::Array(items)) if items.is_empty() => {
             Err(DevPlatformError::EmptyMarketplaces.into())
         }
-        Some(list) => parse_list(list),
+        Some(list) => parse_entries(list),
     }
 }
 
@@ -425,7 +437,7 @@ impl ConfigSource for DevPlatformSource {
             .await
             .map_err(DevPlatformError::Transport)?;
         // The reply may echo the environment's credentials: none leaves in an error or a log.
-        let result = decode_response(&response).map_err(|mut e| {
+        let result = decode_entries(&response).map_err(|mut e| {
             if let ConfigError::DevPlatform(d) = &mut e {
                 let r = Redactor::new(&self.settings.env_key, &self.settings.env_secret);
                 match d {
@@ -439,7 +451,8 @@ impl ConfigSource for DevPlatformSource {
         match &result {
             Ok(list) => tracing::info!(
                 url = %self.settings.url,
-                marketplaces = list.len(),
+                marketplaces = list.configs.len(),
+                refused = list.refused.len(),
                 "loaded marketplaces from the developer platform"
             ),
             Err(e) => tracing::warn!(
@@ -448,8 +461,8 @@ impl ConfigSource for DevPlatformSource {
                 "developer platform gave no usable configuration"
             ),
         }
-        let configs = result?;
-        Ok(Loaded::new(configs, Some(response.into_body())))
+        let list = result?;
+        Ok(Loaded::new(list.configs, Some(response.into_body())).with_refused(list.refused))
     }
 }
 

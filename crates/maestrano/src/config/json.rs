@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::error::{ConfigError, FieldError, FieldProblem};
 use super::model::{MarketplaceConfig, RawCertificate, RawMarketplace, validate};
 use super::{MAX_CONFIG_BYTES, MAX_MARKETPLACES};
-use crate::types::Secret;
+use crate::types::{MarketplaceKey, Secret};
 
 /// The JSON type of `v`, for error messages (never its value).
 pub(crate) fn kind(v: &Value) -> &'static str {
@@ -71,6 +71,24 @@ pub fn parse_marketplaces(json: &[u8]) -> Result<Vec<MarketplaceConfig>, ConfigE
     }
 }
 
+/// [`parse_marketplaces`], with a bad entry of a `marketplaces` list that names its key
+/// refused alone (see [`parse_entries`]). The registry reads cached documents this way.
+pub(crate) fn parse_document(json: &[u8]) -> Result<ParsedList, ConfigError> {
+    let parsed = match read_value(json)? {
+        Value::Object(map) if map.contains_key("marketplaces") => {
+            parse_entries(&map["marketplaces"])?
+        }
+        _ => ParsedList {
+            configs: parse_marketplaces(json)?,
+            refused: Vec::new(),
+        },
+    };
+    if parsed.configs.is_empty() && parsed.refused.is_empty() {
+        return Err(ConfigError::NoMarketplaces);
+    }
+    Ok(parsed)
+}
+
 /// Parses exactly one marketplace object. Field paths in errors are relative (`api.key`).
 pub fn parse_marketplace(json: &[u8]) -> Result<MarketplaceConfig, ConfigError> {
     match read_value(json)? {
@@ -82,8 +100,30 @@ pub fn parse_marketplace(json: &[u8]) -> Result<MarketplaceConfig, ConfigError> 
     }
 }
 
-/// Parses the value of a `marketplaces` member; an empty list is returned as such.
+/// Parses the value of a `marketplaces` member; an empty list is returned as such. Any bad
+/// entry fails the whole list.
 pub(crate) fn parse_list(value: &Value) -> Result<Vec<MarketplaceConfig>, ConfigError> {
+    let parsed = parse_entries(value)?;
+    match parsed.refused.into_iter().next() {
+        Some((_, error)) => Err(error),
+        None => Ok(parsed.configs),
+    }
+}
+
+/// The entries of a `marketplaces` list, each parsed on its own.
+#[derive(Debug)]
+pub(crate) struct ParsedList {
+    /// The entries that parsed.
+    pub(crate) configs: Vec<MarketplaceConfig>,
+    /// The entries that did not, by the key they name, with why.
+    pub(crate) refused: Vec<(MarketplaceKey, ConfigError)>,
+}
+
+/// Parses the value of a `marketplaces` member entry by entry: an entry that names a valid
+/// `marketplace` key but is bad otherwise is refused alone (the registry then keeps that
+/// tenant's last good entry). The list fails as a whole when it is not a list, is too long,
+/// holds an entry that names no key (it cannot be told whose it is), or names a key twice.
+pub(crate) fn parse_entries(value: &Value) -> Result<ParsedList, ConfigError> {
     let items = match value {
         Value::Array(items) => items,
         other => {
@@ -103,7 +143,11 @@ pub(crate) fn parse_list(value: &Value) -> Result<Vec<MarketplaceConfig>, Config
             found: items.len(),
         });
     }
-    let mut out: Vec<MarketplaceConfig> = Vec::with_capacity(items.len());
+    let mut out = ParsedList {
+        configs: Vec::with_capacity(items.len()),
+        refused: Vec::new(),
+    };
+    let mut seen: Vec<(MarketplaceKey, String)> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("marketplaces[{i}]");
         let map = item.as_object().ok_or_else(|| {
@@ -115,30 +159,40 @@ pub(crate) fn parse_list(value: &Value) -> Result<Vec<MarketplaceConfig>, Config
                 },
             )
         })?;
-        let config = parse_object(map, &format!("{prefix}."))?;
-        if let Some(first) = out
-            .iter()
-            .position(|c| c.marketplace() == config.marketplace())
-        {
+        let (key, parsed) = match parse_object(map, &format!("{prefix}.")) {
+            Ok(config) => (config.marketplace().clone(), Ok(config)),
+            Err(error) => match entry_key(map) {
+                Some(key) => (key, Err(error)),
+                None => return Err(error),
+            },
+        };
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             return Err(ConfigError::DuplicateMarketplace {
-                marketplace: config.marketplace().clone(),
-                first: format!("marketplaces[{first}]"),
+                marketplace: key,
+                first: first.clone(),
                 second: prefix,
             });
         }
-        out.push(config);
+        seen.push((key.clone(), prefix));
+        match parsed {
+            Ok(config) => out.configs.push(config),
+            Err(error) => out.refused.push((key, error)),
+        }
     }
     Ok(out)
+}
+
+/// The valid `marketplace` key an entry names, if it names one.
+fn entry_key(map: &Map<String, Value>) -> Option<MarketplaceKey> {
+    map.get("marketplace")
+        .and_then(Value::as_str)
+        .and_then(|s| MarketplaceKey::new(s).ok())
 }
 
 fn parse_object(map: &Map<String, Value>, prefix: &str) -> Result<MarketplaceConfig, ConfigError> {
     let raw = read_raw(map, prefix).map_err(|e| {
         // The key is worth naming even when another field failed, when it is readable.
-        let key = map
-            .get("marketplace")
-            .and_then(Value::as_str)
-            .and_then(|s| crate::types::MarketplaceKey::new(s).ok());
-        e.in_marketplace(key.as_ref())
+        e.in_marketplace(entry_key(map).as_ref())
     })?;
     Ok(validate(raw, prefix)?)
 }

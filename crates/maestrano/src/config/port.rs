@@ -12,7 +12,9 @@ use crate::types::MarketplaceKey;
 ///
 /// The registry ([`Registry`](crate::config::registry::Registry)) calls [`load_all`](Self::load_all)
 /// at start-up and on every refresh, so a source may do I/O each time; it should return
-/// either a complete, validated set or an error, never a partial set.
+/// either a complete, validated set or an error, never a partial set. A source that reads
+/// a document of many entries may instead report a bad entry that names its key in
+/// [`Loaded::refused`], so that the registry refuses that tenant alone.
 #[async_trait]
 pub trait ConfigSource: Send + Sync + Debug {
     /// Every marketplace configuration.
@@ -23,10 +25,7 @@ pub trait ConfigSource: Send + Sync + Debug {
     /// [`ConfigCache`](crate::config::ConfigCache) to keep. The default has no document: a
     /// source that reads one (the developer platform's) returns it.
     async fn load_document(&self) -> Result<Loaded, ConfigError> {
-        Ok(Loaded {
-            configs: self.load_all().await?,
-            document: None,
-        })
+        Ok(Loaded::new(self.load_all().await?, None))
     }
 
     /// The configuration of one marketplace, or `None` when the source has no such
@@ -51,6 +50,9 @@ pub struct Loaded {
     pub configs: Vec<MarketplaceConfig>,
     /// The document they were read from, if the source read one.
     pub document: Option<Vec<u8>>,
+    /// Entries the source read but could not accept, each by the key it names, with why: the
+    /// registry refuses each alone and keeps that tenant's last good entry.
+    pub refused: Vec<(MarketplaceKey, ConfigError)>,
 }
 
 impl Debug for Loaded {
@@ -58,6 +60,7 @@ impl Debug for Loaded {
         f.debug_struct("Loaded")
             .field("configs", &self.configs)
             .field("document_bytes", &self.document.as_ref().map(Vec::len))
+            .field("refused", &self.refused)
             .finish()
     }
 }
@@ -65,7 +68,17 @@ impl Debug for Loaded {
 impl Loaded {
     /// Configurations and the document they came from.
     pub fn new(configs: Vec<MarketplaceConfig>, document: Option<Vec<u8>>) -> Self {
-        Self { configs, document }
+        Self {
+            configs,
+            document,
+            refused: Vec::new(),
+        }
+    }
+
+    /// These configurations, with entries of the document that were refused alone.
+    pub fn with_refused(mut self, refused: Vec<(MarketplaceKey, ConfigError)>) -> Self {
+        self.refused = refused;
+        self
     }
 }
 

@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::cache::{CachedConfig, ConfigCache};
 use super::error::ConfigError;
-use super::json::parse_marketplaces;
+use super::json::parse_document;
 use super::model::MarketplaceConfig;
 use super::source::check_set;
 use super::tenant::Tenant;
@@ -53,7 +53,8 @@ pub enum SnapshotOrigin {
 pub struct RefusedTenant {
     /// The tenant.
     pub marketplace: MarketplaceKey,
-    /// Why its entry was refused ([`ConfigError::Routes`], [`ConfigError::PlainHttp`]).
+    /// Why its entry was refused: a field of the entry ([`ConfigError::Field`]), its paths
+    /// ([`ConfigError::Routes`]) or its hosts ([`ConfigError::PlainHttp`]).
     pub error: ConfigError,
     /// Whether the tenant is still served, with the last good entry of the snapshot before.
     pub kept_previous: bool,
@@ -155,19 +156,29 @@ impl Snapshot {
     /// whole only when the set itself is malformed, or when no tenant is left to serve.
     fn build(
         configs: Vec<MarketplaceConfig>,
+        source_refused: Vec<(MarketplaceKey, ConfigError)>,
         policies: &Policies,
         previous: Option<&Snapshot>,
         loaded_at: OffsetDateTime,
         generation: u64,
         origin: SnapshotOrigin,
     ) -> Result<Self, ConfigError> {
-        check_set(&configs)?;
+        if !configs.is_empty() || source_refused.is_empty() {
+            check_set(&configs)?;
+        }
         let mut router = RouterBuilder::new(&policies.router).map_err(ConfigError::Routes)?;
-        let mut refused = Vec::new();
+        let last_good = |key: &MarketplaceKey| previous.and_then(|p| p.tenants.get(key)).cloned();
+        let mut refused: Vec<_> = source_refused
+            .into_iter()
+            .map(|(key, error)| {
+                let previous = last_good(&key);
+                (key, error, previous)
+            })
+            .collect();
         let mut candidates = Vec::new();
         for config in configs {
             let key = config.marketplace().clone();
-            let previous = previous.and_then(|p| p.tenants.get(&key)).cloned();
+            let previous = last_good(&key);
             match check_transport(&config, &policies.plain_http) {
                 Ok(()) => candidates.push(Candidate {
                     tenant: Tenant::new(policies.apply(config)),
@@ -475,6 +486,7 @@ impl RegistryBuilder {
             Ok(loaded) => {
                 let snapshot = Snapshot::build(
                     loaded.configs,
+                    loaded.refused,
                     &self.policies,
                     None,
                     now,
@@ -565,8 +577,9 @@ async fn from_cache(
     let origin = SnapshotOrigin::Cache {
         saved_at: cached.saved_at(),
     };
-    let built = parse_marketplaces(cached.document())
-        .and_then(|configs| Snapshot::build(configs, policies, None, now, 1, origin));
+    let built = parse_document(cached.document()).and_then(|list| {
+        Snapshot::build(list.configs, list.refused, policies, None, now, 1, origin)
+    });
     match built {
         Ok(snapshot) => {
             tracing::warn!(
@@ -676,6 +689,7 @@ impl Registry {
             Ok(loaded) => (
                 Snapshot::build(
                     loaded.configs,
+                    loaded.refused,
                     &self.inner.policies,
                     Some(&previous),
                     now,
@@ -826,6 +840,7 @@ mod tests {
     fn snapshot(configs: Vec<MarketplaceConfig>) -> Snapshot {
         Snapshot::build(
             configs,
+            Vec::new(),
             &Policies::default(),
             None,
             time::macros::datetime!(2024-01-01 0:00 UTC),
@@ -917,6 +932,7 @@ mod tests {
                 config("b", "app-b", "k").with_saml_policy(own.clone()),
                 config("c", "app-c", "k").with_saml_policy(own.clone()),
             ],
+            Vec::new(),
             &policies,
             None,
             time::macros::datetime!(2024-01-01 0:00 UTC),

@@ -1459,3 +1459,65 @@ async fn plain_http_hosts_off_this_machine_are_refused_unless_named_insecure() {
         assert_eq!(built.is_ok(), ok, "{api} {idp} {connec}: {built:?}");
     }
 }
+
+/// Issue 15, through the developer platform's reply: an entry that names its marketplace but
+/// is bad otherwise is refused alone, the other tenants are served, and on a refresh the
+/// tenant keeps its last good entry; an entry that names no marketplace cannot be told
+/// whose it is, so that reply is refused as a whole and the last good set stays.
+#[tokio::test]
+async fn a_bad_entry_in_the_platform_reply_is_refused_alone() {
+    let two = String::from_utf8(data("shapes/dev-platform/marketplaces-two.json")).unwrap();
+    let bad_uat = two.replace(
+        "8A:1E:2E:76:C4:67:80:68:6C:81:18:F7:D3:29:5D:77:F8:79:54:2F",
+        "not-a-fingerprint",
+    );
+    let bad_sandbox = two.replace(
+        "\"key\": \"5b1e0c9d7f3a2e4b6c8d0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c\"",
+        "\"key\": 42",
+    );
+    let nameless = two.replace("\"marketplace\": \"maestrano-uat\"", "\"marketplace\": 7");
+    let fake = Arc::new(FakeHttpClient::new());
+    fake.on(
+        None,
+        "https://",
+        vec![
+            FakeReply::json(200, bad_uat),
+            FakeReply::json(200, bad_sandbox),
+            FakeReply::json(200, nameless),
+        ],
+    );
+    let clock = Arc::new(ManualClock::new(datetime!(2026-12-01 09:00 UTC)));
+    let registry = Registry::builder(Arc::new(DevPlatformSource::new(settings(), fake)), clock)
+        .insecure_allow_plain_http(key("mno-sandbox"))
+        .build()
+        .await
+        .unwrap();
+    let snapshot = registry.snapshot();
+    assert!(registry.with(&key("mno-sandbox")).is_ok());
+    assert!(registry.with(&key("maestrano-uat")).is_err());
+    let refused = &snapshot.refused()[0];
+    assert_eq!(refused.marketplace, key("maestrano-uat"));
+    assert!(!refused.kept_previous);
+    let text = refused.error.to_string();
+    assert!(
+        text.contains("marketplaces[1].sso.x509_fingerprint"),
+        "{text}"
+    );
+
+    // The next reply fixes uat and breaks the sandbox: uat is added, the sandbox keeps its
+    // last good entry (the key it was served with).
+    let report = registry.refresh().await.unwrap();
+    assert_eq!(report.added, [key("maestrano-uat")]);
+    assert_eq!(report.refused, [key("mno-sandbox")]);
+    let sandbox = registry.with(&key("mno-sandbox")).unwrap();
+    assert!(sandbox.check_credentials(
+        b"app-1a2b",
+        b"5b1e0c9d7f3a2e4b6c8d0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c"
+    ));
+    assert!(registry.snapshot().refused()[0].kept_previous);
+
+    // An entry that names no marketplace: the reply is refused as a whole.
+    assert!(registry.refresh().await.is_err());
+    assert_eq!(registry.snapshot().generation(), 2);
+    assert!(registry.with(&key("maestrano-uat")).is_ok());
+}
