@@ -33,7 +33,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 use crate::connec::Entity;
-use crate::ports::{OsRandom, RandomSource};
+
 use crate::types::MarketplaceKey;
 use crate::webhook::{Delivery, DeliveryClaim, DeliveryLedger};
 
@@ -69,12 +69,8 @@ fn entity(id: &str, group: &str, updated_at: OffsetDateTime, name: &str) -> Enti
 
 /// Runs every check. Panics at the first failure, after printing the name of the check.
 pub async fn run(a: DeliveryLedger, b: DeliveryLedger) {
-    let mut bytes = [0u8; 8];
-    OsRandom
-        .fill(&mut bytes)
-        .expect("the OS random source answers");
     let run = Run {
-        tag: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        tag: super::run_tag(),
         a: a.with_lease(LEASE),
         b: b.with_lease(LEASE),
     };
@@ -289,26 +285,39 @@ async fn hostile_text_is_data(run: &Run) {
     );
 }
 
+/// Spawns `n` deliveries of `e`, alternating between the two instances, released together;
+/// each runs `deliver` on its instance.
+fn race<T, F, Fut>(run: &Run, n: usize, deliver: F) -> Vec<tokio::task::JoinHandle<T>>
+where
+    T: Send + 'static,
+    F: Fn(DeliveryLedger) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(n));
+    (0..n)
+        .map(|i| {
+            let l = if i % 2 == 0 {
+                run.a.clone()
+            } else {
+                run.b.clone()
+            };
+            let (barrier, delivery) = (barrier.clone(), deliver(l));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                delivery.await
+            })
+        })
+        .collect()
+}
+
 async fn racing_claims_of_one_delivery_have_one_winner(run: &Run) {
     for round in 0..8 {
         let m = run.marketplace(&format!("race-{round}"));
         let e = entity("p-1", "cld-1", T0, "Ann");
-        let n = 8;
-        let barrier = Arc::new(Barrier::new(n));
-        let tasks: Vec<_> = (0..n)
-            .map(|i| {
-                let l = if i % 2 == 0 {
-                    run.a.clone()
-                } else {
-                    run.b.clone()
-                };
-                let (m, e, barrier) = (m.clone(), e.clone(), barrier.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    l.claim(&m, "people", &e, T0).await.expect("claim answers")
-                })
-            })
-            .collect();
+        let tasks = race(run, 8, |l| {
+            let (m, e) = (m.clone(), e.clone());
+            async move { l.claim(&m, "people", &e, T0).await.expect("claim answers") }
+        });
         let mut winners = Vec::new();
         for t in tasks {
             match t.await.expect("task") {
@@ -328,35 +337,26 @@ async fn racing_redeliveries_are_applied_once(run: &Run) {
     let m = run.marketplace("redeliver");
     let e = entity("p-1", "cld-1", T0, "Ann");
     let n = 8;
-    let barrier = Arc::new(Barrier::new(n));
-    let tasks: Vec<_> = (0..n)
-        .map(|i| {
-            let l = if i % 2 == 0 {
-                run.a.clone()
-            } else {
-                run.b.clone()
-            };
-            let (m, e, barrier) = (m.clone(), e.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                // Each delivery retries while another holds the claim, as the marketplace
-                // does after a 503, and completes at once when it wins.
-                for attempt in 0..10_000_i64 {
-                    let now = T0 + Duration::microseconds(attempt);
-                    match l.claim(&m, "people", &e, now).await.expect("claim answers") {
-                        Delivery::Apply(c) => {
-                            assert!(c.complete().await.expect("complete answers"));
-                            return 1;
-                        }
-                        Delivery::Busy(_) => tokio::task::yield_now().await,
-                        Delivery::AlreadyApplied => return 0,
-                        other => panic!("expected Apply, Busy or AlreadyApplied, found {other:?}"),
+    let tasks = race(run, n, |l| {
+        let (m, e) = (m.clone(), e.clone());
+        async move {
+            // Each delivery retries while another holds the claim, as the marketplace
+            // does after a 503, and completes at once when it wins.
+            for attempt in 0..10_000_i64 {
+                let now = T0 + Duration::microseconds(attempt);
+                match l.claim(&m, "people", &e, now).await.expect("claim answers") {
+                    Delivery::Apply(c) => {
+                        assert!(c.complete().await.expect("complete answers"));
+                        return 1;
                     }
+                    Delivery::Busy(_) => tokio::task::yield_now().await,
+                    Delivery::AlreadyApplied => return 0,
+                    other => panic!("expected Apply, Busy or AlreadyApplied, found {other:?}"),
                 }
-                panic!("a delivery was busy 10,000 times over");
-            })
-        })
-        .collect();
+            }
+            panic!("a delivery was busy 10,000 times over");
+        }
+    });
     let mut total = 0;
     for t in tasks {
         total += t.await.expect("task");

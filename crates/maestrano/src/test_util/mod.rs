@@ -16,3 +16,14 @@ pub use clock::ManualClock;
 pub use http::{FakeHttpClient, FakeReply};
 pub use random::SequenceRandom;
 pub use sleep::ManualSleep;
+
+/// A tag unique to one run of a conformance suite (16 hex digits from the OS), so that every
+/// run writes under names of its own, on a store that may hold earlier runs' entries.
+fn run_tag() -> String {
+    use crate::ports::RandomSource as _;
+    let mut bytes = [0u8; 8];
+    crate::ports::OsRandom
+        .fill(&mut bytes)
+        .expect("the OS random source answers");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -38,7 +38,6 @@ use crate::idmap::{
     ClaimFound, ClaimedPush, Completion, IdMap, IdMapError, LocalRef, OutboxError, PushIntent,
     PushOutbox, Realm, RemoteRef,
 };
-use crate::ports::{OsRandom, RandomSource};
 
 const T0: OffsetDateTime = datetime!(2024-03-01 10:00:00.123_456 UTC);
 const LEASE: Duration = Duration::minutes(5);
@@ -74,12 +73,8 @@ impl Run {
 /// Runs every check against `a` and `b`, two handles on one backing store. Panics at the first
 /// failure, after printing the name of the check to stderr.
 pub async fn run(a: Arc<dyn PushOutbox>, b: Arc<dyn PushOutbox>) {
-    let mut bytes = [0u8; 8];
-    OsRandom
-        .fill(&mut bytes)
-        .expect("the OS random source answers");
     let run = Run {
-        tag: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        tag: super::run_tag(),
     };
     macro_rules! checks {
         ($($check:ident),* $(,)?) => {$(

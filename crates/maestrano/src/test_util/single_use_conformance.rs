@@ -31,7 +31,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
-use crate::ports::{OnceKey, OsRandom, RandomSource, SingleUseStore};
+use crate::ports::{OnceKey, SingleUseStore};
 use crate::types::MarketplaceKey;
 
 const T0: OffsetDateTime = datetime!(2024-03-01 10:00:00.123_456 UTC);
@@ -64,12 +64,8 @@ impl Run {
 /// Runs every check against `a` and `b`, two handles on one backing store. Panics at the first
 /// failure, after printing the name of the check to stderr.
 pub async fn run(a: Arc<dyn SingleUseStore>, b: Arc<dyn SingleUseStore>) {
-    let mut bytes = [0u8; 8];
-    OsRandom
-        .fill(&mut bytes)
-        .expect("the OS random source answers");
     let run = Run {
-        tag: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        tag: super::run_tag(),
     };
     macro_rules! checks {
         ($($check:ident),* $(,)?) => {$(

@@ -705,8 +705,10 @@ async fn a_retry_racing_the_first_delivery_is_applied_once() {
     let first = tokio::spawn(deliver());
     // The first delivery holds its claim (blocked at the gate) ...
     app.claimed.notified().await;
-    // ... when the retry arrives.
-    let retry = deliver().await;
+    // ... when the retry arrives. (Were it let through, it would wait at the gate too.)
+    let retry = tokio::time::timeout(std::time::Duration::from_secs(10), deliver())
+        .await
+        .expect("the retry is answered at once, not applied beside the first delivery");
     assert_eq!(
         retry.status().as_u16(),
         503,
