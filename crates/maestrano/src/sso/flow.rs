@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 use super::session::SsoSession;
 use super::tenant::{authn_request, response_validator};
@@ -140,6 +141,35 @@ fn slot_positions(
         first.copy_from_slice(&digest[..8]);
         (u64::from_be_bytes(first) % u64::from(per_tenant)) as u32
     })
+}
+
+/// The span of one login step: the marketplace and the endpoint, nothing of the user.
+fn login_span(tenant: &Tenant, endpoint: &'static str) -> tracing::Span {
+    tracing::info_span!("maestrano_sso", marketplace = %tenant.marketplace(), endpoint)
+}
+
+/// The warning of a refused login step, naming its class. The error's text says what was
+/// expected and found; it never holds the response itself or a credential.
+fn refused(e: &SsoFlowError) {
+    tracing::warn!(refusal = e.class(), error = %e, "login refused");
+}
+
+impl SsoFlowError {
+    /// A stable snake_case name for the class of refusal, for logs and metrics: the SAML
+    /// class ([`SamlError::class`]) for a refused response, else `form`, `unknown_request`,
+    /// `attributes`, `store`, `random`, `handler` or `too_many_pending_logins`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Form(_) => "form",
+            Self::UnknownRequest => "unknown_request",
+            Self::Saml(e) => e.class(),
+            Self::Attributes(_) => "attributes",
+            Self::Store(_) => "store",
+            Self::Random(_) => "random",
+            Self::Handler(_) => "handler",
+            Self::TooManyPendingLogins { .. } => "too_many_pending_logins",
+        }
+    }
 }
 
 /// The slot a request id names: its first eight hex digits after the `_`
@@ -275,6 +305,66 @@ impl SsoFlow {
         relay_state: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<LoginRedirect, SsoFlowError> {
+        let span = login_span(tenant, "initiate");
+        let result = self
+            .initiate_inner(tenant, client, relay_state, extra)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::info!("login started"),
+            Err(e) => refused(e),
+        });
+        result
+    }
+
+    /// The consume route: reads `SAMLResponse` and `RelayState` from the POSTed form body,
+    /// validates the response against the tenant, takes the request it answers (its
+    /// `InResponseTo`) from the shared store, maps the assertion to a [`SsoLogin`] and calls
+    /// `handler`.
+    ///
+    /// `request_id` is the id the app kept for this browser, if it kept one: the response must
+    /// then answer that very request. With `None` the response must answer a request this app
+    /// issued for this tenant, still pending in the store; a response that answers no request
+    /// is accepted only when the tenant's policy allows IdP-initiated logins. Either way a
+    /// request is answered once, and an assertion used once, across every instance.
+    ///
+    /// # Binding the login to the browser
+    ///
+    /// Only a kept id ties the response to the browser that started the login. With `None`, a
+    /// user of the marketplace can start a login, keep the IdP's auto-submitted form and make
+    /// a victim's browser post it, which signs the victim in to the app as that user (login
+    /// CSRF). Keep the id in a cookie the IdP's cross-site POST carries, `HttpOnly; Secure;
+    /// SameSite=None` (a `Lax` cookie is not sent with it), and pass it here; pass `None` only
+    /// where no such cookie can be set (plain-HTTP development) or the risk is accepted.
+    pub async fn consume<H: LoginHandler>(
+        &self,
+        tenant: &Tenant,
+        form_body: &[u8],
+        request_id: Option<&str>,
+        handler: &H,
+    ) -> Result<CompletedLogin<H::Output>, SsoFlowError> {
+        let span = login_span(tenant, "consume");
+        let result = self
+            .consume_inner(tenant, form_body, request_id, handler)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(done) => tracing::info!(
+                legacy_crypto = done.legacy_crypto.is_some(),
+                "login completed"
+            ),
+            Err(e) => refused(e),
+        });
+        result
+    }
+
+    async fn initiate_inner(
+        &self,
+        tenant: &Tenant,
+        client: &str,
+        relay_state: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Result<LoginRedirect, SsoFlowError> {
         let now = self.clock.now();
         let options = tenant.config().sso_options();
         let expires_at = now.saturating_add(options.request_ttl);
@@ -324,26 +414,7 @@ impl SsoFlow {
         })
     }
 
-    /// The consume route: reads `SAMLResponse` and `RelayState` from the POSTed form body,
-    /// validates the response against the tenant, takes the request it answers (its
-    /// `InResponseTo`) from the shared store, maps the assertion to a [`SsoLogin`] and calls
-    /// `handler`.
-    ///
-    /// `request_id` is the id the app kept for this browser, if it kept one: the response must
-    /// then answer that very request. With `None` the response must answer a request this app
-    /// issued for this tenant, still pending in the store; a response that answers no request
-    /// is accepted only when the tenant's policy allows IdP-initiated logins. Either way a
-    /// request is answered once, and an assertion used once, across every instance.
-    ///
-    /// # Binding the login to the browser
-    ///
-    /// Only a kept id ties the response to the browser that started the login. With `None`, a
-    /// user of the marketplace can start a login, keep the IdP's auto-submitted form and make
-    /// a victim's browser post it, which signs the victim in to the app as that user (login
-    /// CSRF). Keep the id in a cookie the IdP's cross-site POST carries, `HttpOnly; Secure;
-    /// SameSite=None` (a `Lax` cookie is not sent with it), and pass it here; pass `None` only
-    /// where no such cookie can be set (plain-HTTP development) or the risk is accepted.
-    pub async fn consume<H: LoginHandler>(
+    async fn consume_inner<H: LoginHandler>(
         &self,
         tenant: &Tenant,
         form_body: &[u8],

@@ -800,3 +800,120 @@ fn rand_tag() -> u32 {
     maestrano::ports::RandomSource::fill(&maestrano::ports::OsRandom, &mut b).unwrap();
     u32::from_be_bytes(b)
 }
+
+/// What a test's tracing subscriber wrote.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Every login step runs in a span naming the marketplace and the endpoint; a refused one is
+/// a warning naming its class, and no log line holds the response, the request id's slot
+/// secret or the tenant's key.
+#[tokio::test]
+async fn logins_are_traced_by_marketplace_and_refusals_by_class() {
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (sandbox, _) = tenants();
+    let f = flow(clock());
+    let good = f.initiate(&sandbox, "192.0.2.1", None, &[]).await.unwrap();
+    complete(&f, &sandbox, &good.request_id, "_traced-1").await;
+    let other = f.initiate(&sandbox, "192.0.2.1", None, &[]).await.unwrap();
+    let body = sandbox_response(
+        &sandbox,
+        &other.request_id,
+        Spec {
+            assertion_id: "_traced-2".into(),
+            ..Spec::default()
+        },
+    );
+    let saml = body
+        .strip_prefix("SAMLResponse=")
+        .and_then(|r| r.split('&').next())
+        .unwrap()
+        .to_owned();
+    // The same response signed, then one signed value changed: the signature no longer holds.
+    let spec = Spec {
+        destination: Some(sandbox.acs_url().to_string()),
+        recipient: sandbox.acs_url().to_string(),
+        audience: sandbox.config().sso().audience().to_owned(),
+        issuer: sandbox.config().sso().idp().to_string(),
+        in_response_to: Some(other.request_id.clone()),
+        assertion_id: "_traced-2".into(),
+        ..Spec::default()
+    };
+    let xml = sign_enveloped(
+        &response_xml(&spec),
+        &spec.assertion_id,
+        &sandbox_key(),
+        None,
+    )
+    .unwrap();
+    let forged = xml.replacen("cld-1", "cld-9", 1);
+    assert_ne!(forged, xml, "the fixture names the group");
+    let forged_body = format!("SAMLResponse={}", urlencode(&b64(&forged)));
+    let r = f
+        .consume(
+            &sandbox,
+            forged_body.as_bytes(),
+            Some(&other.request_id),
+            &Recorder::default(),
+        )
+        .await;
+    let class = r.as_ref().map(|_| "").unwrap_err().class();
+    assert!(
+        matches!(
+            class,
+            "signature_invalid" | "digest_mismatch" | "signed_element_invalid"
+        ),
+        "{class}"
+    );
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let started = lines.iter().filter(|l| l.contains("login started")).count();
+    assert_eq!(started, 2, "{text}");
+    assert!(
+        lines.iter().any(|l| l.contains("login completed")
+            && l.contains("maestrano_sso")
+            && l.contains("marketplace=mno-sandbox")
+            && l.contains("endpoint=\"consume\"")),
+        "{text}"
+    );
+    let refusal = lines
+        .iter()
+        .find(|l| l.contains("login refused"))
+        .unwrap_or_else(|| panic!("no refusal in {text}"));
+    assert!(refusal.contains(" WARN "), "{refusal}");
+    assert!(
+        refusal.contains(&format!("refusal=\"{class}\""))
+            || refusal.contains(&format!("refusal={class}")),
+        "{refusal}"
+    );
+    assert!(refusal.contains("marketplace=mno-sandbox"), "{refusal}");
+    let key = sandbox.config().api().key().expose().to_owned();
+    for line in &lines {
+        assert!(!line.contains(&key), "the tenant's key in {line}");
+        assert!(!line.contains(&saml[..40]), "the response in {line}");
+        assert!(!line.contains("<saml"), "XML in {line}");
+    }
+}
