@@ -34,6 +34,11 @@ mod tokio_sleep;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use self::reqwest::{ReqwestHttpClient, ReqwestHttpClientBuilder};
 
+/// The reqwest crate [`ReqwestHttpClient::from_client`] wraps a client of.
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use ::reqwest as reqwest_client;
+
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use self::sqlite::SqliteStore;

@@ -8,6 +8,7 @@ use ::reqwest as rq;
 use async_trait::async_trait;
 
 use crate::ports::{HttpClient, HttpRequest, HttpResponse, TransportError, TransportErrorKind};
+use crate::types::Secret;
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,8 +25,12 @@ const DEFAULT_USER_AGENT: &str = concat!("maestrano-rust/", env!("CARGO_PKG_VERS
 /// - The response body is read in chunks and the exchange fails with
 ///   [`TransportErrorKind::BodyTooLarge`] as soon as it would exceed the cap (a larger
 ///   `Content-Length` is refused before any of the body is read).
-/// - Nothing is retried, and proxies (including `HTTP_PROXY`/`HTTPS_PROXY` from the
-///   environment) are not used: each request goes straight to its host.
+/// - Nothing is retried, and the environment's proxies (`HTTP_PROXY`/`HTTPS_PROXY`) are never
+///   used: each request goes straight to its host, or through the one proxy named with
+///   [`ReqwestHttpClientBuilder::proxy`].
+/// - Roots beyond the platform's trust store are trusted only when named with
+///   [`ReqwestHttpClientBuilder::add_root_certificates_pem`] (an enterprise tenant on an
+///   internal PKI).
 /// - Error messages never contain the request's URL or headers, which may carry session
 ///   tokens or credentials.
 ///
@@ -102,6 +107,23 @@ impl ReqwestHttpClient {
         ReqwestHttpClientBuilder::default()
     }
 
+    /// Wraps a `reqwest::Client` the app already has (its pool, its proxy, its TLS roots).
+    /// The body cap (default 16 MiB) and the error messages without URL or headers still
+    /// apply; what the client itself does (redirects, retries, proxies, timeouts) is the
+    /// app's choice, so give it `redirect::Policy::none()`: the SDK expects a `302` back.
+    pub fn from_client(client: rq::Client) -> Self {
+        Self {
+            inner: client,
+            settings: Settings::default(),
+        }
+    }
+
+    /// This client with another response body cap, in bytes.
+    pub fn with_max_body_bytes(mut self, max: usize) -> Self {
+        self.settings.max_body_bytes = max;
+        self
+    }
+
     /// The largest response body this client accepts, in bytes.
     pub fn max_body_bytes(&self) -> usize {
         self.settings.max_body_bytes
@@ -164,6 +186,9 @@ impl HttpClient for ReqwestHttpClient {
 #[must_use]
 pub struct ReqwestHttpClientBuilder {
     settings: Settings,
+    /// The proxy URL; a [`Secret`] as it may carry the proxy's credentials.
+    proxy: Option<Secret>,
+    roots: Vec<Vec<u8>>,
 }
 
 impl ReqwestHttpClientBuilder {
@@ -195,13 +220,54 @@ impl ReqwestHttpClientBuilder {
         self
     }
 
+    /// Sends every request through the proxy at `url` (`http://` or `https://`; a
+    /// `user:password@` in it is sent as `Proxy-Authorization`). The URL never appears in
+    /// `Debug` or an error.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(Secret::new(url));
+        self
+    }
+
+    /// Trusts the certificates of `pem` (one or more PEM `CERTIFICATE` blocks) as roots,
+    /// beside the platform's trust store: for a tenant whose hosts have certificates from an
+    /// internal certificate authority. Server certificates are still always verified.
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(pem.into());
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
     ///
-    /// A [`TransportErrorKind::Other`] error when the user agent is not a valid header value
-    /// or the TLS stack cannot be set up.
+    /// A [`TransportErrorKind::Other`] error when the user agent is not a valid header value,
+    /// the proxy URL or a root certificate does not parse, or the TLS stack cannot be set up.
     pub fn build(self) -> Result<ReqwestHttpClient, TransportError> {
+        let not_sent = |message: String| {
+            TransportError::new(TransportErrorKind::Other, message).with_may_have_been_sent(false)
+        };
+        let mut roots = Vec::new();
+        for pem in &self.roots {
+            let certs = rq::Certificate::from_pem_bundle(pem).map_err(|e| {
+                not_sent(format!(
+                    "a root certificate does not parse: {}",
+                    describe(e)
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(not_sent(
+                    "a root certificate bundle: expected PEM CERTIFICATE blocks, found none".into(),
+                ));
+            }
+            roots.extend(certs);
+        }
+        let proxy = self
+            .proxy
+            .as_ref()
+            .map(|url| rq::Proxy::all(url.expose()))
+            .transpose()
+            // reqwest's message may quote the URL, which may hold credentials: not kept.
+            .map_err(|_| not_sent("the proxy URL is not a valid http(s) URL".into()))?;
         let settings = self.settings;
         let user_agent = http::HeaderValue::from_str(&settings.user_agent).map_err(|_| {
             TransportError::new(
@@ -216,17 +282,22 @@ impl ReqwestHttpClientBuilder {
             .retry(rq::retry::never())
             .referer(false)
             .no_proxy()
+            .tls_certs_merge(roots)
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
-            .user_agent(user_agent)
-            .build()
-            .map_err(|e| {
-                TransportError::new(
-                    TransportErrorKind::Other,
-                    format!("cannot build the HTTP client: {}", describe(e)),
-                )
-                .with_may_have_been_sent(false)
-            })?;
+            .user_agent(user_agent);
+        let inner = match proxy {
+            Some(proxy) => inner.proxy(proxy),
+            None => inner,
+        }
+        .build()
+        .map_err(|e| {
+            TransportError::new(
+                TransportErrorKind::Other,
+                format!("cannot build the HTTP client: {}", describe(e)),
+            )
+            .with_may_have_been_sent(false)
+        })?;
         Ok(ReqwestHttpClient { inner, settings })
     }
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::ports::{HttpClient, HttpRequest, TransportError, TransportErrorKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -604,7 +605,7 @@ async fn a_head_response_announcing_a_large_length_is_not_too_large() {
 
 /// A TLS server on loopback with a freshly made self-signed certificate for 127.0.0.1 and
 /// localhost. It returns what each handshake ended with.
-async fn self_signed_tls_server() -> (SocketAddr, JoinHandle<Result<(), String>>) {
+async fn self_signed_tls_server() -> (SocketAddr, JoinHandle<Result<(), String>>, String) {
     use tokio_rustls::rustls;
 
     let key = rcgen::KeyPair::generate().expect("key pair");
@@ -635,13 +636,24 @@ async fn self_signed_tls_server() -> (SocketAddr, JoinHandle<Result<(), String>>
             Err(e) => Err(e.to_string()),
         }
     });
-    (addr, server)
+    // PEM written out here (rcgen's own writer is behind a feature this crate does not use).
+    let b64 = base64::engine::general_purpose::STANDARD.encode(cert.der());
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    );
+    (addr, server, pem)
 }
 
 #[tokio::test]
 async fn https_to_a_self_signed_certificate_is_rejected() {
     bounded(async {
-        let (addr, server) = self_signed_tls_server().await;
+        let (addr, server, _) = self_signed_tls_server().await;
         let err = client()
             .send(get(&format!("https://127.0.0.1:{}/secure", addr.port())))
             .await
@@ -719,7 +731,7 @@ async fn error_messages_never_carry_the_url_query_or_headers() {
         assert_eq!(kind, TransportErrorKind::Other);
 
         // Untrusted certificate.
-        let (tls_addr, _tls) = self_signed_tls_server().await;
+        let (tls_addr, _tls, _) = self_signed_tls_server().await;
         let kind = check(client().send(request(tls_addr, "https")).await.unwrap_err());
         assert_eq!(kind, TransportErrorKind::Connect);
     })
@@ -796,6 +808,116 @@ async fn the_client_is_usable_as_a_shared_trait_object() {
                 format!("GET {path} HTTP/1.1").as_bytes()
             );
         }
+        server.await.unwrap();
+    })
+    .await;
+}
+
+/// An enterprise tenant on an internal PKI: its root, named with
+/// `add_root_certificates_pem`, is trusted beside the platform's; a bundle that is not PEM
+/// certificates is refused when the client is built, without quoting it.
+#[tokio::test]
+async fn a_named_root_certificate_is_trusted_and_a_bad_one_refused() {
+    bounded(async {
+        let (addr, server, pem) = self_signed_tls_server().await;
+        let client = ReqwestHttpClient::builder()
+            .add_root_certificates_pem(pem)
+            .build()
+            .unwrap();
+        let response = client
+            .send(get(&format!("https://localhost:{}/secure", addr.port())))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.body(), b"ok");
+        drop(client);
+        assert!(server.await.unwrap().is_ok());
+        let err = ReqwestHttpClient::builder()
+            .add_root_certificates_pem(b"not-a-pem-secret-42".to_vec())
+            .build()
+            .unwrap_err();
+        assert_kind(&err, TransportErrorKind::Other);
+        assert!(!err.message().contains("secret-42"), "{err}");
+    })
+    .await;
+}
+
+/// A named proxy gets every request in absolute form, with the credentials of its URL as
+/// `Proxy-Authorization`; an invalid proxy URL is refused without being quoted.
+#[tokio::test]
+async fn a_named_proxy_carries_the_requests_and_its_credentials() {
+    bounded(async {
+        let (listener, addr) = listener().await;
+        let proxy = serve_one(listener, |mut stream, received| async move {
+            reply(
+                &mut stream,
+                b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nvia-proxy",
+            )
+            .await;
+            received
+        });
+        let client = ReqwestHttpClient::builder()
+            .proxy(format!("http://ops:pr0xy-pass@127.0.0.1:{}", addr.port()))
+            .build()
+            .unwrap();
+        assert!(!format!("{client:?}").contains("pr0xy-pass"));
+        let response = client
+            .send(get(
+                "http://tenant-hub.example.invalid/api/v1/account/groups",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(response.body(), b"via-proxy");
+        drop(client);
+        let seen = proxy.await.unwrap();
+        assert_eq!(
+            seen.request_line,
+            "GET http://tenant-hub.example.invalid/api/v1/account/groups HTTP/1.1"
+        );
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("ops:pr0xy-pass")
+        );
+        assert!(
+            seen.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("proxy-authorization") && *v == expected),
+            "{:?}",
+            seen.headers
+        );
+        let builder = ReqwestHttpClient::builder().proxy("::not a url with s3cret::");
+        assert!(!format!("{builder:?}").contains("s3cret"));
+        let err = builder.build().unwrap_err();
+        assert!(!err.message().contains("s3cret"), "{err}");
+    })
+    .await;
+}
+
+/// An app's own reqwest client, wrapped: the SDK's body cap still holds.
+#[tokio::test]
+async fn a_wrapped_client_keeps_the_body_cap() {
+    bounded(async {
+        let (listener, addr) = listener().await;
+        let server = serve_one(listener, |mut stream, received| async move {
+            reply(
+                &mut stream,
+                b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\nhello world",
+            )
+            .await;
+            received
+        });
+        let own = maestrano::adapters::reqwest_client::Client::builder()
+            .no_proxy()
+            .redirect(maestrano::adapters::reqwest_client::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let client = ReqwestHttpClient::from_client(own).with_max_body_bytes(5);
+        let err = client
+            .send(get(&format!("http://127.0.0.1:{}/big", addr.port())))
+            .await
+            .unwrap_err();
+        assert_kind(&err, TransportErrorKind::BodyTooLarge);
+        drop(client);
         server.await.unwrap();
     })
     .await;
