@@ -140,6 +140,9 @@ pub mod adapters;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;
 
+/// The `#[async_trait]` attribute the SDK's traits (`LoginHandler`, `WebhookSink`, the store
+/// ports) are written with, so that an app implements them without naming the crate itself.
+pub use async_trait::async_trait;
 pub use config::registry::{
     RefreshReport, RefusedTenant, Registry, RegistryBuilder, Snapshot, SnapshotOrigin,
 };

@@ -112,6 +112,74 @@ pub struct SsoFlow {
     per_tenant: u32,
 }
 
+/// Builds an [`SsoFlow`]; see [`SsoFlow::builder`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct SsoFlowBuilder {
+    clock: Option<Arc<dyn Clock>>,
+    random: Option<Arc<dyn RandomSource>>,
+    store: Option<Arc<dyn SingleUseStore>>,
+    registry: Option<Registry>,
+    pending: Option<(u32, u32)>,
+}
+
+impl SsoFlowBuilder {
+    /// The clock (default [`SystemClock`](crate::ports::SystemClock)).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The random source of request ids (default [`OsRandom`](crate::ports::OsRandom)).
+    pub fn random(mut self, random: Arc<dyn RandomSource>) -> Self {
+        self.random = Some(random);
+        self
+    }
+
+    /// The single-use store every instance shares (default: in memory, one instance only).
+    pub fn store(mut self, store: Arc<dyn SingleUseStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// See [`SsoFlow::with_registry`].
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// See [`SsoFlow::with_pending_limits`].
+    pub fn pending_limits(mut self, per_client: u32, per_tenant: u32) -> Self {
+        self.pending = Some((per_client, per_tenant));
+        self
+    }
+
+    /// The flow.
+    pub fn build(self) -> SsoFlow {
+        let store = self.store.unwrap_or_else(|| {
+            tracing::warn!(
+                "SsoFlow uses an in-memory single-use store: right for one instance only; \
+                 behind a load balancer give every instance one shared store"
+            );
+            Arc::new(crate::ports::InMemorySingleUseStore::new())
+        });
+        let mut flow = SsoFlow::new(
+            self.clock
+                .unwrap_or_else(|| Arc::new(crate::ports::SystemClock)),
+            self.random
+                .unwrap_or_else(|| Arc::new(crate::ports::OsRandom)),
+            store,
+        );
+        if let Some(registry) = self.registry {
+            flow = flow.with_registry(registry);
+        }
+        if let Some((per_client, per_tenant)) = self.pending {
+            flow = flow.with_pending_limits(per_client, per_tenant);
+        }
+        flow
+    }
+}
+
 /// How many logins one client may have pending at once, by default.
 pub const DEFAULT_PENDING_PER_CLIENT: u32 = 32;
 /// How many logins one tenant may have pending at once, by default.
@@ -200,6 +268,23 @@ impl SsoFlow {
             per_client: DEFAULT_PENDING_PER_CLIENT,
             per_tenant: DEFAULT_PENDING_PER_TENANT,
         }
+    }
+
+    /// A builder with defaults for one instance: the system clock, the operating system's
+    /// random source and an in-memory single-use store. The in-memory store is **not safe
+    /// across instances** (a login started on one instance and answered on another is
+    /// refused, and a response could be replayed on another instance): behind a load balancer
+    /// give every instance the same [`store`](SsoFlowBuilder::store). `build` warns, through
+    /// `tracing`, when it falls back on the in-memory store.
+    ///
+    /// ```
+    /// use maestrano::sso::SsoFlow;
+    ///
+    /// let flow = SsoFlow::builder().pending_limits(16, 5_000).build();
+    /// # let _ = flow;
+    /// ```
+    pub fn builder() -> SsoFlowBuilder {
+        SsoFlowBuilder::default()
     }
 
     /// Bounds the logins that may be pending at once (started, not yet answered, not

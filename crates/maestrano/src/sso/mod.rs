@@ -13,7 +13,7 @@ mod tenant;
 
 pub use flow::{
     CompletedLogin, DEFAULT_PENDING_PER_CLIENT, DEFAULT_PENDING_PER_TENANT, LoginHandler, SsoFlow,
-    SsoFlowError,
+    SsoFlowBuilder, SsoFlowError,
 };
 pub use session::{SessionError, SessionStatus, SsoSession};
 pub use tenant::{

@@ -801,13 +801,24 @@ fn rand_tag() -> u32 {
     u32::from_be_bytes(b)
 }
 
-/// What a test's tracing subscriber wrote.
+/// What this thread logged while capturing.
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
 
-impl std::io::Write for Logs {
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The global subscriber's writer: into the capturing thread's buffer, else nowhere.
+struct ToCapture;
+
+impl std::io::Write for ToCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(logs) = &*c.borrow() {
+                logs.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -815,10 +826,34 @@ impl std::io::Write for Logs {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+/// Stops the capture when dropped.
+struct Capturing;
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| c.borrow_mut().take());
+    }
+}
+
+impl Logs {
+    /// Captures what this thread logs at INFO and above until the guard drops. One global
+    /// subscriber serves every test of the binary, set once: `tracing` caches per callsite
+    /// whether a subscriber wants it, which scoped subscribers in parallel tests upset.
+    /// The tests using it are `#[tokio::test]`s on one thread, so the flow logs here.
+    fn capture() -> (Self, Capturing) {
+        static INIT: std::sync::Once = std::sync::Once::new();
+        INIT.call_once(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(|| ToCapture)
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in the test binary");
+        });
+        let logs = Logs::default();
+        CAPTURE.with(|c| *c.borrow_mut() = Some(logs.clone()));
+        (logs, Capturing)
     }
 }
 
@@ -827,13 +862,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
 /// secret or the tenant's key.
 #[tokio::test]
 async fn logins_are_traced_by_marketplace_and_refusals_by_class() {
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _capture) = Logs::capture();
     let (sandbox, _) = tenants();
     let f = flow(clock());
     let good = f.initiate(&sandbox, "192.0.2.1", None, &[]).await.unwrap();
@@ -916,4 +945,39 @@ async fn logins_are_traced_by_marketplace_and_refusals_by_class() {
         assert!(!line.contains(&saml[..40]), "the response in {line}");
         assert!(!line.contains("<saml"), "XML in {line}");
     }
+}
+
+/// The builder's in-memory default works for one instance and says loudly that it is one
+/// instance's store; given a shared store, it says nothing.
+#[tokio::test]
+async fn the_flow_builder_defaults_to_memory_and_warns_about_it() {
+    let (logs, _capture) = Logs::capture();
+    let (sandbox, _) = tenants();
+    let f = SsoFlow::builder()
+        .clock(clock())
+        .pending_limits(2, 100)
+        .build();
+    let warned = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        warned.contains("WARN") && warned.contains("in-memory single-use store"),
+        "{warned}"
+    );
+    let first = f.initiate(&sandbox, "192.0.2.5", None, &[]).await.unwrap();
+    f.initiate(&sandbox, "192.0.2.5", None, &[]).await.unwrap();
+    assert!(matches!(
+        f.initiate(&sandbox, "192.0.2.5", None, &[]).await,
+        Err(SsoFlowError::TooManyPendingLogins {
+            per_client: 2,
+            per_tenant: 100
+        })
+    ));
+    complete(&f, &sandbox, &first.request_id, "_built-1").await;
+
+    logs.0.lock().unwrap().clear();
+    let _shared = SsoFlow::builder()
+        .clock(clock())
+        .store(Arc::new(InMemorySingleUseStore::new()))
+        .build();
+    let quiet = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(!quiet.contains("in-memory single-use store"), "{quiet}");
 }
