@@ -148,10 +148,18 @@ async fn handle(State(state): State<Arc<DevPlatform>>, request: Request) -> Resp
     if !authorized {
         return unauthorized();
     }
-    let list: Vec<serde_json::Value> = state
-        .marketplaces
-        .iter()
-        .map(|m| m.keys().config_json.clone())
-        .collect();
-    json(StatusCode::OK, &json!({ "marketplaces": list }))
+    json(StatusCode::OK, &state.document())
+}
+
+impl DevPlatform {
+    /// The reply to an authorized `GET …/marketplaces`: `{"marketplaces": [...]}`, each
+    /// marketplace with its current keys.
+    pub(crate) fn document(&self) -> serde_json::Value {
+        let list: Vec<serde_json::Value> = self
+            .marketplaces
+            .iter()
+            .map(|m| m.keys().config_json.clone())
+            .collect();
+        json!({ "marketplaces": list })
+    }
 }

@@ -383,6 +383,14 @@ impl Simulator {
             .with_host(self.dev_platform_url.as_str())
     }
 
+    /// The simulated marketplaces as the developer platform answers them
+    /// (`{"marketplaces": [...]}`, pretty-printed): a configuration file for
+    /// [`StaticSource`](maestrano::config::StaticSource) that reaches this simulator without
+    /// autoconfiguration. It holds every tenant's `api.key`: keep it out of logs.
+    pub fn dev_platform_json(&self) -> String {
+        serde_json::to_string_pretty(&self.dev.document()).unwrap_or_default()
+    }
+
     /// The simulated marketplaces, in the configured order.
     pub fn marketplaces(&self) -> &[MarketplaceInfo] {
         &self.infos

@@ -94,6 +94,23 @@ impl fmt::Debug for SsoSession {
     }
 }
 
+/// As its [session value](SsoSession::to_session_value): a string, read back with the same
+/// checks as [`SsoSession::from_session_value`] (so a value without its marketplace is
+/// refused). It holds the session token: serialize it only into server-side or encrypted
+/// storage.
+impl serde::Serialize for SsoSession {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_session_value())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SsoSession {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::from_session_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stored {
     /// Not in the other SDKs' value, which hold one marketplace per app.

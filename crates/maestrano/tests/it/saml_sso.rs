@@ -505,6 +505,21 @@ fn the_session_round_trips_through_the_form_other_sdks_store() {
             "{bad:.20}"
         );
     }
+    // Through serde (a session store), as the same value and with the same checks.
+    let stored = serde_json::to_string(&s).unwrap();
+    assert_eq!(stored, format!("\"{}\"", s.to_session_value()));
+    let read: SsoSession = serde_json::from_str(&stored).unwrap();
+    assert_eq!(
+        (read.uid, read.marketplace),
+        (s.uid.clone(), s.marketplace.clone())
+    );
+    let foreign = serde_json::to_string(&value).unwrap();
+    let e = serde_json::from_str::<SsoSession>(&foreign).unwrap_err();
+    assert!(
+        e.to_string().contains("expected a \"marketplace\" field"),
+        "{e}"
+    );
+    assert!(serde_json::from_str::<SsoSession>("42").is_err());
 }
 
 #[tokio::test]

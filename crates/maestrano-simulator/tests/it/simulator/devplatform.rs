@@ -191,3 +191,31 @@ async fn inconsistent_configurations_are_refused_before_binding() {
 }
 
 use maestrano_simulator::Simulator;
+
+/// The simulator prints its marketplaces as the developer platform answers them: the very
+/// document autoconfiguration reads, which a static configuration file can hold instead.
+#[tokio::test]
+async fn the_printed_json_is_what_the_dev_platform_answers() {
+    let clock = clock();
+    let app = url::Url::parse("http://127.0.0.1:4321").unwrap();
+    let sim = two(clock.clone(), &app).await;
+    let source = DevPlatformSource::new(
+        sim.dev_platform_settings().unwrap(),
+        Arc::new(ReqwestHttpClient::new().unwrap()),
+    );
+    let served = source.load_document().await.unwrap().document.unwrap();
+    let printed = sim.dev_platform_json();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&printed).unwrap(),
+        serde_json::from_slice::<serde_json::Value>(&served).unwrap()
+    );
+    let from_file = maestrano::config::StaticSource::from_json(&printed).unwrap();
+    let registry = Registry::builder(Arc::new(from_file), clock)
+        .build()
+        .await
+        .unwrap();
+    for info in sim.marketplaces() {
+        let tenant = registry.with(&info.key).unwrap();
+        assert_eq!(tenant.config().api().id(), &info.api_id);
+    }
+}
