@@ -300,7 +300,7 @@ impl DemoApp {
             ledger: DeliveryLedger::in_memory(),
             clock: clock.clone(),
         };
-        let webhooks = WebhookHandler::new(Arc::new(registry.clone()), Arc::new(applier));
+        let webhooks = WebhookHandler::new(registry.clone(), Arc::new(applier));
         Self {
             inner: Arc::new(Inner {
                 registry,

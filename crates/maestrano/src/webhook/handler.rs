@@ -65,7 +65,7 @@ impl WebhookOptions {
 /// a body over the limit, 404 for a login route, and 500 when the application's sink fails,
 /// so that the marketplace retries.
 pub struct WebhookHandler {
-    registry: Arc<Registry>,
+    registry: Registry,
     sink: Arc<dyn WebhookSink>,
     options: WebhookOptions,
 }
@@ -93,14 +93,15 @@ fn error_response(status: StatusCode, message: &str) -> Response<Vec<u8>> {
 }
 
 impl WebhookHandler {
-    /// A handler for the tenants of `registry`, delivering events to `sink`.
-    pub fn new(registry: Arc<Registry>, sink: Arc<dyn WebhookSink>) -> Self {
+    /// A handler for the tenants of `registry` (a clone: it shares the registry's snapshots),
+    /// delivering events to `sink`.
+    pub fn new(registry: Registry, sink: Arc<dyn WebhookSink>) -> Self {
         Self::with_options(registry, sink, WebhookOptions::default())
     }
 
     /// A handler with explicit options.
     pub fn with_options(
-        registry: Arc<Registry>,
+        registry: Registry,
         sink: Arc<dyn WebhookSink>,
         options: WebhookOptions,
     ) -> Self {

@@ -40,21 +40,19 @@ impl WebhookSink for Sink {
     }
 }
 
-async fn registry_from(json: &str) -> Arc<Registry> {
-    Arc::new(
-        Registry::builder(
-            Arc::new(StaticSource::from_json(json).unwrap()),
-            Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
-        )
-        // The platform sandbox of the conformance data answers on plain http.
-        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
-        .build()
-        .await
-        .unwrap(),
+async fn registry_from(json: &str) -> Registry {
+    Registry::builder(
+        Arc::new(StaticSource::from_json(json).unwrap()),
+        Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
     )
+    // The platform sandbox of the conformance data answers on plain http.
+    .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
+    .build()
+    .await
+    .unwrap()
 }
 
-async fn two() -> Arc<Registry> {
+async fn two() -> Registry {
     registry_from(&read(&format!(
         "{MNO}shapes/dev-platform/marketplaces-two.json"
     )))
@@ -754,16 +752,14 @@ async fn a_tenant_colliding_with_the_apps_route_layout_is_refused_alone() {
         // The app's prefixed route `/hooks/:marketplace/account/group/:id` matches this too.
         tenant("bad", Some("/hooks/bad/account/group/:id")),
     ];
-    let registry = Arc::new(
-        Registry::builder(
-            Arc::new(StaticSource::from_configs(configs).unwrap()),
-            Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
-        )
-        .router_options(maestrano::routes::RouterOptions::new().with_prefix("/hooks"))
-        .build()
-        .await
-        .unwrap(),
-    );
+    let registry = Registry::builder(
+        Arc::new(StaticSource::from_configs(configs).unwrap()),
+        Arc::new(ManualClock::new(datetime!(2024-01-01 0:00 UTC))),
+    )
+    .router_options(maestrano::routes::RouterOptions::new().with_prefix("/hooks"))
+    .build()
+    .await
+    .unwrap();
     let snapshot = registry.snapshot();
     let refused: Vec<_> = snapshot
         .refused()

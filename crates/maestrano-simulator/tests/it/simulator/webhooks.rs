@@ -135,12 +135,10 @@ async fn setup() -> (Simulator, Arc<App>, tokio::task::JoinHandle<()>) {
         sim.dev_platform_settings().unwrap(),
         Arc::new(ReqwestHttpClient::new().unwrap()),
     );
-    let registry = Arc::new(
-        Registry::builder(Arc::new(source), clock.clone())
-            .build()
-            .await
-            .unwrap(),
-    );
+    let registry = Registry::builder(Arc::new(source), clock.clone())
+        .build()
+        .await
+        .unwrap();
     let app = Arc::new(App {
         clock,
         ledger: DeliveryLedger::in_memory(),
