@@ -194,32 +194,39 @@ fn slot_positions(
     per_client: u32,
     per_tenant: u32,
 ) -> impl Iterator<Item = u32> {
-    let key = tenant.config().api().key().expose().to_owned();
-    let client = client.to_owned();
+    let key = tenant.config().api().key().expose();
+    // Tenant key and client hashed once; each position only adds its number.
+    let mut prefix = Sha256::new();
+    prefix.update(b"maestrano pending-login slot\0");
+    prefix.update((key.len() as u64).to_be_bytes());
+    prefix.update(key.as_bytes());
+    prefix.update((client.len() as u64).to_be_bytes());
+    prefix.update(client.as_bytes());
     (0..per_client).map(move |i| {
-        let mut h = Sha256::new();
-        h.update(b"maestrano pending-login slot\0");
-        h.update((key.len() as u64).to_be_bytes());
-        h.update(key.as_bytes());
-        h.update((client.len() as u64).to_be_bytes());
-        h.update(client.as_bytes());
-        h.update(i.to_be_bytes());
-        let digest = h.finalize();
+        let digest = prefix.clone().chain_update(i.to_be_bytes()).finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
         (u64::from_be_bytes(first) % u64::from(per_tenant)) as u32
     })
 }
 
-/// The span of one login step: the marketplace and the endpoint, nothing of the user.
-fn login_span(tenant: &Tenant, endpoint: &'static str) -> tracing::Span {
-    tracing::info_span!("maestrano_sso", marketplace = %tenant.marketplace(), endpoint)
-}
-
-/// The warning of a refused login step, naming its class. The error's text says what was
-/// expected and found; it never holds the response itself or a credential.
-fn refused(e: &SsoFlowError) {
-    tracing::warn!(refusal = e.class(), error = %e, "login refused");
+/// Runs one login step in a span naming the marketplace and the endpoint (nothing of the
+/// user), then logs its outcome in that span: `done` on success, a warning naming the class
+/// of a refusal. The error's text says what was expected and found; it never holds the
+/// response itself or a credential.
+async fn traced<T>(
+    tenant: &Tenant,
+    endpoint: &'static str,
+    step: impl std::future::Future<Output = Result<T, SsoFlowError>>,
+    done: impl FnOnce(&T),
+) -> Result<T, SsoFlowError> {
+    let span = tracing::info_span!("maestrano_sso", marketplace = %tenant.marketplace(), endpoint);
+    let result = step.instrument(span.clone()).await;
+    span.in_scope(|| match &result {
+        Ok(value) => done(value),
+        Err(e) => tracing::warn!(refusal = e.class(), error = %e, "login refused"),
+    });
+    result
 }
 
 impl SsoFlowError {
@@ -390,16 +397,13 @@ impl SsoFlow {
         relay_state: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<LoginRedirect, SsoFlowError> {
-        let span = login_span(tenant, "initiate");
-        let result = self
-            .initiate_inner(tenant, client, relay_state, extra)
-            .instrument(span.clone())
-            .await;
-        span.in_scope(|| match &result {
-            Ok(_) => tracing::info!("login started"),
-            Err(e) => refused(e),
-        });
-        result
+        traced(
+            tenant,
+            "initiate",
+            self.initiate_inner(tenant, client, relay_state, extra),
+            |_| tracing::info!("login started"),
+        )
+        .await
     }
 
     /// The consume route: reads `SAMLResponse` and `RelayState` from the POSTed form body,
@@ -428,19 +432,18 @@ impl SsoFlow {
         request_id: Option<&str>,
         handler: &H,
     ) -> Result<CompletedLogin<H::Output>, SsoFlowError> {
-        let span = login_span(tenant, "consume");
-        let result = self
-            .consume_inner(tenant, form_body, request_id, handler)
-            .instrument(span.clone())
-            .await;
-        span.in_scope(|| match &result {
-            Ok(done) => tracing::info!(
-                legacy_crypto = done.legacy_crypto.is_some(),
-                "login completed"
-            ),
-            Err(e) => refused(e),
-        });
-        result
+        traced(
+            tenant,
+            "consume",
+            self.consume_inner(tenant, form_body, request_id, handler),
+            |done| {
+                tracing::info!(
+                    legacy_crypto = done.legacy_crypto.is_some(),
+                    "login completed"
+                )
+            },
+        )
+        .await
     }
 
     async fn initiate_inner(
@@ -462,18 +465,41 @@ impl SsoFlow {
             }
         }
         let Some(slot) = slot else {
-            tracing::warn!(
-                marketplace = %tenant.marketplace(),
-                "login refused: every pending-login slot of the client is taken"
-            );
             return Err(SsoFlowError::TooManyPendingLogins {
                 per_client: self.per_client,
                 per_tenant: self.per_tenant,
             });
         };
+        let issued = self
+            .issue(tenant, slot, relay_state, extra, expires_at, now)
+            .await;
+        if issued.is_err() {
+            // No request holds the slot: free it rather than keep it until it expires.
+            let freed = self
+                .store
+                .take(&OnceKey::login_slot(tenant.marketplace(), slot), now)
+                .await;
+            if let Err(error) = freed {
+                tracing::warn!(%error, "could not free a pending-login slot");
+            }
+        }
+        issued
+    }
+
+    /// The AuthnRequest of a login holding `slot`: its redirect, and the request recorded.
+    async fn issue(
+        &self,
+        tenant: &Tenant,
+        slot: u32,
+        relay_state: Option<&str>,
+        extra: &[(&str, &str)],
+        expires_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<LoginRedirect, SsoFlowError> {
         // The id names its slot, so that the consume route frees it.
         let random = new_request_id(self.random.as_ref())?;
         let id = format!("_{slot:08x}{}", random.trim_start_matches('_'));
+        let options = tenant.config().sso_options();
         let url = authn_request(tenant, &id, now).redirect_url(
             relay_state,
             extra,

@@ -996,3 +996,23 @@ async fn the_flow_builder_defaults_to_memory_and_warns_about_it() {
     let quiet = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(!quiet.contains("in-memory single-use store"), "{quiet}");
 }
+
+/// A login that fails after taking its slot (here: an `extra` parameter that would make the
+/// redirect ambiguous) frees the slot at once, so a client's failed attempts never use up
+/// its bound.
+#[tokio::test]
+async fn a_failed_init_frees_its_slot() {
+    let (sandbox, _) = tenants();
+    let f = flow(clock()).with_pending_limits(1, 100);
+    for _ in 0..3 {
+        let r = f
+            .initiate(&sandbox, "192.0.2.9", None, &[("SAMLRequest", "x")])
+            .await;
+        assert!(
+            matches!(r, Err(SsoFlowError::Saml(_))),
+            "the ambiguous redirect is refused: {r:?}"
+        );
+    }
+    let ok = f.initiate(&sandbox, "192.0.2.9", None, &[]).await.unwrap();
+    complete(&f, &sandbox, &ok.request_id, "_after-failures").await;
+}
