@@ -10,15 +10,20 @@ use maestrano::config::{ConfigError, DevPlatformError, DevPlatformSettings, DevP
 
 use super::support::*;
 
+/// The SDK's autoconfigure client, pointed at the simulator with its credentials.
+fn autoconfigure(sim: &maestrano_simulator::Simulator) -> DevPlatformSource {
+    DevPlatformSource::new(
+        sim.dev_platform_settings().unwrap(),
+        Arc::new(ReqwestHttpClient::new().unwrap()),
+    )
+}
+
 #[tokio::test]
 async fn both_marketplaces_autoconfigure_through_the_dev_platform_client() {
     let clock = clock();
     let app = url::Url::parse("http://127.0.0.1:4321").unwrap();
     let sim = two(clock.clone(), &app).await;
-    let source = DevPlatformSource::new(
-        sim.dev_platform_settings().unwrap(),
-        Arc::new(ReqwestHttpClient::new().unwrap()),
-    );
+    let source = autoconfigure(&sim);
     let registry = Registry::builder(Arc::new(source), clock.clone())
         .build()
         .await
@@ -199,10 +204,7 @@ async fn the_printed_json_is_what_the_dev_platform_answers() {
     let clock = clock();
     let app = url::Url::parse("http://127.0.0.1:4321").unwrap();
     let sim = two(clock.clone(), &app).await;
-    let source = DevPlatformSource::new(
-        sim.dev_platform_settings().unwrap(),
-        Arc::new(ReqwestHttpClient::new().unwrap()),
-    );
+    let source = autoconfigure(&sim);
     let served = source.load_document().await.unwrap().document.unwrap();
     let printed = sim.dev_platform_json();
     assert_eq!(
