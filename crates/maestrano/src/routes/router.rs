@@ -315,6 +315,27 @@ impl Route {
                 .any(|(k, v)| other.query.iter().any(|(k2, v2)| k == k2 && v != v2))
     }
 
+    /// Whether the prefixed route `prefixed` already answers every request this tenant route
+    /// of `marketplace` matches with the same endpoint: the same kind, and the same segments
+    /// with the tenant's own key in the `:marketplace` place (a tenant that points its
+    /// configured paths at the SDK's prefixed routes, as the developer platform may).
+    fn is_served_by(&self, prefixed: &Route, marketplace: &MarketplaceKey) -> bool {
+        prefixed.origin == RouteOrigin::Prefixed
+            && prefixed.kind == self.kind
+            && prefixed.method == self.method
+            && prefixed.segments.len() == self.segments.len()
+            && prefixed
+                .segments
+                .iter()
+                .zip(&self.segments)
+                .all(|(p, t)| match (p, t) {
+                    (Seg::Marketplace, Seg::Lit(l)) => l == marketplace.as_str(),
+                    (Seg::Lit(a), Seg::Lit(b)) => a == b,
+                    (Seg::Group(_), Seg::Group(_)) | (Seg::User(_), Seg::User(_)) => true,
+                    _ => false,
+                })
+    }
+
     fn endpoint(
         &self,
         decoded: &[Cow<'_, str>],
@@ -513,22 +534,32 @@ impl RouterBuilder {
                 new.push(tenant_route(tenant.marketplace, kind, template)?);
             }
         }
-        for (n, route) in new.iter().enumerate() {
+        let mut kept: Vec<Route> = Vec::new();
+        for route in new {
             let existing = self
                 .by_len
                 .get(&route.segments.len())
                 .into_iter()
                 .flatten()
                 .map(|&i| &self.routes[i]);
-            if let Some(other) = existing.chain(&new[..n]).find(|o| o.overlaps(route)) {
-                return Err(RouteError::Conflict {
-                    first: other.describe(),
-                    second: route.describe(),
-                });
+            let mut redundant = false;
+            for other in existing.chain(&kept).filter(|o| o.overlaps(&route)) {
+                if route.is_served_by(other, tenant.marketplace) {
+                    redundant = true;
+                } else {
+                    return Err(RouteError::Conflict {
+                        first: other.describe(),
+                        second: route.describe(),
+                    });
+                }
+            }
+            // The tenant's own prefixed route already serves it, with the same endpoint.
+            if !redundant {
+                kept.push(route);
             }
         }
         self.tenants.insert(tenant.marketplace.clone());
-        for route in new {
+        for route in kept {
             self.by_len
                 .entry(route.segments.len())
                 .or_default()

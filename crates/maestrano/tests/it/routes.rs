@@ -420,6 +420,34 @@ fn overlapping_routes_are_refused_at_build() {
         Router::new(&options, shadow.iter().map(MarketplaceConfig::routes)),
         Err(RouteError::Conflict { .. })
     ));
+    // Issue 16: a tenant pointing its paths at its own prefixed routes is served by them (the
+    // same endpoint, not a conflict), while pointing them at another tenant's still conflicts.
+    let own = [
+        config_with(
+            "a",
+            "/mno-enterprise/a/saml/initialize",
+            "/mno-enterprise/a/saml/consume",
+        ),
+        config_with("b", "/b/init", "/b/consume"),
+    ];
+    let r = Router::new(&options, own.iter().map(MarketplaceConfig::routes)).unwrap();
+    assert_eq!(
+        kind_of(hit(&r, Method::POST, "/mno-enterprise/a/saml/consume")),
+        ("a".into(), EndpointKind::SamlConsume, RouteOrigin::Prefixed)
+    );
+    assert_eq!(
+        kind_of(hit(&r, Method::GET, "/mno-enterprise/a/saml/initialize")),
+        ("a".into(), EndpointKind::SamlInitialize, RouteOrigin::Prefixed)
+    );
+    let foreign = [config_with(
+        "a",
+        "/mno-enterprise/b/saml/initialize",
+        "/sso/consume",
+    )];
+    assert!(matches!(
+        Router::new(&options, foreign.iter().map(MarketplaceConfig::routes)),
+        Err(RouteError::Conflict { .. })
+    ));
     // Same path, different methods: no conflict.
     let methods = [config_with("a", "/sso", "/sso")];
     let r = Router::new(&options, methods.iter().map(MarketplaceConfig::routes)).unwrap();
