@@ -435,6 +435,7 @@ pub struct TenantRoutes<'a> {
 /// router of its tenants ([`Registry::router`](crate::config::registry::Registry::router)).
 #[derive(Debug, Clone)]
 pub struct Router {
+    prefix: String,
     routes: Vec<Route>,
     by_len: HashMap<usize, Vec<usize>>,
     tenants: HashSet<MarketplaceKey>,
@@ -447,6 +448,7 @@ pub struct Router {
 /// others' routes down.
 #[derive(Debug)]
 pub(crate) struct RouterBuilder {
+    prefix: String,
     routes: Vec<Route>,
     by_len: HashMap<usize, Vec<usize>>,
     tenants: HashSet<MarketplaceKey>,
@@ -512,6 +514,7 @@ impl RouterBuilder {
             by_len.entry(r.segments.len()).or_default().push(i);
         }
         Ok(Self {
+            prefix: prefix_text,
             routes,
             by_len,
             tenants: HashSet::new(),
@@ -578,6 +581,7 @@ impl RouterBuilder {
             .max()
             .unwrap_or(0);
         Router {
+            prefix: self.prefix,
             routes: self.routes,
             by_len: self.by_len,
             tenants: self.tenants,
@@ -670,6 +674,13 @@ impl Router {
                 info
             })
             .collect()
+    }
+
+    /// The prefix of the prefixed routes, without a trailing `/` (empty for none): the
+    /// prefixed routes are `{prefix}/:marketplace/saml/consume` and so on. Adapters serve
+    /// more per-tenant routes under it, such as `maestrano-axum`'s SP metadata.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Whether `marketplace` is one of the router's tenants.

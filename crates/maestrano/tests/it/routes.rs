@@ -437,7 +437,11 @@ fn overlapping_routes_are_refused_at_build() {
     );
     assert_eq!(
         kind_of(hit(&r, Method::GET, "/mno-enterprise/a/saml/initialize")),
-        ("a".into(), EndpointKind::SamlInitialize, RouteOrigin::Prefixed)
+        (
+            "a".into(),
+            EndpointKind::SamlInitialize,
+            RouteOrigin::Prefixed
+        )
     );
     let foreign = [config_with(
         "a",

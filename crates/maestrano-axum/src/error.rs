@@ -1,0 +1,136 @@
+//! The SDK's errors as HTTP answers: the right status, a generic body, the detail in the log.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use maestrano::config::ConfigError;
+use maestrano::sso::SsoFlowError;
+
+/// An SDK error answered to a browser or a marketplace: [`status`](Self::status) picks the
+/// status, the body is a short generic text for that status (never the error's detail, which
+/// can name what the SDK expected of a forged message), and the detail goes to the log as a
+/// `tracing` warning with its class.
+///
+/// | error | status |
+/// |---|---|
+/// | a malformed SSO form | 400 |
+/// | a refused login (unknown or used request, invalid response, missing attribute, no login started in this browser) | 403 |
+/// | an unknown marketplace, no such route | 404 |
+/// | a wrong method | 405 |
+/// | too many pending logins | 429 with `Retry-After` |
+/// | a Maestrano session to sign in again | 401 |
+/// | the platform's API or Connec! failed | 502 |
+/// | the single-use store failed (fails closed) | 503 |
+/// | anything else, such as the app's login handler failing | 500 |
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use maestrano::sso::SsoFlowError;
+/// use maestrano_axum::ErrorResponse;
+///
+/// let answer = ErrorResponse::from(SsoFlowError::UnknownRequest).into_response();
+/// assert_eq!(answer.status(), 403);
+/// ```
+#[derive(Debug)]
+pub struct ErrorResponse {
+    error: maestrano::Error,
+}
+
+/// How long a client refused for too many pending logins should wait: the pending logins of
+/// its slots expire or complete within the request TTL (10 minutes by default); a minute lets
+/// most of them clear without inviting a retry storm.
+const PENDING_RETRY_AFTER_SECONDS: &str = "60";
+
+impl ErrorResponse {
+    /// The status this error is answered with (see the table above).
+    pub fn status(&self) -> StatusCode {
+        use maestrano::Error as E;
+        match &self.error {
+            E::SsoFlow(e) => match e {
+                SsoFlowError::Form(_) => StatusCode::BAD_REQUEST,
+                SsoFlowError::TooManyPendingLogins { .. } => StatusCode::TOO_MANY_REQUESTS,
+                SsoFlowError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+                SsoFlowError::Random(_) | SsoFlowError::Handler(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                _ => StatusCode::FORBIDDEN,
+            },
+            E::Saml(_) | E::Attribute(_) => StatusCode::FORBIDDEN,
+            E::Match(e) => e.status(),
+            E::Config(ConfigError::UnknownMarketplace { .. }) => StatusCode::NOT_FOUND,
+            E::Session(_) => StatusCode::UNAUTHORIZED,
+            E::SingleUse(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::Transport(_) | E::Api(_) | E::Connec(_) => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error.
+    pub fn error(&self) -> &maestrano::Error {
+        &self.error
+    }
+
+    /// A login the browser did not start: the IdP's response came back to a browser that
+    /// holds no pending login for it, even after the same-site resubmission.
+    pub(crate) fn no_login_in_this_browser() -> Self {
+        Self::from(SsoFlowError::UnknownRequest)
+    }
+
+    fn class(&self) -> &'static str {
+        match &self.error {
+            maestrano::Error::SsoFlow(e) => e.class(),
+            maestrano::Error::Saml(e) => e.class(),
+            _ => "other",
+        }
+    }
+}
+
+impl<E: Into<maestrano::Error>> From<E> for ErrorResponse {
+    fn from(error: E) -> Self {
+        Self {
+            error: error.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl IntoResponse for ErrorResponse {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        tracing::warn!(status = status.as_u16(), class = self.class(), error = %self.error, "refused");
+        let text = match status {
+            StatusCode::BAD_REQUEST => "bad request",
+            StatusCode::UNAUTHORIZED => "please sign in again",
+            StatusCode::FORBIDDEN => "login refused",
+            StatusCode::NOT_FOUND => "not found",
+            StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
+            StatusCode::TOO_MANY_REQUESTS => "too many logins in progress, try again later",
+            StatusCode::BAD_GATEWAY => "the marketplace did not answer",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable, try again later",
+            _ => "internal error",
+        };
+        let mut response = (status, text).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(PENDING_RETRY_AFTER_SECONDS),
+            );
+        }
+        if let maestrano::Error::Match(maestrano::routes::MatchError::MethodNotAllowed {
+            allowed,
+        }) = &self.error
+        {
+            let list: Vec<&str> = allowed.iter().map(http::Method::as_str).collect();
+            if let Ok(value) = HeaderValue::from_str(&list.join(", ")) {
+                headers.insert(header::ALLOW, value);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,515 @@
+//! [`Maestrano`]: every tenant's endpoints as one tower layer (or one axum router).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use maestrano::routes::{EndpointKind, MatchError};
+use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError};
+use maestrano::webhook::{WebhookHandler, WebhookSink};
+use maestrano::{Registry, Tenant, async_trait};
+use tracing::Instrument as _;
+
+use crate::error::ErrorResponse;
+use crate::login;
+
+/// The largest SSO form body read (the SDK's consume route refuses more as well).
+const MAX_FORM_BYTES: usize = 512 * 1024;
+
+/// The largest webhook body read, the webhook handler's default cap.
+const MAX_WEBHOOK_BYTES: usize = 10 * 1024 * 1024;
+
+/// Where the client address that bounds pending logins comes from
+/// ([`SsoFlow::initiate`]'s `client`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAddress {
+    /// The peer address of the connection, from axum's `ConnectInfo<SocketAddr>`: serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`. Without it every client counts
+    /// as one, and a warning says so.
+    #[default]
+    Peer,
+    /// The last value of this header, as a reverse proxy that the app trusts appends it (such
+    /// as `X-Forwarded-For`). Use it only behind such a proxy: a client sets the header itself
+    /// otherwise.
+    LastHeaderValue(HeaderName),
+}
+
+/// The app's login handler, for any output axum can answer with.
+#[async_trait]
+trait SignIn: Send + Sync {
+    async fn consume(
+        &self,
+        flow: &SsoFlow,
+        tenant: &Tenant,
+        form: &[u8],
+        request_id: &str,
+    ) -> Result<Response, SsoFlowError>;
+}
+
+struct Handler<H>(H);
+
+#[async_trait]
+impl<H> SignIn for Handler<H>
+where
+    H: LoginHandler,
+    H::Output: IntoResponse,
+{
+    async fn consume(
+        &self,
+        flow: &SsoFlow,
+        tenant: &Tenant,
+        form: &[u8],
+        request_id: &str,
+    ) -> Result<Response, SsoFlowError> {
+        let done = flow
+            .consume(tenant, form, Some(request_id), &self.0)
+            .await?;
+        Ok(done.output.into_response())
+    }
+}
+
+struct Inner {
+    registry: Registry,
+    flow: SsoFlow,
+    sign_in: Box<dyn SignIn>,
+    webhooks: WebhookHandler,
+    client: ClientAddress,
+    init_params: Vec<String>,
+}
+
+/// Every tenant's Maestrano endpoints, for axum: SSO init and consume, SP metadata, account
+/// webhooks and Connec! notifications, at the prefixed routes
+/// (`/mno-enterprise/:marketplace/saml/initialize`, …, and
+/// `/mno-enterprise/:marketplace/saml/metadata`) and at the paths each tenant's configuration
+/// names (those the developer platform sends), as the registry's current snapshot lays them
+/// out. Cheap to clone.
+///
+/// Mount it as a layer in front of the app's own routes ([`layer`](Self::layer)): a request
+/// that no Maestrano route matches goes on to the app, with this value in its extensions for
+/// the [`CurrentTenant`](crate::CurrentTenant) extractor. Or use [`router`](Self::router) in an
+/// app without a fallback of its own.
+///
+/// - **Logins** go through [`SsoFlow`]: the init route redirects to the tenant's IdP and sets
+///   a login cookie (`mno_login`: `HttpOnly`, `SameSite=Lax`, `Secure` over HTTPS, scoped to
+///   the tenant's consume path); the consume route validates the response against the very
+///   request that cookie names and answers with what the app's [`LoginHandler`] returns (its
+///   own session cookie and a redirect, say). The IdP's POST is cross-site and comes without
+///   the cookie: it is resubmitted once from the app's origin (see the crate page).
+/// - **Webhooks** go through [`WebhookHandler`] to the app's [`WebhookSink`], with its
+///   statuses.
+/// - **Errors** answer as [`ErrorResponse`] does: the status, no detail.
+///
+/// Every request gets a `maestrano_http` span with the marketplace and the endpoint.
+#[derive(Clone)]
+pub struct Maestrano {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Maestrano {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Maestrano")
+            .field("client", &self.inner.client)
+            .field("init_params", &self.inner.init_params)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Maestrano`]; see [`Maestrano::builder`].
+#[must_use]
+pub struct MaestranoBuilder {
+    registry: Registry,
+    sign_in: Box<dyn SignIn>,
+    sink: Arc<dyn WebhookSink>,
+    flow: Option<SsoFlow>,
+    client: ClientAddress,
+    init_params: Vec<String>,
+}
+
+impl std::fmt::Debug for MaestranoBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaestranoBuilder")
+            .field("client", &self.client)
+            .field("init_params", &self.init_params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MaestranoBuilder {
+    /// The SSO flow, with the single-use store every instance of the app shares. Default:
+    /// [`SsoFlow::builder`]'s one-instance defaults (an in-memory store, with a warning:
+    /// behind a load balancer give every instance the same store).
+    pub fn sso_flow(mut self, flow: SsoFlow) -> Self {
+        self.flow = Some(flow);
+        self
+    }
+
+    /// Where the client address comes from (default [`ClientAddress::Peer`]).
+    pub fn client_address(mut self, client: ClientAddress) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// A query parameter of the init route forwarded to the IdP (default: `group_id`, the
+    /// company a user launching the app from the marketplace logs in for).
+    pub fn forward_init_param(mut self, name: impl Into<String>) -> Self {
+        self.init_params.push(name.into());
+        self
+    }
+
+    /// The endpoints.
+    pub fn build(self) -> Maestrano {
+        let flow = self
+            .flow
+            .unwrap_or_else(|| SsoFlow::builder().registry(self.registry.clone()).build());
+        Maestrano {
+            inner: Arc::new(Inner {
+                webhooks: WebhookHandler::new(self.registry.clone(), self.sink),
+                registry: self.registry,
+                flow,
+                sign_in: self.sign_in,
+                client: self.client,
+                init_params: self.init_params,
+            }),
+        }
+    }
+}
+
+impl Maestrano {
+    /// The endpoints of `registry`'s tenants: logins answered by `login` (its output is the
+    /// answer to the browser), webhooks delivered to `sink`.
+    ///
+    /// ```no_run
+    /// # async fn doc(registry: maestrano::Registry, login: impl maestrano::sso::LoginHandler<Output = axum::response::Redirect> + 'static, sink: std::sync::Arc<dyn maestrano::webhook::WebhookSink>) {
+    /// let maestrano = maestrano_axum::Maestrano::builder(registry, login, sink).build();
+    /// let app: axum::Router = axum::Router::new()
+    ///     .route("/", axum::routing::get(|| async { "home" }))
+    ///     .layer(maestrano.layer());
+    /// # let _ = app;
+    /// # }
+    /// ```
+    pub fn builder<H>(registry: Registry, login: H, sink: Arc<dyn WebhookSink>) -> MaestranoBuilder
+    where
+        H: LoginHandler + 'static,
+        H::Output: IntoResponse,
+    {
+        MaestranoBuilder {
+            registry,
+            sign_in: Box::new(Handler(login)),
+            sink,
+            flow: None,
+            client: ClientAddress::default(),
+            init_params: vec!["group_id".to_owned()],
+        }
+    }
+
+    /// The registry the endpoints serve.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// A tower layer that serves the Maestrano endpoints and passes every other request on.
+    pub fn layer(&self) -> MaestranoLayer {
+        MaestranoLayer {
+            maestrano: self.clone(),
+        }
+    }
+
+    /// An axum router that serves the Maestrano endpoints and answers 404 to everything else
+    /// (its fallback: merge it only into a router without a fallback of its own, or use
+    /// [`layer`](Self::layer)).
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        axum::Router::new().fallback_service(self.layer().into_service(NotFound))
+    }
+
+    /// Serves `request` if a Maestrano route matches it; gives it back otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The request itself when it is not Maestrano's, for the app to serve.
+    pub async fn serve(&self, request: Request<Body>) -> Result<Response, Request<Body>> {
+        let snapshot = self.inner.registry.snapshot();
+        let router = snapshot.router();
+        let (method, path, query) = (
+            request.method().clone(),
+            request.uri().path().to_owned(),
+            request.uri().query().map(str::to_owned),
+        );
+        match router.match_parts(&method, &path, query.as_deref()) {
+            Ok(endpoint) => {
+                let span = tracing::info_span!(
+                    "maestrano_http",
+                    marketplace = %endpoint.marketplace,
+                    endpoint = ?endpoint.kind.route_kind(),
+                );
+                let tenant = snapshot.get(&endpoint.marketplace);
+                Ok(async move {
+                    match (endpoint.kind, tenant) {
+                        (EndpointKind::SamlInitialize, Ok(tenant)) => {
+                            self.initiate(&tenant, request).await
+                        }
+                        (EndpointKind::SamlConsume, Ok(tenant)) => {
+                            self.consume(&tenant, request).await
+                        }
+                        (EndpointKind::SamlInitialize | EndpointKind::SamlConsume, Err(e)) => {
+                            ErrorResponse::from(e).into_response()
+                        }
+                        _ => self.webhook(request).await,
+                    }
+                }
+                .instrument(span)
+                .await)
+            }
+            Err(MatchError::NotFound) => match metadata_tenant(router.prefix(), &path) {
+                Some(key) if method == Method::GET || method == Method::HEAD => {
+                    let span = tracing::info_span!(
+                        "maestrano_http",
+                        marketplace = %key,
+                        endpoint = "SamlMetadata",
+                    );
+                    let _entered = span.enter();
+                    Ok(
+                        match maestrano::MarketplaceKey::new(key)
+                            .map_err(ErrorResponse::from)
+                            .and_then(|k| snapshot.get(&k).map_err(ErrorResponse::from))
+                        {
+                            Ok(tenant) => login::metadata(&tenant),
+                            Err(_) => ErrorResponse::from(MatchError::NotFound).into_response(),
+                        },
+                    )
+                }
+                _ => Err(request),
+            },
+            // A webhook route with a wrong method, an unknown marketplace or a malformed id:
+            // the webhook handler answers every such refusal alike (401), so that a scanner
+            // cannot list the marketplaces the app serves.
+            Err(_) => Ok(self.webhook(request).await),
+        }
+    }
+
+    async fn initiate(&self, tenant: &Tenant, request: Request<Body>) -> Response {
+        let query = request.uri().query().unwrap_or("");
+        let extra: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| self.inner.init_params.iter().any(|p| p == k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let client = self.client_of(&request);
+        match self
+            .inner
+            .flow
+            .initiate(tenant, &client, None, &extra)
+            .await
+        {
+            Ok(redirect) => {
+                let mut response = StatusCode::FOUND.into_response();
+                let headers = response.headers_mut();
+                if let Ok(location) = HeaderValue::from_str(redirect.url.as_str()) {
+                    headers.insert(header::LOCATION, location);
+                }
+                if let Some(cookie) = login::login_cookie(tenant, &redirect.request_id) {
+                    headers.insert(header::SET_COOKIE, cookie);
+                }
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+            Err(e) => ErrorResponse::from(e).into_response(),
+        }
+    }
+
+    async fn consume(&self, tenant: &Tenant, request: Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        let form = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+            Ok(form) => form,
+            Err(_) => {
+                return ErrorResponse::from(SsoFlowError::Form(format!(
+                    "expected a form body of at most {MAX_FORM_BYTES} bytes, found more"
+                )))
+                .into_response();
+            }
+        };
+        let Some(request_id) = login::cookie(&parts.headers, login::LOGIN_COOKIE) else {
+            if login::was_resubmitted(&form) {
+                tracing::warn!("no login was started in this browser for this response");
+                return ErrorResponse::no_login_in_this_browser().into_response();
+            }
+            let action = parts
+                .uri
+                .path_and_query()
+                .map_or(parts.uri.path(), |p| p.as_str());
+            return login::resubmit_page(action, &form);
+        };
+        let mut response = match self
+            .inner
+            .sign_in
+            .consume(&self.inner.flow, tenant, &form, request_id)
+            .await
+        {
+            Ok(response) => response,
+            Err(e) => ErrorResponse::from(e).into_response(),
+        };
+        // Answered (or refused) either way: the cookie has done its work.
+        if let Some(clear) = login::clear_login_cookie(tenant) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+        response
+    }
+
+    async fn webhook(&self, request: Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        // One byte more than the handler accepts, so that it, after authenticating, says 413.
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_WEBHOOK_BYTES + 1).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        self.inner
+            .webhooks
+            .handle(Request::from_parts(parts, bytes.to_vec()))
+            .await
+            .map(Body::from)
+    }
+
+    fn client_of(&self, request: &Request<Body>) -> String {
+        match &self.inner.client {
+            ClientAddress::Peer => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+                Some(ConnectInfo(peer)) => peer.ip().to_string(),
+                None => {
+                    tracing::warn!(
+                        "no ConnectInfo<SocketAddr>: every client shares one pending-login \
+                         bound (serve with into_make_service_with_connect_info, or set \
+                         ClientAddress::LastHeaderValue behind a proxy)"
+                    );
+                    String::new()
+                }
+            },
+            ClientAddress::LastHeaderValue(name) => request
+                .headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The marketplace key of `{prefix}/{key}/saml/metadata`, if `path` is that.
+fn metadata_tenant<'a>(prefix: &str, path: &'a str) -> Option<&'a str> {
+    let rest = path.strip_prefix(prefix)?.strip_prefix('/')?;
+    let key = rest.strip_suffix("/saml/metadata")?;
+    (!key.is_empty() && !key.contains('/')).then_some(key)
+}
+
+/// The tower layer of [`Maestrano::layer`].
+#[derive(Debug, Clone)]
+pub struct MaestranoLayer {
+    maestrano: Maestrano,
+}
+
+impl MaestranoLayer {
+    fn into_service<S>(self, inner: S) -> MaestranoService<S> {
+        MaestranoService {
+            maestrano: self.maestrano,
+            inner,
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for MaestranoLayer {
+    type Service = MaestranoService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.clone().into_service(inner)
+    }
+}
+
+/// The service of [`MaestranoLayer`]: the Maestrano endpoints in front of `S`.
+#[derive(Debug, Clone)]
+pub struct MaestranoService<S> {
+    maestrano: Maestrano,
+    inner: S,
+}
+
+impl<S> tower_service::Service<Request<Body>> for MaestranoService<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let maestrano = self.maestrano.clone();
+        // The service that was polled ready serves this request; a fresh clone waits for the
+        // next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        request.extensions_mut().insert(maestrano.clone());
+        Box::pin(async move {
+            match maestrano.serve(request).await {
+                Ok(response) => Ok(response),
+                Err(request) => inner.call(request).await,
+            }
+        })
+    }
+}
+
+/// The rest of [`Maestrano::router`]: 404.
+#[derive(Debug, Clone, Copy)]
+struct NotFound;
+
+impl tower_service::Service<Request<Body>> for NotFound {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<Body>) -> Self::Future {
+        std::future::ready(Ok(StatusCode::NOT_FOUND.into_response()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metadata_tenant;
+
+    #[test]
+    fn the_metadata_route_names_one_segment() {
+        assert_eq!(
+            metadata_tenant("/mno-enterprise", "/mno-enterprise/acme/saml/metadata"),
+            Some("acme")
+        );
+        assert_eq!(metadata_tenant("", "/acme/saml/metadata"), Some("acme"));
+        assert_eq!(
+            metadata_tenant("/mno-enterprise", "/mno-enterprise/a/b/saml/metadata"),
+            None
+        );
+        assert_eq!(
+            metadata_tenant("/mno-enterprise", "/mno-enterprise//saml/metadata"),
+            None
+        );
+        assert_eq!(
+            metadata_tenant("/mno-enterprise", "/other/acme/saml/metadata"),
+            None
+        );
+    }
+}
