@@ -65,7 +65,7 @@ impl Browser {
     }
 
     /// The init route and the IdP: the IdP's auto-submitting form, not yet submitted.
-    async fn to_idp(&mut self, tenant: &Tenant) -> AutoSubmitForm {
+    async fn start_login(&mut self, tenant: &Tenant) -> AutoSubmitForm {
         let init = self
             .send(false, "GET", tenant.init_url().as_str(), Vec::new())
             .await;
@@ -206,7 +206,7 @@ async fn a_response_reaching_a_browser_that_started_no_login_is_refused_without_
     let app = app::start("127.0.0.1", app::two_marketplaces, None).await;
     let tenant = tenants(&app).remove(0);
     let mut attacker = Browser::default();
-    let form = attacker.to_idp(&tenant).await;
+    let form = attacker.start_login(&tenant).await;
 
     // The victim's browser never started a login: the resubmitted POST still has no cookie.
     let mut victim = Browser::default();
@@ -214,7 +214,7 @@ async fn a_response_reaching_a_browser_that_started_no_login_is_refused_without_
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(refused.body(), b"login refused");
     // A victim with a login of their own in progress: their cookie names another request.
-    let _ = victim.to_idp(&tenant).await;
+    let _ = victim.start_login(&tenant).await;
     let refused = victim.submit(&form).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(app.state.sessions.lock().unwrap().is_empty());
@@ -222,7 +222,7 @@ async fn a_response_reaching_a_browser_that_started_no_login_is_refused_without_
     // The attacker's own login still works once, and its replay is refused.
     let done = attacker.submit(&form).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    let _ = attacker.to_idp(&tenant).await;
+    let _ = attacker.start_login(&tenant).await;
     let replay = attacker.submit(&form).await;
     assert_eq!(replay.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.state.sessions.lock().unwrap().len(), 1);
@@ -302,7 +302,7 @@ async fn metadata_other_routes_and_error_statuses() {
         )
         .await;
     assert_eq!(bad.status(), StatusCode::OK, "no cookie: resubmitted first");
-    let _ = fresh.to_idp(&tenant).await;
+    let _ = fresh.start_login(&tenant).await;
     let bad = fresh
         .send(
             false,
@@ -347,7 +347,7 @@ async fn a_tenant_configured_with_the_prefixed_routes_logs_in_through_them() {
     );
     assert!(app.registry.snapshot().refused().is_empty());
     let mut browser = Browser::default();
-    let form = browser.to_idp(&tenant).await;
+    let form = browser.start_login(&tenant).await;
     let done = browser.submit(&form).await;
     assert_eq!(
         done.status(),
@@ -362,7 +362,7 @@ async fn webhooks_reach_the_sink_and_end_the_users_session() {
     let app = app::start("127.0.0.1", app::two_marketplaces, None).await;
     let tenant = tenants(&app).remove(0);
     let mut browser = Browser::default();
-    let form = browser.to_idp(&tenant).await;
+    let form = browser.start_login(&tenant).await;
     assert_eq!(browser.submit(&form).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         home(&mut browser, &app, &tenant).await.status(),

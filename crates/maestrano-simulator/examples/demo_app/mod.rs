@@ -3,8 +3,8 @@
 //!
 //! It keeps its own records (users, organizations, memberships, invoices) in memory, scoped
 //! to the marketplace they came from, and the identity map in SQLite (the embedded default).
-//! It serves the SSO routes through [`SsoFlow`] and every webhook through
-//! [`WebhookHandler`], on any path the SDK's router knows.
+//! Every Maestrano endpoint (SSO, SP metadata, webhooks) is served by `maestrano-axum`'s
+//! [`Maestrano`] layer, which calls the app's [`LoginHandler`] and [`WebhookSink`].
 #![allow(dead_code)] // each example uses a different part
 
 pub(crate) mod scenario;
@@ -14,24 +14,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use axum::response::IntoResponse as _;
 use maestrano::api::AccountClient;
 use maestrano::api::{Money, NewBill};
 use maestrano::connec::{ConnecClient, Entity};
 use maestrano::idmap::{ConnectedObject, RemoteUrls};
 use maestrano::idmap::{IdMapStore, LocalRef, Realm, RemoteRef};
-use maestrano::ports::InMemorySingleUseStore;
 use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource};
-use maestrano::routes::EndpointKind;
 use maestrano::saml::{IdentityMode, SsoLogin};
-use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError, SsoSession};
-use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookHandler, WebhookSink};
+use maestrano::sso::{LoginHandler, SsoSession};
+use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookSink};
 use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid};
+use maestrano_axum::Maestrano;
 
 /// The cookie holding the app's session id.
 pub(crate) const SESSION_COOKIE: &str = "demo_session";
-
-/// The cookie binding a login in progress to the browser that started it (HTTPS only).
-const LOGIN_COOKIE: &str = "demo_login";
 
 /// A user of the app, in one marketplace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,16 +101,16 @@ struct AppSession {
     sso: Option<SsoSession>,
 }
 
+type Sessions = Arc<Mutex<HashMap<String, AppSession>>>;
+
 struct Inner {
     registry: Registry,
     http: Arc<dyn HttpClient>,
     clock: Arc<dyn Clock>,
     id_map: Arc<dyn IdMapStore>,
-    flow: SsoFlow,
-    webhooks: WebhookHandler,
+    maestrano: Maestrano,
     db: Arc<Mutex<Db>>,
-    sessions: Mutex<HashMap<String, AppSession>>,
-    random: OsRandom,
+    sessions: Sessions,
 }
 
 /// The application. Cheap to clone.
@@ -122,50 +119,72 @@ pub(crate) struct DemoApp {
     inner: Arc<Inner>,
 }
 
-/// The app's side of logins: find or create the user, the organization and the membership.
+/// The app's side of logins: find or create the user, the organization and the membership,
+/// then start the app's session and answer with the signed-in page.
 struct Provisioner {
+    registry: Registry,
     db: Arc<Mutex<Db>>,
-    mode: IdentityMode,
+    sessions: Sessions,
 }
 
 #[async_trait]
 impl LoginHandler for Provisioner {
-    type Output = UserUid;
+    type Output = axum::response::Response;
 
     async fn on_login(
         &self,
         login: &SsoLogin,
-    ) -> Result<UserUid, Box<dyn std::error::Error + Send + Sync>> {
+    ) -> Result<Self::Output, Box<dyn std::error::Error + Send + Sync>> {
         let m = login.marketplace.clone();
-        let uid = login.user.uid_for(self.mode).clone();
-        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        db.users
-            .entry((m.clone(), uid.clone()))
-            .or_insert_with(|| User {
-                uid: uid.clone(),
-                email: login.user.email_for(self.mode).to_owned(),
-                name: format!("{} {}", login.user.first_name, login.user.last_name),
-            });
-        db.organizations
-            .entry((m.clone(), login.group.uid.clone()))
-            .or_insert_with(|| Organization {
-                group: login.group.uid.clone(),
-                name: login.group.name.clone().unwrap_or_default(),
-                currency: login.group.currency.clone().unwrap_or_else(|| "AUD".into()),
-            });
-        db.memberships.insert((
-            m,
-            uid.clone(),
-            login.group.uid.clone(),
-            login.membership.role.clone(),
-        ));
-        Ok(uid)
+        // Real or virtual uids (one account per user and company), as the tenant says.
+        let mode: IdentityMode = self.registry.with(&m)?.config().sso_options().identity_mode;
+        let uid = login.user.uid_for(mode).clone();
+        {
+            let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
+            db.users
+                .entry((m.clone(), uid.clone()))
+                .or_insert_with(|| User {
+                    uid: uid.clone(),
+                    email: login.user.email_for(mode).to_owned(),
+                    name: format!("{} {}", login.user.first_name, login.user.last_name),
+                });
+            db.organizations
+                .entry((m.clone(), login.group.uid.clone()))
+                .or_insert_with(|| Organization {
+                    group: login.group.uid.clone(),
+                    name: login.group.name.clone().unwrap_or_default(),
+                    currency: login.group.currency.clone().unwrap_or_else(|| "AUD".into()),
+                });
+            db.memberships.insert((
+                m.clone(),
+                uid.clone(),
+                login.group.uid.clone(),
+                login.membership.role.clone(),
+            ));
+        }
+        // A fresh session id at login (never one the browser brought: no session fixation).
+        let mut bytes = [0u8; 16];
+        OsRandom.fill(&mut bytes)?;
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let session = AppSession {
+            marketplace: Some(m.clone()),
+            user: Some(uid),
+            sso: Some(SsoSession::from_login(login)),
+        };
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.insert(id.clone(), session);
+        let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
+        let page = format!(
+            "<!doctype html><p>Welcome, {}, from {m}.</p>",
+            login.user.first_name
+        );
+        Ok((
+            [(http::header::SET_COOKIE, cookie)],
+            axum::response::Html(page),
+        )
+            .into_response())
     }
 }
-
-/// The client every login of the demo comes from: it serves one machine on loopback. A
-/// real app passes the browser's IP address (see `SsoFlow::initiate`).
-const DEMO_CLIENT: &str = "127.0.0.1";
 
 /// The app's side of webhooks.
 struct Applier {
@@ -260,26 +279,6 @@ impl WebhookSink for Applier {
     }
 }
 
-fn response(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(body.into())
-        .unwrap_or_default()
-}
-
-fn cookie(request: &http::Request<Vec<u8>>, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
 impl DemoApp {
     /// The app for the tenants of `registry`.
     pub(crate) fn new(
@@ -289,29 +288,31 @@ impl DemoApp {
         id_map: Arc<dyn IdMapStore>,
     ) -> Self {
         let db = Arc::new(Mutex::new(Db::default()));
-        let flow = SsoFlow::new(
-            clock.clone(),
-            Arc::new(OsRandom),
-            Arc::new(InMemorySingleUseStore::new()),
-        );
+        let sessions = Sessions::default();
+        let provisioner = Provisioner {
+            registry: registry.clone(),
+            db: db.clone(),
+            sessions: sessions.clone(),
+        };
         let applier = Applier {
             db: db.clone(),
             id_map: id_map.clone(),
             ledger: DeliveryLedger::in_memory(),
             clock: clock.clone(),
         };
-        let webhooks = WebhookHandler::new(registry.clone(), Arc::new(applier));
+        // Every Maestrano endpoint of every tenant; the simulator's IdP also reads `sim_user`.
+        let maestrano = Maestrano::builder(registry.clone(), provisioner, Arc::new(applier))
+            .forward_init_param(maestrano_simulator::SIM_USER_PARAM)
+            .build();
         Self {
             inner: Arc::new(Inner {
                 registry,
                 http,
                 clock,
                 id_map,
-                flow,
-                webhooks,
+                maestrano,
                 db,
-                sessions: Mutex::new(HashMap::new()),
-                random: OsRandom,
+                sessions,
             }),
         }
     }
@@ -331,6 +332,16 @@ impl DemoApp {
         &self.inner.id_map
     }
 
+    /// How many app sessions are open.
+    pub(crate) fn session_count(&self) -> usize {
+        let sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        sessions.len()
+    }
+
     /// The Maestrano session of a logged-in app session.
     pub(crate) fn sso_session(&self, session_id: &str) -> Option<SsoSession> {
         let sessions = self
@@ -339,136 +350,6 @@ impl DemoApp {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         sessions.get(session_id).and_then(|s| s.sso.clone())
-    }
-
-    fn new_session_id(&self) -> String {
-        let mut bytes = [0u8; 16];
-        // An app session id needs no more than the OS generator; a failure leaves zeros,
-        // which would only make a session guessable in an already broken environment.
-        let _ = self.inner.random.fill(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Handles one HTTP request: the SSO routes here, everything else by the webhook handler.
-    pub(crate) async fn handle(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-        let router = self.inner.registry.router();
-        let endpoint = match router.match_request(&request) {
-            Ok(e) => e,
-            Err(_) => return self.inner.webhooks.handle(request).await,
-        };
-        let Ok(tenant) = self.inner.registry.with(&endpoint.marketplace) else {
-            return response(404, "text/plain", "unknown marketplace");
-        };
-        match endpoint.kind {
-            EndpointKind::SamlInitialize => {
-                // `group_id` (the company to log in for) and the simulator's `sim_user` are
-                // forwarded to the IdP as plain parameters.
-                let query: Vec<(String, String)> =
-                    url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-                        .filter(|(k, _)| k == "group_id" || k == "sim_user")
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                let extra: Vec<(&str, &str)> = query
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                // The request id is recorded in the SDK's single-use store (shared by every
-                // instance of a real app). Over HTTPS it also goes into a `SameSite=None;
-                // Secure` cookie, which the IdP's cross-site POST carries back, binding the
-                // login to this browser; plain HTTP cannot set such a cookie.
-                match self
-                    .inner
-                    .flow
-                    .initiate(&tenant, DEMO_CLIENT, None, &extra)
-                    .await
-                {
-                    Ok(redirect) => {
-                        let mut r = http::Response::builder()
-                            .status(302)
-                            .header(http::header::LOCATION, redirect.url.as_str());
-                        if tenant.acs_url().scheme() == "https" {
-                            r = r.header(
-                                http::header::SET_COOKIE,
-                                format!(
-                                    "{LOGIN_COOKIE}={}; Path=/; Max-Age=600; HttpOnly; Secure; \
-                                     SameSite=None",
-                                    redirect.request_id
-                                ),
-                            );
-                        }
-                        r.body(Vec::new()).unwrap_or_default()
-                    }
-                    Err(e) => response(500, "text/plain", e.to_string()),
-                }
-            }
-            EndpointKind::SamlConsume => {
-                // The SDK checks that the response answers a request this app issued for this
-                // tenant, unexpired and unused; over HTTPS, the very request this browser
-                // started (no cookie there: refused, rather than open to login CSRF).
-                let bound = cookie(&request, LOGIN_COOKIE);
-                if tenant.acs_url().scheme() == "https" && bound.is_none() {
-                    return response(403, "text/plain", "no login was started in this browser");
-                }
-                let provisioner = Provisioner {
-                    db: self.inner.db.clone(),
-                    mode: tenant.config().sso_options().identity_mode,
-                };
-                match self
-                    .inner
-                    .flow
-                    .consume(&tenant, request.body(), bound.as_deref(), &provisioner)
-                    .await
-                {
-                    Ok(done) => {
-                        let name = done.login.user.first_name.clone();
-                        // A fresh session id at login (never one the browser brought: no
-                        // session fixation), in a cookie the app's own pages get: `Lax` is
-                        // right for a cookie set here and sent on same-site navigation, and
-                        // `Secure` whenever the app is served over HTTPS.
-                        let id = self.new_session_id();
-                        self.inner
-                            .sessions
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(
-                                id.clone(),
-                                AppSession {
-                                    marketplace: Some(tenant.marketplace().clone()),
-                                    user: Some(done.output),
-                                    sso: Some(done.session),
-                                },
-                            );
-                        let secure = if tenant.acs_url().scheme() == "https" {
-                            "; Secure"
-                        } else {
-                            ""
-                        };
-                        http::Response::builder()
-                            .status(200)
-                            .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
-                            .header(
-                                http::header::SET_COOKIE,
-                                format!(
-                                    "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax{secure}"
-                                ),
-                            )
-                            .body(
-                                format!(
-                                    "<!doctype html><p>Welcome, {name}, from {}.</p>",
-                                    tenant.marketplace()
-                                )
-                                .into_bytes(),
-                            )
-                            .unwrap_or_default()
-                    }
-                    Err(e @ (SsoFlowError::Saml(_) | SsoFlowError::UnknownRequest)) => {
-                        response(403, "text/plain", format!("login refused: {e}"))
-                    }
-                    Err(e) => response(400, "text/plain", format!("login failed: {e}")),
-                }
-            }
-            _ => self.inner.webhooks.handle(request).await,
-        }
     }
 
     /// The monthly billing job: one bill per organization, through its own marketplace.
@@ -578,19 +459,10 @@ impl DemoApp {
     }
 }
 
-/// Serves `app` with axum on `listener` until the task is dropped.
+/// Serves `app` with axum on `listener` until the task is dropped: the Maestrano endpoints,
+/// with the client's address for the pending-login bound.
 pub(crate) async fn serve(app: DemoApp, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let router = axum::Router::new().fallback(move |req: axum::extract::Request| {
-        let app = app.clone();
-        async move {
-            let (parts, body) = req.into_parts();
-            let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
-                .await
-                .unwrap_or_default();
-            app.handle(http::Request::from_parts(parts, bytes.to_vec()))
-                .await
-                .map(axum::body::Body::from)
-        }
-    });
-    axum::serve(listener, router).await
+    let router: axum::Router = app.inner.maestrano.router();
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).await
 }

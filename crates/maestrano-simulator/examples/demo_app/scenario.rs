@@ -25,25 +25,37 @@ fn check(ok: bool, what: impl Into<String>) -> Result<(), StepError> {
     if ok { Ok(()) } else { Err(what.into().into()) }
 }
 
-/// A browser: follows nothing by itself, keeps the app's session cookie, and treats it as a
-/// browser does its `SameSite` attribute (`Lax` when none is given): not sent with a POST that
-/// another site's page submits, such as the IdP's auto-submitted login form. The simulator's
-/// IdP shares `127.0.0.1` with the app, where a real browser would send the cookie anyway; this
-/// one behaves as with an IdP on another site, so the demo shows the app does not need it.
+/// A browser: follows nothing by itself, keeps cookies by name and treats each as a browser
+/// does its `SameSite` attribute (`Lax` when none is given): not sent with a POST that another
+/// site's page submits, such as the IdP's auto-submitted login form. The simulator's IdP
+/// shares `127.0.0.1` with the app, where a real browser would send the cookie anyway; this one
+/// behaves as with an IdP on another site, as in production. It runs the one script a page of
+/// the app may run: `maestrano-axum`'s same-site resubmission of the IdP's form.
 struct Browser {
     http: ReqwestHttpClient,
-    cookie: Option<String>,
-    /// The cookie's `SameSite` is `None` (sent on cross-site POSTs).
-    cookie_cross_site: bool,
+    /// Name, value, and whether `SameSite=None` (sent on cross-site POSTs).
+    cookies: Vec<(String, String, bool)>,
 }
 
 impl Browser {
     fn new() -> Result<Self, StepError> {
         Ok(Self {
             http: ReqwestHttpClient::new()?,
-            cookie: None,
-            cookie_cross_site: false,
+            cookies: Vec::new(),
         })
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
+    }
+
+    fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|(n, _, _)| n != name);
+        self.cookies
+            .push((name.to_owned(), value.to_owned(), false));
     }
 
     async fn send(
@@ -64,9 +76,15 @@ impl Browser {
         body: Vec<u8>,
     ) -> Result<http::Response<Vec<u8>>, StepError> {
         let mut b = http::Request::builder().method(method).uri(url);
-        let withheld = cross_site && method == "POST" && !self.cookie_cross_site;
-        if let Some(c) = self.cookie.as_ref().filter(|_| !withheld) {
-            b = b.header(http::header::COOKIE, c.as_str());
+        let withheld = cross_site && method == "POST";
+        let sent: Vec<String> = self
+            .cookies
+            .iter()
+            .filter(|(_, _, none)| !withheld || *none)
+            .map(|(k, v, _)| format!("{k}={v}"))
+            .collect();
+        if !sent.is_empty() {
+            b = b.header(http::header::COOKIE, sent.join("; "));
         }
         if method == "POST" {
             b = b.header(
@@ -75,20 +93,24 @@ impl Browser {
             );
         }
         let response = self.http.send(b.body(body)?).await?;
-        if let Some(set) = response.headers().get(http::header::SET_COOKIE) {
-            let mut parts = set.to_str()?.split(';').map(str::trim);
-            self.cookie = parts.next().map(str::to_owned);
-            self.cookie_cross_site = parts.any(|p| p.eq_ignore_ascii_case("SameSite=None"));
+        for set in response.headers().get_all(http::header::SET_COOKIE) {
+            let set = set.to_str()?;
+            let mut parts = set.split(';').map(str::trim);
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            let (name, value) = (name.to_owned(), value.to_owned());
+            let none = parts.any(|p| p.eq_ignore_ascii_case("SameSite=None"));
+            self.cookies.retain(|(n, _, _)| *n != name);
+            if !set.contains("Max-Age=0") {
+                self.cookies.push((name, value, none));
+            }
         }
         Ok(response)
     }
 
-    /// The SSO round trip: the app's init route, the IdP, the auto-submitted form back to the
-    /// app's consume route. Returns the form (to replay it) and the app's final answer.
-    async fn login(
-        &mut self,
-        init_url: &str,
-    ) -> Result<(AutoSubmitForm, http::Response<Vec<u8>>), StepError> {
+    /// The init route and the IdP: the IdP's auto-submitting form, not submitted yet.
+    async fn start_login(&mut self, init_url: &str) -> Result<AutoSubmitForm, StepError> {
         let to_idp = self.send("GET", init_url, Vec::new()).await?;
         check(
             to_idp.status() == 302,
@@ -102,13 +124,45 @@ impl Browser {
             page.status() == 200,
             format!("the IdP answered {}", page.status()),
         )?;
-        let form = AutoSubmitForm::parse(std::str::from_utf8(page.body())?)
-            .ok_or("the IdP page has no form")?;
-        // The IdP's page submits the form: a cross-site POST.
-        let done = self
-            .send_from(true, "POST", &form.action.clone(), form.to_form_body())
+        Ok(AutoSubmitForm::parse(std::str::from_utf8(page.body())?)
+            .ok_or("the IdP page has no form")?)
+    }
+
+    /// Submits the IdP's form as its page does (cross-site) and, when the app answers with its
+    /// resubmission page, submits that page's form (same-site): the app's last answer.
+    async fn submit(
+        &mut self,
+        form: &AutoSubmitForm,
+    ) -> Result<http::Response<Vec<u8>>, StepError> {
+        let first = self
+            .send_from(true, "POST", &form.action, form.to_form_body())
             .await?;
-        Ok((form, done))
+        let again = std::str::from_utf8(first.body())
+            .ok()
+            .and_then(AutoSubmitForm::parse)
+            .filter(|f| f.field("mno_resubmitted").is_some());
+        let Some(again) = again else {
+            return Ok(first);
+        };
+        let action = url::Url::parse(&form.action)?.join(&again.action)?;
+        self.send("POST", action.as_str(), again.to_form_body())
+            .await
+    }
+
+    /// The SSO round trip: the app's init route, the IdP, the auto-submitted form back to the
+    /// app's consume route. Returns the form (to replay it), the login cookie it went with and
+    /// the app's final answer.
+    async fn login(
+        &mut self,
+        init_url: &str,
+    ) -> Result<(AutoSubmitForm, String, http::Response<Vec<u8>>), StepError> {
+        let form = self.start_login(init_url).await?;
+        let bound = self
+            .cookie("mno_login")
+            .ok_or("the init route set no login cookie")?
+            .to_owned();
+        let done = self.submit(&form).await?;
+        Ok((form, bound, done))
     }
 }
 
@@ -192,7 +246,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     let mut first_session = None;
     for tenant in &tenants {
         let mut browser = Browser::new()?;
-        let (form, done) = browser.login(tenant.init_url().as_str()).await?;
+        let (form, bound, done) = browser.login(tenant.init_url().as_str()).await?;
         check(
             done.status() == 200,
             format!(
@@ -235,32 +289,27 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
             ),
         );
         if first_form.is_none() {
-            first_form = Some((browser.cookie.clone(), form));
-            let id = browser
-                .cookie
-                .as_deref()
-                .and_then(|c| c.strip_prefix(&format!("{SESSION_COOKIE}=")))
-                .map(str::to_owned);
-            first_session = id;
+            first_form = Some((bound, form));
+            first_session = browser.cookie(SESSION_COOKIE).map(str::to_owned);
         }
     }
 
-    // 3. The same SAML response again: refused.
-    let (cookie, form) = first_form.ok_or("a login happened")?;
+    // 3. The same SAML response again, even with the login cookie it was bound to: refused.
+    let (bound, form) = first_form.ok_or("a login happened")?;
     let mut replayer = Browser::new()?;
-    replayer.cookie = cookie;
-    let replay = replayer
-        .send("POST", &form.action, form.to_form_body())
-        .await?;
+    replayer.set_cookie("mno_login", &bound);
+    let sessions_before = app.session_count();
+    let replay = replayer.submit(&form).await?;
     let why = String::from_utf8_lossy(replay.body()).into_owned();
     check(
-        replay.status() == 403 && why.contains("already used"),
+        replay.status() == 403 && app.session_count() == sessions_before,
         format!("a replayed response got {}: {why}", replay.status()),
     )?;
     say(
         out,
         format!(
-            "the same SAML response replayed: refused by the replay cache with {} ({why})",
+            "the same SAML response replayed: SsoFlow::consume refuses it (assertion already \
+             used), maestrano-axum answers {} \"{why}\" and logs the reason",
             replay.status().as_u16()
         ),
     );
