@@ -15,3 +15,5 @@ mod simulator {
 }
 
 mod quickstart;
+
+mod hyper_app;
