@@ -17,7 +17,7 @@ use crate::app::{self, Running};
 
 /// Cookies by name, each with whether it may go with a cross-site POST.
 #[derive(Default)]
-struct Browser {
+pub(crate) struct Browser {
     cookies: Vec<(String, String, bool)>,
 }
 
@@ -57,15 +57,21 @@ impl Browser {
         response
     }
 
-    fn cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies
             .iter()
             .find(|(k, _, _)| k == name)
             .map(|(_, v, _)| v.as_str())
     }
 
+    pub(crate) fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.retain(|(n, _, _)| n != name);
+        self.cookies
+            .push((name.to_owned(), value.to_owned(), false));
+    }
+
     /// The init route and the IdP: the IdP's auto-submitting form, not yet submitted.
-    async fn start_login(&mut self, tenant: &Tenant) -> AutoSubmitForm {
+    pub(crate) async fn start_login(&mut self, tenant: &Tenant) -> AutoSubmitForm {
         let init = self
             .send(false, "GET", tenant.init_url().as_str(), Vec::new())
             .await;
@@ -86,7 +92,7 @@ impl Browser {
 
     /// Submits the IdP's form (cross-site) and, when the app resubmits it, that page's form
     /// (same-site): the app's last answer.
-    async fn submit(&mut self, form: &AutoSubmitForm) -> Response<Vec<u8>> {
+    pub(crate) async fn submit(&mut self, form: &AutoSubmitForm) -> Response<Vec<u8>> {
         let first = self
             .send(true, "POST", &form.action, form.to_form_body())
             .await;

@@ -4,3 +4,4 @@
 mod app;
 mod browser;
 mod http_login;
+mod logs;
