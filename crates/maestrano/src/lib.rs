@@ -74,6 +74,90 @@
 //! # }
 //! ```
 //!
+//! ## Mounting it in a web app
+//!
+//! A web app mounts two things for every tenant: the login routes ([`sso::SsoFlow`]:
+//! `initiate` redirects to the tenant's IdP, `consume` validates the POSTed response and calls
+//! the app's [`sso::LoginHandler`]) and the marketplace's calls ([`webhook::WebhookHandler`]:
+//! authenticated per tenant, typed events to the app's [`webhook::WebhookSink`]);
+//! [`Registry::router`] tells which endpoint a request addresses. With axum, the
+//! `maestrano-axum` crate does all of it in one layer. With any other framework, one function
+//! from `http::Request` to `http::Response` does (the repository's `hyper_app` example serves it
+//! on hyper alone):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use http::{Request, Response, header};
+//! use maestrano::config::StaticSource;
+//! use maestrano::ports::{InMemorySingleUseStore, SystemClock};
+//! use maestrano::routes::EndpointKind;
+//! use maestrano::saml::SsoLogin;
+//! use maestrano::sso::{LoginHandler, SsoFlow};
+//! use maestrano::webhook::{WebhookEvent, WebhookHandler, WebhookSink};
+//! use maestrano::{Registry, async_trait};
+//!
+//! type BoxError = Box<dyn std::error::Error + Send + Sync>;
+//!
+//! struct Login; // find or create the user, company and membership; start the app's session
+//! #[async_trait]
+//! impl LoginHandler for Login {
+//!     type Output = String;
+//!     async fn on_login(&self, login: &SsoLogin) -> Result<String, BoxError> {
+//!         Ok(format!("Welcome, {}", login.user.first_name))
+//!     }
+//! }
+//!
+//! struct Events; // a company left, a user left a company, Connec! data changed
+//! #[async_trait]
+//! impl WebhookSink for Events {
+//!     async fn on_event(&self, event: WebhookEvent) -> Result<(), BoxError> {
+//!         Ok(println!("{}", event.name()))
+//!     }
+//! }
+//!
+//! /// One request of the framework: `client` is the peer's IP address, `login` the request id
+//! /// the app kept for this browser at the init route (in a cookie).
+//! async fn handle(
+//!     registry: &Registry, flow: &SsoFlow, webhooks: &WebhookHandler,
+//!     request: Request<Vec<u8>>, client: &str, login: Option<&str>,
+//! ) -> Response<Vec<u8>> {
+//!     let answer = |status: u16| Response::builder().status(status).body(Vec::new()).unwrap();
+//!     let Ok(endpoint) = registry.router().match_request(&request) else {
+//!         return webhooks.handle(request).await; // every refusal alike (401)
+//!     };
+//!     let Ok(tenant) = registry.with(&endpoint.marketplace) else { return answer(404) };
+//!     match endpoint.kind {
+//!         EndpointKind::SamlInitialize => match flow.initiate(&tenant, client, None, &[]).await {
+//!             Ok(to_idp) => Response::builder()
+//!                 .status(302)
+//!                 .header(header::LOCATION, to_idp.url.as_str())
+//!                 .header(header::SET_COOKIE, format!("login={}; HttpOnly", to_idp.request_id))
+//!                 .body(Vec::new())
+//!                 .unwrap(),
+//!             Err(_) => answer(429),
+//!         },
+//!         EndpointKind::SamlConsume => match flow.consume(&tenant, request.body(), login, &Login).await {
+//!             Ok(done) => Response::new(done.output.into_bytes()),
+//!             Err(_) => answer(403), // the reason is in the log, by class
+//!         },
+//!         _ => webhooks.handle(request).await,
+//!     }
+//! }
+//!
+//! # async fn setup() -> Result<(), BoxError> {
+//! let source = Arc::new(StaticSource::from_json_file("marketplaces.json")?);
+//! let registry = Registry::builder(source, Arc::new(SystemClock)).build().await?;
+//! // Behind a load balancer, one store for every instance: adapters::RedisStore, PostgresStore.
+//! let flow = SsoFlow::builder().store(Arc::new(InMemorySingleUseStore::new())).build();
+//! let webhooks = WebhookHandler::new(registry.clone(), Arc::new(Events));
+//! # let _ = (handle, flow, webhooks); Ok(()) }
+//! ```
+//!
+//! The IdP posts from its own site, so a `SameSite=Lax` cookie does not come with the
+//! response: `maestrano-axum` resubmits the IdP's form once from the app's origin; without it,
+//! set the login cookie `SameSite=None; Secure` over HTTPS (see [`sso::SsoFlow::consume`]).
+//!
 //! ## Features
 //!
 //! | feature | what it adds |

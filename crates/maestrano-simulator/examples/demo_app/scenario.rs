@@ -200,7 +200,8 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "autoconfigured {} marketplaces from the developer platform: {}",
+            "autoconfigured {} marketplaces from the developer platform: {} \
+             [Registry::builder(DevPlatformSource)]",
             keys.len(),
             keys.iter()
                 .map(|k| k.as_str())
@@ -282,7 +283,9 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         say(
             out,
             format!(
-                "SAML login at {}: user {}, organization {}, membership created, scoped to the marketplace",
+                "SAML login at {}: user {}, organization {}, membership created, scoped to the \
+                 marketplace [maestrano_axum::Maestrano: SsoFlow::initiate, SsoFlow::consume, \
+                 LoginHandler::on_login]",
                 tenant.marketplace(),
                 user_of(tenant)?,
                 group
@@ -308,8 +311,8 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "the same SAML response replayed: SsoFlow::consume refuses it (assertion already \
-             used), maestrano-axum answers {} \"{why}\" and logs the reason",
+            "the same SAML response replayed with its login cookie: refused with {} \"{why}\" \
+             [SsoFlow::consume: the replay cache in the SingleUseStore; the class in the log]",
             replay.status().as_u16()
         ),
     );
@@ -327,7 +330,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "session re-check at {}: still valid, next check at {}",
+            "session re-check at {}: still valid, next check at {} [SsoSession::check]",
             tenants[0].marketplace(),
             maestrano::__private::format_utc(sso.recheck_at)
         ),
@@ -350,7 +353,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "monthly billing: {}",
+            "monthly billing: {} [AccountClient::create_bill]",
             bills
                 .iter()
                 .map(|(m, b)| format!("{b} at {m}"))
@@ -374,7 +377,8 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "invoice {} pushed to Connec! and linked in the id map: {remote_url}",
+            "invoice {} pushed to Connec! and linked in the id map: {remote_url} \
+             [ConnecClient::create, ConnectedObject::link, ConnectedObject::remote_url]",
             invoice.id
         ),
     );
@@ -414,7 +418,8 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "Connec! notification from {} applied: invoice {} is now {status}",
+            "Connec! notification from {} applied: invoice {} is now {status} \
+             [WebhookSink::on_event, DeliveryLedger::claim]",
             tenant.marketplace(),
             invoice.id
         ),
@@ -439,7 +444,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "webhook: user {user} removed from {group} at {}",
+            "webhook: user {user} removed from {group} at {} [WebhookHandler via the layer]",
             tenant.marketplace()
         ),
     );
@@ -458,7 +463,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "webhook: organization {group} destroyed at {}",
+            "webhook: organization {group} destroyed at {} [WebhookHandler via the layer]",
             tenant.marketplace()
         ),
     );
@@ -486,7 +491,8 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
     say(
         out,
         format!(
-            "webhook to {} with {}'s credentials: refused with 401, nothing changed",
+            "webhook to {} with {}'s credentials: refused with 401, nothing changed \
+             [WebhookHandler: per-tenant credentials]",
             other.marketplace(),
             tenant.marketplace()
         ),
