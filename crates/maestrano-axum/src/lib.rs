@@ -77,8 +77,12 @@
 //! # Sessions
 //!
 //! What a login answers is the app's: the [`LoginHandler`](maestrano::sso::LoginHandler)'s
-//! output, such as a redirect that sets the app's own session cookie, or one written through a
-//! session layer such as tower-sessions that the handler holds. Keep the
+//! output, such as a redirect that sets the app's own session cookie. When the app's session
+//! lives in a session layer such as tower-sessions, which puts each request's session in its
+//! extensions, implement [`LoginWithRequest`] instead: it sees the consume request, whose
+//! session it writes (cycling its id first, against session fixation), and
+//! [`Maestrano::builder_with_request`] mounts it. The login cookie is the layer's own either
+//! way, so it works with any session layer, or none. Keep the
 //! [`SsoSession`](maestrano::sso::SsoSession) of the login with it
 //! ([`SsoSession::from_login`](maestrano::sso::SsoSession::from_login)) and re-check it when
 //! it says so.
@@ -98,5 +102,7 @@ mod webhook;
 
 pub use error::ErrorResponse;
 pub use extract::CurrentTenant;
-pub use service::{ClientAddress, Maestrano, MaestranoBuilder, MaestranoLayer, MaestranoService};
+pub use service::{
+    ClientAddress, LoginWithRequest, Maestrano, MaestranoBuilder, MaestranoLayer, MaestranoService,
+};
 pub use webhook::WebhookService;

@@ -10,8 +10,10 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
+use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use maestrano::routes::{EndpointKind, MatchError};
+use maestrano::saml::SsoLogin;
 use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError};
 use maestrano::webhook::{WebhookHandler, WebhookSink};
 use maestrano::{Registry, Tenant, async_trait};
@@ -42,6 +44,50 @@ pub enum ClientAddress {
     LastHeaderValue(HeaderName),
 }
 
+/// A login handler that also sees the consume request: its headers and its extensions, where
+/// a session layer such as tower-sessions puts the request's session. Use it with
+/// [`Maestrano::builder_with_request`] when the app's session lives in such a layer.
+///
+/// ```no_run
+/// use axum::response::{IntoResponse, Redirect, Response};
+/// use http::request::Parts;
+/// use maestrano::async_trait;
+/// use maestrano::saml::SsoLogin;
+/// use maestrano_axum::LoginWithRequest;
+///
+/// /// The app's session, as its session layer keeps it in the request's extensions.
+/// #[derive(Clone)]
+/// struct AppSession(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+///
+/// struct Login;
+///
+/// #[async_trait]
+/// impl LoginWithRequest for Login {
+///     type Output = Response;
+///     async fn on_login(
+///         &self,
+///         login: &SsoLogin,
+///         request: &Parts,
+///     ) -> Result<Response, Box<dyn std::error::Error + Send + Sync>> {
+///         let session = request.extensions.get::<AppSession>().ok_or("no session layer")?;
+///         *session.0.lock().map_err(|_| "poisoned")? = Some(login.user.uid.to_string());
+///         Ok(Redirect::to("/").into_response())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait LoginWithRequest: Send + Sync + 'static {
+    /// What the consume route answers with.
+    type Output: IntoResponse + Send;
+
+    /// Called once per verified login, with the parts of the request that completed it.
+    async fn on_login(
+        &self,
+        login: &SsoLogin,
+        request: &Parts,
+    ) -> Result<Self::Output, Box<dyn std::error::Error + Send + Sync>>;
+}
+
 /// The app's login handler, for any output axum can answer with.
 #[async_trait]
 trait SignIn: Send + Sync {
@@ -51,9 +97,11 @@ trait SignIn: Send + Sync {
         tenant: &Tenant,
         form: &[u8],
         request_id: &str,
+        request: &Parts,
     ) -> Result<Response, SsoFlowError>;
 }
 
+/// The SDK's [`LoginHandler`], which needs nothing of the request.
 struct Handler<H>(H);
 
 #[async_trait]
@@ -68,10 +116,51 @@ where
         tenant: &Tenant,
         form: &[u8],
         request_id: &str,
+        _request: &Parts,
     ) -> Result<Response, SsoFlowError> {
         let done = flow
             .consume(tenant, form, Some(request_id), &self.0)
             .await?;
+        Ok(done.output.into_response())
+    }
+}
+
+/// A [`LoginWithRequest`].
+struct WithRequest<H>(H);
+
+/// A [`LoginWithRequest`] as the SDK's [`LoginHandler`] for one request.
+struct Bound<'a, H> {
+    handler: &'a H,
+    request: &'a Parts,
+}
+
+#[async_trait]
+impl<H: LoginWithRequest> LoginHandler for Bound<'_, H> {
+    type Output = H::Output;
+
+    async fn on_login(
+        &self,
+        login: &SsoLogin,
+    ) -> Result<H::Output, Box<dyn std::error::Error + Send + Sync>> {
+        self.handler.on_login(login, self.request).await
+    }
+}
+
+#[async_trait]
+impl<H: LoginWithRequest> SignIn for WithRequest<H> {
+    async fn consume(
+        &self,
+        flow: &SsoFlow,
+        tenant: &Tenant,
+        form: &[u8],
+        request_id: &str,
+        request: &Parts,
+    ) -> Result<Response, SsoFlowError> {
+        let bound = Bound {
+            handler: &self.0,
+            request,
+        };
+        let done = flow.consume(tenant, form, Some(request_id), &bound).await?;
         Ok(done.output.into_response())
     }
 }
@@ -203,6 +292,23 @@ impl Maestrano {
         MaestranoBuilder {
             registry,
             sign_in: Box::new(Handler(login)),
+            sink,
+            flow: None,
+            client: ClientAddress::default(),
+            init_params: vec!["group_id".to_owned()],
+        }
+    }
+
+    /// As [`builder`](Self::builder), with a login handler that also sees the consume request
+    /// (see [`LoginWithRequest`]), such as one that writes the app's tower-sessions session.
+    pub fn builder_with_request(
+        registry: Registry,
+        login: impl LoginWithRequest,
+        sink: Arc<dyn WebhookSink>,
+    ) -> MaestranoBuilder {
+        MaestranoBuilder {
+            registry,
+            sign_in: Box::new(WithRequest(login)),
             sink,
             flow: None,
             client: ClientAddress::default(),
@@ -352,7 +458,7 @@ impl Maestrano {
         let mut response = match self
             .inner
             .sign_in
-            .consume(&self.inner.flow, tenant, &form, request_id)
+            .consume(&self.inner.flow, tenant, &form, request_id, &parts)
             .await
         {
             Ok(response) => response,

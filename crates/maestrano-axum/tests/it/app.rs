@@ -1,6 +1,8 @@
-//! A small app on `maestrano-axum`, as a user would write it: the login handler starts the
-//! app's own session (a `SameSite=Lax` cookie), the sink ends the sessions of a user who left
-//! a company, and one page of its own reads its tenant with `CurrentTenant`.
+//! A small app on `maestrano-axum`, as a user would write it, with its session either in a
+//! cookie of its own (`SameSite=Lax`, sessions in a map; the SDK's `LoginHandler`) or in
+//! tower-sessions (`SameSite=Strict` by default; `LoginWithRequest` writes the request's
+//! session). The sink removes a member who left a company, and the app's own page reads its
+//! tenant with `CurrentTenant` and re-checks the membership on every load.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,6 +36,92 @@ pub(crate) struct AppSession {
 pub(crate) struct State {
     pub(crate) sessions: Mutex<HashMap<String, AppSession>>,
     pub(crate) events: Mutex<Vec<String>>,
+    /// (marketplace, user, group) of every member who logged in and has not left.
+    pub(crate) members: Mutex<Vec<(MarketplaceKey, UserUid, GroupUid)>>,
+}
+
+impl State {
+    fn joined(&self, login: &SsoLogin) {
+        self.members.lock().unwrap().push((
+            login.marketplace.clone(),
+            login.user.uid.clone(),
+            login.group.uid.clone(),
+        ));
+    }
+
+    fn is_member(&self, s: &AppSession) -> bool {
+        self.members
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(m, u, g)| m == &s.marketplace && u == &s.user && g == &s.group)
+    }
+}
+
+/// Where the app keeps its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sessions {
+    /// A cookie of its own and a map.
+    Cookie,
+    /// tower-sessions, with its default cookie (`SameSite=Strict`).
+    TowerSessions,
+}
+
+fn app_session(login: &SsoLogin) -> AppSession {
+    AppSession {
+        marketplace: login.marketplace.clone(),
+        user: login.user.uid.clone(),
+        group: login.group.uid.clone(),
+        first_name: login.user.first_name.clone(),
+    }
+}
+
+fn signed_in(
+    login: &SsoLogin,
+) -> (
+    axum::http::StatusCode,
+    [(axum::http::HeaderName, String); 1],
+) {
+    (
+        axum::http::StatusCode::SEE_OTHER,
+        [(
+            axum::http::header::LOCATION,
+            format!("/app/{}/home", login.marketplace),
+        )],
+    )
+}
+
+/// The tower-sessions app's login: the request's session, its id cycled, holds the member.
+struct SessionLogin(Arc<State>);
+
+const WHO: &str = "who";
+
+#[async_trait]
+impl maestrano_axum::LoginWithRequest for SessionLogin {
+    type Output = Response;
+
+    async fn on_login(
+        &self,
+        login: &SsoLogin,
+        request: &axum::http::request::Parts,
+    ) -> Result<Response, BoxError> {
+        let session = request
+            .extensions
+            .get::<tower_sessions::Session>()
+            .cloned()
+            .ok_or("no tower-sessions layer")?;
+        session.cycle_id().await?;
+        let s = app_session(login);
+        let who = (
+            s.marketplace.to_string(),
+            s.user.to_string(),
+            s.group.to_string(),
+            s.first_name.clone(),
+        );
+        session.insert(WHO, who).await?;
+        self.0.joined(login);
+        Ok(signed_in(login).into_response())
+    }
 }
 
 struct Login(Arc<State>);
@@ -46,29 +134,14 @@ impl LoginHandler for Login {
         let mut id = [0u8; 16];
         OsRandom.fill(&mut id)?;
         let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        self.0.sessions.lock().unwrap().insert(
-            id.clone(),
-            AppSession {
-                marketplace: login.marketplace.clone(),
-                user: login.user.uid.clone(),
-                group: login.group.uid.clone(),
-                first_name: login.user.first_name.clone(),
-            },
-        );
-        Ok((
-            axum::http::StatusCode::SEE_OTHER,
-            [
-                (
-                    axum::http::header::LOCATION,
-                    format!("/app/{}/home", login.marketplace),
-                ),
-                (
-                    axum::http::header::SET_COOKIE,
-                    format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"),
-                ),
-            ],
-        )
-            .into_response())
+        self.0
+            .sessions
+            .lock()
+            .unwrap()
+            .insert(id.clone(), app_session(login));
+        self.0.joined(login);
+        let cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
+        Ok(([(axum::http::header::SET_COOKIE, cookie)], signed_in(login)).into_response())
     }
 }
 
@@ -84,9 +157,11 @@ impl WebhookSink for Events {
             user_uid,
         } = &event
         {
-            self.0.sessions.lock().unwrap().retain(|_, s| {
-                !(&s.marketplace == marketplace && &s.group == group_uid && &s.user == user_uid)
-            });
+            self.0
+                .members
+                .lock()
+                .unwrap()
+                .retain(|(m, u, g)| !(m == marketplace && g == group_uid && u == user_uid));
         }
         Ok(())
     }
@@ -104,15 +179,30 @@ fn cookie(request: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// The app's own page: who is signed in, re-checked on every load.
+/// The app's own page: who is signed in, the membership re-checked on every load.
 async fn home(
     CurrentTenant(tenant): CurrentTenant,
     axum::extract::State(state): axum::extract::State<Arc<State>>,
     request: Request,
 ) -> Response {
-    let session = cookie(&request, SESSION_COOKIE)
-        .and_then(|id| state.sessions.lock().unwrap().get(&id).cloned())
-        .filter(|s| &s.marketplace == tenant.marketplace());
+    let session = match request.extensions().get::<tower_sessions::Session>() {
+        Some(session) => session
+            .get::<(String, String, String, String)>(WHO)
+            .await
+            .ok()
+            .flatten()
+            .map(|(m, u, g, first_name)| AppSession {
+                marketplace: MarketplaceKey::new(m).unwrap(),
+                user: UserUid::new(u).unwrap(),
+                group: GroupUid::new(g).unwrap(),
+                first_name,
+            }),
+        None => cookie(&request, SESSION_COOKIE)
+            .and_then(|id| state.sessions.lock().unwrap().get(&id).cloned()),
+    };
+    let session = session
+        .filter(|s| &s.marketplace == tenant.marketplace())
+        .filter(|s| state.is_member(s));
     match session {
         Some(s) => format!("Signed in as {} at {}", s.first_name, s.marketplace).into_response(),
         None => (axum::http::StatusCode::UNAUTHORIZED, "Signed out").into_response(),
@@ -140,6 +230,7 @@ pub(crate) async fn start(
     app_host: &str,
     config: impl FnOnce(Arc<dyn Clock>, &url::Url) -> SimulatorConfig,
     flow: Option<SsoFlow>,
+    sessions: Sessions,
 ) -> Running {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let http: Arc<dyn HttpClient> = Arc::new(ReqwestHttpClient::new().unwrap());
@@ -155,21 +246,28 @@ pub(crate) async fn start(
         .await
         .unwrap();
     let state = Arc::new(State::default());
-    let mut builder = Maestrano::builder(
-        registry.clone(),
-        Login(state.clone()),
-        Arc::new(Events(state.clone())),
-    )
+    let sink = Arc::new(Events(state.clone()));
+    let mut builder = match sessions {
+        Sessions::Cookie => Maestrano::builder(registry.clone(), Login(state.clone()), sink),
+        Sessions::TowerSessions => {
+            Maestrano::builder_with_request(registry.clone(), SessionLogin(state.clone()), sink)
+        }
+    }
     .forward_init_param(maestrano_simulator::SIM_USER_PARAM);
     if let Some(flow) = flow {
         builder = builder.sso_flow(flow);
     }
     let maestrano = builder.build();
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "the app's own home" }))
         .route("/app/{marketplace}/home", axum::routing::get(home))
         .with_state(state.clone())
         .layer(maestrano.layer());
+    if sessions == Sessions::TowerSessions {
+        // Outside the Maestrano layer, so that the consume route sees the request's session.
+        let store = tower_sessions::MemoryStore::default();
+        app = app.layer(tower_sessions::SessionManagerLayer::new(store).with_secure(false));
+    }
     let server = tokio::spawn(async move {
         let _ = axum::serve(
             listener,

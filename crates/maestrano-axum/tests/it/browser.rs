@@ -14,7 +14,7 @@ use fantoccini::{ClientBuilder, Locator};
 use maestrano::MarketplaceKey;
 use maestrano_simulator::{DeliveryOutcome, Webhook};
 
-use crate::app;
+use crate::app::{self, Sessions};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -99,7 +99,14 @@ async fn chromium_logs_in_across_sites_at_each_marketplace_and_a_webhook_logs_it
     let Some(driver) = start_driver().await else {
         return;
     };
-    let app = app::start("localhost", app::two_marketplaces, None).await;
+    // The app's own session cookie (`SameSite=Lax`), then tower-sessions' (`SameSite=Strict`).
+    for sessions in [Sessions::Cookie, Sessions::TowerSessions] {
+        browser_login(&driver, sessions).await;
+    }
+}
+
+async fn browser_login(driver: &Driver, sessions: Sessions) {
+    let app = app::start("localhost", app::two_marketplaces, None, sessions).await;
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -123,42 +130,47 @@ async fn chromium_logs_in_across_sites_at_each_marketplace_and_a_webhook_logs_it
         assert_eq!(tenant.idp_sso_url().host_str(), Some("127.0.0.1"));
         client.goto(tenant.init_url().as_str()).await.unwrap();
         let text = wait_for_app_page(&client).await;
-        assert!(text.starts_with("Signed in as "), "{key}: {text}");
-        assert!(text.ends_with(&format!("at {key}")), "{key}: {text}");
+        assert!(
+            text.starts_with("Signed in as "),
+            "{sessions:?} {key}: {text}"
+        );
+        assert!(
+            text.ends_with(&format!("at {key}")),
+            "{sessions:?} {key}: {text}"
+        );
     }
 
     // The last marketplace removes its user from the company: the next page is signed out.
     let key = keys.last().unwrap();
-    let session = app
+    let (_, user, group) = app
         .state
-        .sessions
+        .members
         .lock()
         .unwrap()
-        .values()
-        .find(|s| &s.marketplace == key)
+        .iter()
+        .find(|(m, _, _)| m == key)
         .cloned()
         .unwrap();
     let report = app
         .sim
         .marketplace(key)
         .unwrap()
-        .deliver(Webhook::user_removed(session.group, session.user))
+        .deliver(Webhook::user_removed(group, user))
         .await;
     assert!(
         matches!(report.outcome, DeliveryOutcome::Delivered { .. }),
         "{report:?}"
     );
     client.refresh().await.unwrap();
-    assert_eq!(body_text(&client).await, "Signed out");
-    // The other marketplace's session (in the app's store; the browser's one session cookie
-    // now names the last login) is untouched.
+    assert_eq!(body_text(&client).await, "Signed out", "{sessions:?}");
+    // The other marketplace's member is untouched.
     assert!(
         app.state
-            .sessions
+            .members
             .lock()
             .unwrap()
-            .values()
-            .any(|s| s.marketplace == keys[0])
+            .iter()
+            .any(|(m, _, _)| m == &keys[0])
     );
     client.close().await.unwrap();
 }

@@ -13,7 +13,7 @@ use maestrano_simulator::{
     AppPaths, AutoSubmitForm, DeliveryOutcome, MarketplaceSpec, SimulatorConfig, Webhook,
 };
 
-use crate::app::{self, Running};
+use crate::app::{self, Running, Sessions};
 
 /// Cookies by name, each with whether it may go with a cross-site POST.
 #[derive(Default)]
@@ -135,7 +135,13 @@ async fn home(browser: &mut Browser, app: &Running, tenant: &Tenant) -> Response
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cross_site_login_is_resubmitted_once_and_signs_the_user_in_at_each_marketplace() {
-    let app = app::start("127.0.0.1", app::two_marketplaces, None).await;
+    for sessions in [Sessions::Cookie, Sessions::TowerSessions] {
+        cross_site_login_at_each_marketplace(sessions).await;
+    }
+}
+
+async fn cross_site_login_at_each_marketplace(sessions: Sessions) {
+    let app = app::start("127.0.0.1", app::two_marketplaces, None, sessions).await;
     for tenant in tenants(&app) {
         let mut browser = Browser::default();
         let init = browser
@@ -175,7 +181,7 @@ async fn a_cross_site_login_is_resubmitted_once_and_signs_the_user_in_at_each_ma
         let again = resubmission(&first).expect("a resubmission page");
         assert_eq!(again.field("SAMLResponse"), form.field("SAMLResponse"));
         // Nothing was spent by the first POST: the login is still pending.
-        assert!(app.state.sessions.lock().unwrap().is_empty());
+        assert!(app.state.members.lock().unwrap().is_empty());
 
         let action = absolute(&form.action, &again.action);
         let done = browser
@@ -203,13 +209,13 @@ async fn a_cross_site_login_is_resubmitted_once_and_signs_the_user_in_at_each_ma
             text.ends_with(&format!("at {}", tenant.marketplace())),
             "{text}"
         );
-        app.state.sessions.lock().unwrap().clear();
+        app.state.members.lock().unwrap().clear();
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_reaching_a_browser_that_started_no_login_is_refused_without_detail() {
-    let app = app::start("127.0.0.1", app::two_marketplaces, None).await;
+    let app = app::start("127.0.0.1", app::two_marketplaces, None, Sessions::Cookie).await;
     let tenant = tenants(&app).remove(0);
     let mut attacker = Browser::default();
     let form = attacker.start_login(&tenant).await;
@@ -223,7 +229,7 @@ async fn a_response_reaching_a_browser_that_started_no_login_is_refused_without_
     let _ = victim.start_login(&tenant).await;
     let refused = victim.submit(&form).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert!(app.state.sessions.lock().unwrap().is_empty());
+    assert!(app.state.members.lock().unwrap().is_empty());
 
     // The attacker's own login still works once, and its replay is refused.
     let done = attacker.submit(&form).await;
@@ -231,7 +237,7 @@ async fn a_response_reaching_a_browser_that_started_no_login_is_refused_without_
     let _ = attacker.start_login(&tenant).await;
     let replay = attacker.submit(&form).await;
     assert_eq!(replay.status(), StatusCode::FORBIDDEN);
-    assert_eq!(app.state.sessions.lock().unwrap().len(), 1);
+    assert_eq!(app.state.members.lock().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,7 +247,13 @@ async fn metadata_other_routes_and_error_statuses() {
         .clock(Arc::new(SystemClock))
         .pending_limits(2, 100)
         .build();
-    let app = app::start("127.0.0.1", app::two_marketplaces, Some(flow)).await;
+    let app = app::start(
+        "127.0.0.1",
+        app::two_marketplaces,
+        Some(flow),
+        Sessions::Cookie,
+    )
+    .await;
     let tenant = tenants(&app).remove(0);
     let mut browser = Browser::default();
     let url = |path: &str| app.app_url.join(path).unwrap().to_string();
@@ -345,7 +357,7 @@ async fn a_tenant_configured_with_the_prefixed_routes_logs_in_through_them() {
                 .with_paths(AppPaths::prefixed("/mno-enterprise", &key)),
         )
     };
-    let app = app::start("127.0.0.1", config, None).await;
+    let app = app::start("127.0.0.1", config, None, Sessions::Cookie).await;
     let tenant = tenants(&app).remove(0);
     assert_eq!(
         tenant.acs_url().path(),
@@ -365,7 +377,7 @@ async fn a_tenant_configured_with_the_prefixed_routes_logs_in_through_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_reach_the_sink_and_end_the_users_session() {
-    let app = app::start("127.0.0.1", app::two_marketplaces, None).await;
+    let app = app::start("127.0.0.1", app::two_marketplaces, None, Sessions::Cookie).await;
     let tenant = tenants(&app).remove(0);
     let mut browser = Browser::default();
     let form = browser.start_login(&tenant).await;

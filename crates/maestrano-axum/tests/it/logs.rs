@@ -8,7 +8,7 @@ use http::StatusCode;
 use maestrano::MarketplaceKey;
 use maestrano_simulator::{MarketplaceSpec, SimulatorConfig};
 
-use crate::app;
+use crate::app::{self, Sessions};
 use crate::http_login::Browser;
 
 static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -47,7 +47,7 @@ async fn each_request_has_a_span_and_a_replay_is_refused_by_class_without_secret
     let config = move |clock, url: &url::Url| {
         SimulatorConfig::new(clock).marketplace(MarketplaceSpec::demo(spec_key, url.clone(), 7))
     };
-    let app = app::start("127.0.0.1", config, None).await;
+    let app = app::start("127.0.0.1", config, None, Sessions::Cookie).await;
     let tenant = app.registry.with(&key).unwrap();
 
     let mut browser = Browser::default();
