@@ -10,6 +10,25 @@
 //! | [`PostgresStore`] | [`IdMapStore`](crate::idmap::IdMapStore), [`SingleUseStore`](crate::ports::SingleUseStore) | `postgres` |
 //! | [`SqliteStore`], [`PostgresStore`] | [`DeliveryStore`](crate::webhook::DeliveryStore) (the delivery ledger) | `sqlite`, `postgres` |
 //! | [`RedisStore`] | [`SingleUseStore`](crate::ports::SingleUseStore) | `redis` |
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
+//! use maestrano::sso::SsoFlow;
+//!
+//! # #[cfg(all(feature = "sqlite", feature = "reqwest"))]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // One SQLite file for the identity map, the push outbox and the single-use store.
+//! let store = Arc::new(SqliteStore::open("app.sqlite3")?);
+//! let http = Arc::new(ReqwestHttpClient::new()?); // rustls, certificates always verified
+//! let flow = SsoFlow::builder().store(store.clone()).build();
+//! # let _ = (http, flow);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "sqlite", feature = "reqwest")))]
+//! # fn main() {}
+//! ```
 
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -16,6 +16,43 @@
 //! - JSON-API errors (`{errors: [{id, href, status, code, title, detail}]}`) become
 //!   [`ConnecError::Api`] with the HTTP status (even when the inner `status` disagrees) and
 //!   [`ConnecError::Authentication`] for 401.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use maestrano::config::StaticSource;
+//! use maestrano::connec::{ConnecClient, Entity};
+//! use maestrano::ports::SystemClock;
+//! use maestrano::test_util::{FakeHttpClient, FakeReply};
+//! use maestrano::{GroupUid, MarketplaceKey, Registry};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let source = StaticSource::from_json(r#"{"marketplaces": [{
+//!     "marketplace": "acme-corp",
+//!     "app": {"host": "https://app.example.com"},
+//!     "api": {"id": "app-1a2b", "key": "s3cret", "host": "https://hub.acme.example"},
+//!     "sso": {"idp": "https://hub.acme.example",
+//!             "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"},
+//!     "connec": {"host": "https://connec.acme.example"}
+//! }]}"#)?;
+//! let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock)).build().await?;
+//! let tenant = registry.with(&MarketplaceKey::new("acme-corp")?)?;
+//! // A scripted Connec! for the example; an app passes `adapters::ReqwestHttpClient`.
+//! let http = Arc::new(FakeHttpClient::new());
+//! http.on(None, "https://connec.acme.example/", vec![FakeReply::json(
+//!     201,
+//!     r#"{"invoices": {"id": [{"id": "8f3a", "provider": "connec", "realm": "cld-1"}], "title": "Invoice 1"}}"#,
+//! )]);
+//! let connec = ConnecClient::new(&tenant, GroupUid::new("cld-1")?, http.clone())?;
+//! let created = connec
+//!     .create("invoices", &Entity::from_value(serde_json::json!({"title": "Invoice 1"}))?)
+//!     .await?;
+//! assert_eq!(created.connec_id().as_deref(), Some("8f3a"));
+//! assert!(http.requests()[0].uri().to_string().ends_with("/cld-1/invoices"));
+//! # Ok(())
+//! # }
+//! ```
 
 mod batch;
 mod client;

@@ -24,6 +24,32 @@
 //!
 //! A store written outside this crate proves that it keeps the [contract](IdMapStore)
 //! with one call to `maestrano::test_util::idmap_conformance::run` (feature `test-util`).
+//!
+//! ```
+//! use std::borrow::Cow;
+//!
+//! use maestrano::idmap::{ConnectedObject, IdMapStore, InMemoryIdMapStore, Realm, RemoteRef};
+//!
+//! struct Invoice {
+//!     id: u64,
+//! }
+//!
+//! impl ConnectedObject for Invoice {
+//!     fn class_name(&self) -> &str { "Invoice" }
+//!     fn local_id(&self) -> Cow<'_, str> { self.id.to_string().into() }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), maestrano::Error> {
+//! let store = InMemoryIdMapStore::new();
+//! let remote = RemoteRef::new(Realm::new("acme-corp", "cld-1")?, "invoices", "8f3a")?;
+//! let now = time::OffsetDateTime::UNIX_EPOCH;
+//! Invoice { id: 42 }.link(&store, now, remote.clone()).await?;
+//! let link = store.find_remote(&remote).await?.expect("linked");
+//! assert_eq!(link.local.local_id(), "42");
+//! # Ok(())
+//! # }
+//! ```
 
 mod connected;
 mod memory;

@@ -7,6 +7,22 @@
 //! [`ConfigSource`](crate::config::ConfigSource) in `config`,
 //! [`IdMapStore`](crate::idmap::IdMapStore) in `idmap`. Real adapters live in
 //! `maestrano::adapters`, behind features; fakes in `maestrano::test_util`.
+//!
+//! ```
+//! use maestrano::ports::{Clock, InMemorySingleUseStore, OnceKey, SingleUseStore, SystemClock};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), maestrano::Error> {
+//! // What must happen once, across every instance that shares the store: here, an assertion.
+//! let store = InMemorySingleUseStore::new();
+//! let now = SystemClock.now();
+//! let key = OnceKey::assertion("https://hub.acme.example", "_a1b2c3");
+//! let expires = now + time::Duration::minutes(5);
+//! assert!(store.insert_if_absent(&key, expires, now).await?); // first use
+//! assert!(!store.insert_if_absent(&key, expires, now).await?); // a replay
+//! # Ok(())
+//! # }
+//! ```
 
 pub(crate) mod clock;
 pub(crate) mod http;

@@ -21,6 +21,24 @@
 //! record again or discards it.
 //!
 //! `adapters::PushRunner` (feature `tokio`) runs a worker on a Tokio task.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use maestrano::idmap::InMemoryIdMapStore;
+//! use maestrano::ports::{HttpClient, SystemClock};
+//! use maestrano::push::PushWorker;
+//!
+//! # async fn run(registry: maestrano::Registry, http: Arc<dyn HttpClient>) -> Result<(), Box<dyn std::error::Error>> {
+//! // The outbox lives in the id map's own store (adapters::SqliteStore or PostgresStore in an
+//! // app; `http` is adapters::ReqwestHttpClient).
+//! let store = Arc::new(InMemoryIdMapStore::new());
+//! let worker = PushWorker::new(registry, http, store, Arc::new(SystemClock), "my-app")?;
+//! let report = worker.run_once().await?; // or adapters::PushRunner, on a task
+//! println!("{report:?}");
+//! # Ok(())
+//! # }
+//! ```
 
 mod worker;
 

@@ -29,6 +29,36 @@
 //!
 //! Routes that could match the same request are refused when the router is built
 //! ([`RouteError::Conflict`]), so a request never reaches an arbitrary one of two tenants.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use maestrano::config::StaticSource;
+//! use maestrano::ports::SystemClock;
+//! use maestrano::routes::{EndpointKind, MatchError};
+//! use maestrano::Registry;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), maestrano::Error> {
+//! let source = StaticSource::from_json(r#"{"marketplaces": [{
+//!     "marketplace": "acme-corp",
+//!     "app": {"host": "https://app.example.com"},
+//!     "api": {"id": "app-1a2b", "key": "s3cret", "host": "https://hub.acme.example"},
+//!     "sso": {"idp": "https://hub.acme.example",
+//!             "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"}
+//! }]}"#)?;
+//! let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock)).build().await?;
+//! let router = registry.router();
+//! let login = http::Request::post("/mno-enterprise/acme-corp/saml/consume").body(()).unwrap();
+//! let endpoint = router.match_request(&login)?;
+//! assert_eq!((endpoint.marketplace.as_str(), endpoint.kind), ("acme-corp", EndpointKind::SamlConsume));
+//!
+//! // Not a Maestrano path: the app's own.
+//! let page = http::Request::get("/dashboard").body(()).unwrap();
+//! assert_eq!(router.match_request(&page), Err(MatchError::NotFound));
+//! # Ok(())
+//! # }
+//! ```
 
 mod router;
 pub(crate) use router::RouterBuilder;

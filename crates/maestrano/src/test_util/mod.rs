@@ -2,6 +2,17 @@
 //! predictable random source, a sleep that moves the clock, and the conformance suites of the
 //! identity map store, the push outbox and the single-use store, for users' own tests of their
 //! integration and their own stores.
+//!
+//! ```
+//! use maestrano::ports::Clock;
+//! use maestrano::test_util::ManualClock;
+//! use time::macros::datetime;
+//!
+//! // Time moves only when the test says so: expiry is tested without sleeping.
+//! let clock = ManualClock::new(datetime!(2030-01-01 00:00 UTC));
+//! clock.advance(time::Duration::minutes(11));
+//! assert_eq!(clock.now(), datetime!(2030-01-01 00:11 UTC));
+//! ```
 
 mod clock;
 pub mod delivery_conformance;
