@@ -12,13 +12,13 @@
 //! | [`RedisStore`] | [`SingleUseStore`](crate::ports::SingleUseStore) | `redis` |
 //!
 //! ```no_run
+//! # #[cfg(all(feature = "sqlite", feature = "reqwest"))]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //!
 //! use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
 //! use maestrano::sso::SsoFlow;
 //!
-//! # #[cfg(all(feature = "sqlite", feature = "reqwest"))]
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // One SQLite file for the identity map, the push outbox and the single-use store.
 //! let store = Arc::new(SqliteStore::open("app.sqlite3")?);
 //! let http = Arc::new(ReqwestHttpClient::new()?); // rustls, certificates always verified
