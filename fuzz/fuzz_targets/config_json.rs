@@ -1,6 +1,8 @@
 //! Parse arbitrary bytes as marketplace configuration: a JSON document (one marketplace or the
 //! developer platform's `{"marketplaces": [...]}`), a developer platform reply, and the file
-//! the configuration cache writes. Whatever the cache file yields must parse the same way again.
+//! the configuration cache writes. Whatever the cache file yields must parse the same way again,
+//! and every marketplace that parses must serialize (serde) to a form that parses back to the
+//! same form.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +11,11 @@ use maestrano::config::{parse_marketplace, parse_marketplaces};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_marketplaces(data);
-    let _ = parse_marketplace(data);
+    if let Ok(config) = parse_marketplace(data) {
+        let form = serde_json::to_vec(&config).expect("a parsed config serializes");
+        let again = parse_marketplace(&form).expect("its serialized form parses");
+        assert_eq!(serde_json::to_vec(&again).ok(), Some(form));
+    }
     let reply = http::Response::builder()
         .status(200)
         .header("content-type", "application/json")

@@ -197,6 +197,82 @@ fn parse_object(map: &Map<String, Value>, prefix: &str) -> Result<MarketplaceCon
     Ok(validate(raw, prefix)?)
 }
 
+/// The JSON form of `config`, as [`parse_marketplace`] reads it back (the `Serialize` of
+/// [`MarketplaceConfig`]). Settings the JSON form cannot carry (a SAML policy or entity ids set
+/// in code, more than one trusted certificate) refuse, naming the setting, rather than being
+/// dropped; [`SsoOptions`](crate::saml::SsoOptions) are the app's, not the marketplace's, and
+/// are not part of it.
+pub(crate) fn to_json(config: &MarketplaceConfig) -> Result<Value, &'static str> {
+    if config.saml_policy().is_some() {
+        return Err("a SAML policy set in code has no JSON form (set it on the RegistryBuilder)");
+    }
+    let sso = config.sso();
+    if sso.sp_entity_id().is_some() || sso.idp_entity_id().is_some() {
+        return Err("an SP or IdP entity id set in code has no JSON form");
+    }
+    if sso.certificates().len() > 1 {
+        return Err("more than one trusted IdP certificate has no JSON form (sso.x509_certificate holds one)");
+    }
+    fn put(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
+        if let Some(value) = value {
+            map.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    let mut root = Map::new();
+    put(&mut root, "marketplace", Some(config.marketplace().as_str()));
+    put(&mut root, "nid", config.nid());
+    put(&mut root, "environment", config.environment());
+    let app = config.app();
+    let mut a = Map::new();
+    put(&mut a, "host", Some(app.host().as_str()));
+    put(&mut a, "synchronization_start_path", app.synchronization_start_path());
+    put(&mut a, "synchronization_toggle_path", app.synchronization_toggle_path());
+    put(&mut a, "synchronization_status_path", app.synchronization_status_path());
+    root.insert("app".into(), Value::Object(a));
+    let api = config.api();
+    let mut a = Map::new();
+    put(&mut a, "id", Some(api.id().as_str()));
+    put(&mut a, "key", Some(api.key().expose()));
+    put(&mut a, "host", Some(api.host().as_str()));
+    put(&mut a, "base", Some(api.base()));
+    root.insert("api".into(), Value::Object(a));
+    let mut a = Map::new();
+    if !sso.idm_is_app_host() {
+        put(&mut a, "idm", Some(sso.idm().as_str()));
+    }
+    put(&mut a, "init_path", Some(sso.init_path().as_str()));
+    put(&mut a, "consume_path", Some(sso.consume_path().as_str()));
+    put(&mut a, "idp", Some(sso.idp().as_str()));
+    let fingerprint = sso.fingerprint().map(ToString::to_string);
+    put(&mut a, "x509_fingerprint", fingerprint.as_deref());
+    let pem = sso.certificates().first().map(|c| c.to_pem());
+    put(&mut a, "x509_certificate", pem.as_deref());
+    put(&mut a, "audience", Some(sso.audience()));
+    root.insert("sso".into(), Value::Object(a));
+    if let Some(connec) = config.connec() {
+        let mut a = Map::new();
+        put(&mut a, "host", Some(connec.host().as_str()));
+        put(&mut a, "base_path", Some(connec.base_path()));
+        if let Some(timeout) = connec.timeout() {
+            a.insert("timeout".into(), Value::from(timeout.as_secs()));
+        }
+        root.insert("connec".into(), Value::Object(a));
+    }
+    let hooks = config.webhooks();
+    let mut account = Map::new();
+    put(&mut account, "group_path", Some(hooks.account().group_path().as_str()));
+    put(&mut account, "group_user_path", Some(hooks.account().group_user_path().as_str()));
+    let mut connec = Map::new();
+    connec.insert("external_ids".into(), Value::Bool(hooks.connec().external_ids()));
+    put(&mut connec, "initialization_path", hooks.connec().initialization_path());
+    put(&mut connec, "notification_path", Some(hooks.connec().notification_path().as_str()));
+    let mut w = Map::new();
+    w.insert("account".into(), Value::Object(account));
+    w.insert("connec".into(), Value::Object(connec));
+    root.insert("webhooks".into(), Value::Object(w));
+    Ok(Value::Object(root))
+}
+
 /// Typed access to the members of one JSON object, with paths for errors.
 struct Obj<'a> {
     map: Option<&'a Map<String, Value>>,

@@ -37,6 +37,47 @@ pub struct MarketplaceConfig {
     sso_options: SsoOptions,
 }
 
+/// As its JSON form (the one [`parse_marketplace`](crate::config::parse_marketplace) reads):
+/// a config serializes to what parses back to it. It holds `api.key`: serialize it only into
+/// storage kept as safe as the key. Settings that form cannot carry (a SAML policy or entity
+/// ids set in code, more than one trusted certificate) fail the serialization, naming the
+/// setting, rather than being dropped; [`SsoOptions`] are the app's and are not part of it.
+///
+/// ```
+/// use maestrano::config::MarketplaceConfig;
+///
+/// let json = r#"{"marketplace": "acme-corp", "app": {"host": "https://app.example.com"},
+///     "api": {"id": "app-1a2b", "key": "s3cret", "host": "https://hub.acme.example"},
+///     "sso": {"idp": "https://hub.acme.example",
+///             "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"}}"#;
+/// let config: MarketplaceConfig = serde_json::from_str(json)?;
+/// let again: MarketplaceConfig = serde_json::from_value(serde_json::to_value(&config)?)?;
+/// assert_eq!(again.sso().audience(), "https://app.example.com/");
+///
+/// // The same checks as the JSON parser, with the same messages.
+/// let bad = json.replace("01:06", "zz:06");
+/// let refused = serde_json::from_str::<MarketplaceConfig>(&bad).unwrap_err();
+/// assert!(refused.to_string().contains("sso.x509_fingerprint"), "{refused}");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl serde::Serialize for MarketplaceConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        super::json::to_json(self)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+/// Read through the JSON parser, with its validation and its error messages (each naming the
+/// field's path); from any self-describing format (JSON, TOML, YAML).
+impl<'de> serde::Deserialize<'de> for MarketplaceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let bytes = serde_json::to_vec(&value).map_err(serde::de::Error::custom)?;
+        super::json::parse_marketplace(&bytes).map_err(serde::de::Error::custom)
+    }
+}
+
 impl MarketplaceConfig {
     /// Starts registering a marketplace in code.
     pub fn builder(marketplace: impl Into<String>) -> MarketplaceConfigBuilder {

@@ -1521,3 +1521,83 @@ async fn a_bad_entry_in_the_platform_reply_is_refused_alone() {
     assert_eq!(registry.snapshot().generation(), 2);
     assert!(registry.with(&key("maestrano-uat")).is_ok());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16: serde for MarketplaceConfig, through the JSON parser's validation
+// ---------------------------------------------------------------------------------------------
+
+/// Every marketplace of the official SDKs' developer-platform replies serializes to a form that
+/// deserializes back to the same configuration (same JSON form again, same accessors).
+#[test]
+fn marketplace_configs_round_trip_through_serde() {
+    let mut seen = 0;
+    for rel in [
+        "shapes/dev-platform/marketplaces-two.json",
+        "x4d3-maestrano-dotnet/developer-platform-answer.json",
+        "maestrano-ruby/written/maestrano_test-dev-platform-reply.json",
+        "maestrano-php/written/ConfigIntegrationTest-dev-platform-config.json",
+    ] {
+        let Ok(list) = parse_marketplaces(&data(rel)) else {
+            continue;
+        };
+        for config in list {
+            let value = serde_json::to_value(&config).unwrap();
+            let again: MarketplaceConfig = serde_json::from_value(value.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&again).unwrap(), value, "{rel}");
+            assert_eq!(again.marketplace(), config.marketplace());
+            assert_eq!(again.api().key().expose(), config.api().key().expose());
+            assert_eq!(again.api().host(), config.api().host());
+            assert_eq!(again.sso().idp(), config.sso().idp());
+            assert_eq!(again.sso().idm(), config.sso().idm());
+            assert_eq!(again.sso().fingerprint(), config.sso().fingerprint());
+            assert_eq!(again.sso().certificates(), config.sso().certificates());
+            assert_eq!(again.sso().audience(), config.sso().audience());
+            assert_eq!(
+                again.connec().map(|c| (c.host().clone(), c.timeout())),
+                config.connec().map(|c| (c.host().clone(), c.timeout()))
+            );
+            let (a, b) = (again.routes(), config.routes());
+            for (x, y) in [
+                (a.sso_init, b.sso_init),
+                (a.sso_consume, b.sso_consume),
+                (a.group, b.group),
+                (a.group_user, b.group_user),
+                (a.connec_notification, b.connec_notification),
+            ] {
+                assert_eq!(x.as_str(), y.as_str(), "{rel}");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "only {seen} marketplaces parsed");
+}
+
+/// Deserializing runs the JSON parser's validation, from any self-describing format, and names
+/// the field; what the JSON form cannot carry refuses to serialize instead of being dropped.
+#[test]
+fn marketplace_config_serde_validates_and_refuses_what_it_cannot_carry() {
+    let yaml = "marketplace: acme-corp\napp: {host: 'https://app.example.com'}\n\
+                api: {id: app-1, key: k, host: 'https://hub.example.com'}\n\
+                sso: {idp: 'https://hub.example.com', x509_fingerprint: 'nope'}\n";
+    let refused = serde_yaml_ng::from_str::<MarketplaceConfig>(yaml).unwrap_err();
+    assert!(refused.to_string().contains("sso.x509_fingerprint"), "{refused}");
+    let good = yaml.replace(
+        "'nope'",
+        "'01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36'",
+    );
+    let config: MarketplaceConfig = serde_yaml_ng::from_str(&good).unwrap();
+    assert_eq!(config.marketplace().as_str(), "acme-corp");
+
+    let with_entity = MarketplaceConfig::builder("acme-corp")
+        .app_host("https://app.example.com")
+        .api_id("app-1")
+        .api_key(Secret::new("k"))
+        .api_host("https://hub.example.com")
+        .sso_idp("https://hub.example.com")
+        .x509_fingerprint("01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36")
+        .sp_entity_id("urn:app")
+        .build()
+        .unwrap();
+    let refused = serde_json::to_value(&with_entity).unwrap_err();
+    assert!(refused.to_string().contains("entity id"), "{refused}");
+}
