@@ -134,3 +134,77 @@ impl IntoResponse for ErrorResponse {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+    use http::{Method, StatusCode, header};
+    use maestrano::ports::{SingleUseError, TransportError, TransportErrorKind};
+    use maestrano::routes::MatchError;
+    use maestrano::sso::SsoFlowError;
+
+    use super::ErrorResponse;
+
+    fn answer(error: impl Into<maestrano::Error>) -> axum::response::Response {
+        ErrorResponse::from(error).into_response()
+    }
+
+    #[test]
+    fn each_class_of_error_has_its_documented_status_and_no_detail() {
+        let secret_detail = "detail-that-must-not-leak"; // the body test reads one body
+        let cases: Vec<(maestrano::Error, StatusCode)> = vec![
+            (SsoFlowError::Form(secret_detail.into()).into(), StatusCode::BAD_REQUEST),
+            (SsoFlowError::UnknownRequest.into(), StatusCode::FORBIDDEN),
+            (
+                SsoFlowError::TooManyPendingLogins {
+                    per_client: 1,
+                    per_tenant: 2,
+                }
+                .into(),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            (
+                SsoFlowError::Store(SingleUseError::Store(secret_detail.into())).into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                SsoFlowError::Handler(secret_detail.into()).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                TransportError::new(TransportErrorKind::Timeout, secret_detail).into(),
+                StatusCode::BAD_GATEWAY,
+            ),
+            (MatchError::NotFound.into(), StatusCode::NOT_FOUND),
+            (
+                MatchError::MethodNotAllowed {
+                    allowed: vec![Method::GET, Method::POST],
+                }
+                .into(),
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+        ];
+        for (error, status) in cases {
+            let shown = error.to_string();
+            let response = answer(error);
+            assert_eq!(response.status(), status, "{shown}");
+            assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        }
+        let busy = answer(SsoFlowError::TooManyPendingLogins {
+            per_client: 1,
+            per_tenant: 2,
+        });
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "60");
+        let wrong = answer(MatchError::MethodNotAllowed {
+            allowed: vec![Method::GET, Method::POST],
+        });
+        assert_eq!(wrong.headers()[header::ALLOW], "GET, POST");
+    }
+
+    #[tokio::test]
+    async fn the_body_is_the_generic_text_of_the_status() {
+        let response = answer(SsoFlowError::Form("detail-that-must-not-leak".into()));
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"bad request");
+    }
+}
