@@ -153,7 +153,10 @@ mod tests {
     fn each_class_of_error_has_its_documented_status_and_no_detail() {
         let secret_detail = "detail-that-must-not-leak"; // the body test reads one body
         let cases: Vec<(maestrano::Error, StatusCode)> = vec![
-            (SsoFlowError::Form(secret_detail.into()).into(), StatusCode::BAD_REQUEST),
+            (
+                SsoFlowError::Form(secret_detail.into()).into(),
+                StatusCode::BAD_REQUEST,
+            ),
             (SsoFlowError::UnknownRequest.into(), StatusCode::FORBIDDEN),
             (
                 SsoFlowError::TooManyPendingLogins {
@@ -204,7 +207,9 @@ mod tests {
     #[tokio::test]
     async fn the_body_is_the_generic_text_of_the_status() {
         let response = answer(SsoFlowError::Form("detail-that-must-not-leak".into()));
-        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
         assert_eq!(&body[..], b"bad request");
     }
 }

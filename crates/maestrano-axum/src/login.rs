@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use maestrano::Tenant;
+use maestrano::sso::SsoFlowError;
 use sha2::Digest as _;
 
 /// The cookie holding the id of the login this browser started.
@@ -106,8 +107,21 @@ pub(crate) fn was_resubmitted(form: &[u8]) -> bool {
 
 /// The page that POSTs the IdP's fields again, from the app's origin, to `action` (the path
 /// and query the IdP posted to). Only `SAMLResponse` and `RelayState` are carried; every value
-/// is escaped.
-pub(crate) fn resubmit_page(action: &str, form: &[u8]) -> Response {
+/// is escaped. A form with either field twice is refused here, as `SsoFlow::consume` refuses
+/// it, rather than resubmitted with one of them (which one a parser takes is what an attacker
+/// would play on).
+pub(crate) fn resubmit_page(action: &str, form: &[u8]) -> Result<Response, SsoFlowError> {
+    for name in ["SAMLResponse", "RelayState"] {
+        if url::form_urlencoded::parse(form)
+            .filter(|(k, _)| k == name)
+            .count()
+            > 1
+        {
+            return Err(SsoFlowError::Form(format!(
+                "expected one {name} field, found more"
+            )));
+        }
+    }
     let mut response = (StatusCode::OK, resubmit_html(action, form)).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -122,7 +136,7 @@ pub(crate) fn resubmit_page(action: &str, form: &[u8]) -> Response {
     if let Ok(csp) = HeaderValue::from_str(&RESUBMIT_CSP) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    response
+    Ok(response)
 }
 
 fn resubmit_html(action: &str, form: &[u8]) -> String {
@@ -197,13 +211,26 @@ mod tests {
             html.contains(&format!("<script>{SUBMIT_SCRIPT}</script>")),
             "{html}"
         );
-        let page = resubmit_page("/consume", form);
+        let page = resubmit_page("/consume", form).unwrap();
         assert_eq!(page.status(), 200);
         let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap();
         assert!(csp.contains("form-action 'self'"), "{csp}");
         assert!(csp.contains("script-src 'sha256-"), "{csp}");
+    }
+
+    #[test]
+    fn a_form_with_a_field_twice_is_refused_not_resubmitted() {
+        for form in [
+            &b"SAMLResponse=a&SAMLResponse=b"[..],
+            b"SAMLResponse=a&RelayState=x&RelayState=y",
+        ] {
+            assert!(matches!(
+                resubmit_page("/c", form),
+                Err(SsoFlowError::Form(_))
+            ));
+        }
     }
 
     #[test]

@@ -453,7 +453,8 @@ impl Maestrano {
                 .uri
                 .path_and_query()
                 .map_or(parts.uri.path(), |p| p.as_str());
-            return login::resubmit_page(action, &form);
+            return login::resubmit_page(action, &form)
+                .unwrap_or_else(|e| ErrorResponse::from(e).into_response());
         };
         let mut response = match self
             .inner

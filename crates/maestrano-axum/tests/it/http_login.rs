@@ -319,7 +319,11 @@ async fn metadata_other_routes_and_error_statuses() {
             b"SAMLResponse=a&SAMLResponse=b".to_vec(),
         )
         .await;
-    assert_eq!(bad.status(), StatusCode::OK, "no cookie: resubmitted first");
+    assert_eq!(
+        bad.status(),
+        StatusCode::BAD_REQUEST,
+        "refused before any resubmission"
+    );
     let _ = fresh.start_login(&tenant).await;
     let bad = fresh
         .send(

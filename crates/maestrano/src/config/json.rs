@@ -211,7 +211,9 @@ pub(crate) fn to_json(config: &MarketplaceConfig) -> Result<Value, &'static str>
         return Err("an SP or IdP entity id set in code has no JSON form");
     }
     if sso.certificates().len() > 1 {
-        return Err("more than one trusted IdP certificate has no JSON form (sso.x509_certificate holds one)");
+        return Err(
+            "more than one trusted IdP certificate has no JSON form (sso.x509_certificate holds one)",
+        );
     }
     fn put(map: &mut Map<String, Value>, key: &str, value: Option<&str>) {
         if let Some(value) = value {
@@ -219,15 +221,31 @@ pub(crate) fn to_json(config: &MarketplaceConfig) -> Result<Value, &'static str>
         }
     }
     let mut root = Map::new();
-    put(&mut root, "marketplace", Some(config.marketplace().as_str()));
+    put(
+        &mut root,
+        "marketplace",
+        Some(config.marketplace().as_str()),
+    );
     put(&mut root, "nid", config.nid());
     put(&mut root, "environment", config.environment());
     let app = config.app();
     let mut a = Map::new();
     put(&mut a, "host", Some(app.host().as_str()));
-    put(&mut a, "synchronization_start_path", app.synchronization_start_path());
-    put(&mut a, "synchronization_toggle_path", app.synchronization_toggle_path());
-    put(&mut a, "synchronization_status_path", app.synchronization_status_path());
+    put(
+        &mut a,
+        "synchronization_start_path",
+        app.synchronization_start_path(),
+    );
+    put(
+        &mut a,
+        "synchronization_toggle_path",
+        app.synchronization_toggle_path(),
+    );
+    put(
+        &mut a,
+        "synchronization_status_path",
+        app.synchronization_status_path(),
+    );
     root.insert("app".into(), Value::Object(a));
     let api = config.api();
     let mut a = Map::new();
@@ -260,12 +278,31 @@ pub(crate) fn to_json(config: &MarketplaceConfig) -> Result<Value, &'static str>
     }
     let hooks = config.webhooks();
     let mut account = Map::new();
-    put(&mut account, "group_path", Some(hooks.account().group_path().as_str()));
-    put(&mut account, "group_user_path", Some(hooks.account().group_user_path().as_str()));
+    put(
+        &mut account,
+        "group_path",
+        Some(hooks.account().group_path().as_str()),
+    );
+    put(
+        &mut account,
+        "group_user_path",
+        Some(hooks.account().group_user_path().as_str()),
+    );
     let mut connec = Map::new();
-    connec.insert("external_ids".into(), Value::Bool(hooks.connec().external_ids()));
-    put(&mut connec, "initialization_path", hooks.connec().initialization_path());
-    put(&mut connec, "notification_path", Some(hooks.connec().notification_path().as_str()));
+    connec.insert(
+        "external_ids".into(),
+        Value::Bool(hooks.connec().external_ids()),
+    );
+    put(
+        &mut connec,
+        "initialization_path",
+        hooks.connec().initialization_path(),
+    );
+    put(
+        &mut connec,
+        "notification_path",
+        Some(hooks.connec().notification_path().as_str()),
+    );
     let mut w = Map::new();
     w.insert("account".into(), Value::Object(account));
     w.insert("connec".into(), Value::Object(connec));

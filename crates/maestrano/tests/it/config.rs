@@ -1580,7 +1580,10 @@ fn marketplace_config_serde_validates_and_refuses_what_it_cannot_carry() {
                 api: {id: app-1, key: k, host: 'https://hub.example.com'}\n\
                 sso: {idp: 'https://hub.example.com', x509_fingerprint: 'nope'}\n";
     let refused = serde_yaml_ng::from_str::<MarketplaceConfig>(yaml).unwrap_err();
-    assert!(refused.to_string().contains("sso.x509_fingerprint"), "{refused}");
+    assert!(
+        refused.to_string().contains("sso.x509_fingerprint"),
+        "{refused}"
+    );
     let good = yaml.replace(
         "'nope'",
         "'01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36'",
