@@ -88,7 +88,7 @@ pub trait LoginWithRequest: Send + Sync + 'static {
     ) -> Result<Self::Output, Box<dyn std::error::Error + Send + Sync>>;
 }
 
-/// The app's login handler, for any output axum can answer with.
+/// The app's login handler, its output type erased.
 #[async_trait]
 trait SignIn: Send + Sync {
     async fn consume(
@@ -102,26 +102,22 @@ trait SignIn: Send + Sync {
 }
 
 /// The SDK's [`LoginHandler`], which needs nothing of the request.
-struct Handler<H>(H);
+struct IgnoringRequest<H>(H);
 
 #[async_trait]
-impl<H> SignIn for Handler<H>
+impl<H> LoginWithRequest for IgnoringRequest<H>
 where
-    H: LoginHandler,
+    H: LoginHandler + 'static,
     H::Output: IntoResponse,
 {
-    async fn consume(
+    type Output = H::Output;
+
+    async fn on_login(
         &self,
-        flow: &SsoFlow,
-        tenant: &Tenant,
-        form: &[u8],
-        request_id: &str,
+        login: &SsoLogin,
         _request: &Parts,
-    ) -> Result<Response, SsoFlowError> {
-        let done = flow
-            .consume(tenant, form, Some(request_id), &self.0)
-            .await?;
-        Ok(done.output.into_response())
+    ) -> Result<H::Output, Box<dyn std::error::Error + Send + Sync>> {
+        self.0.on_login(login).await
     }
 }
 
@@ -289,14 +285,7 @@ impl Maestrano {
         H: LoginHandler + 'static,
         H::Output: IntoResponse,
     {
-        MaestranoBuilder {
-            registry,
-            sign_in: Box::new(Handler(login)),
-            sink,
-            flow: None,
-            client: ClientAddress::default(),
-            init_params: vec!["group_id".to_owned()],
-        }
+        Self::builder_with_request(registry, IgnoringRequest(login), sink)
     }
 
     /// As [`builder`](Self::builder), with a login handler that also sees the consume request
