@@ -64,6 +64,9 @@ pub enum Error {
     /// A login could not be started or completed.
     #[error(transparent)]
     SsoFlow(#[from] crate::sso::SsoFlowError),
+    /// An OpenID 2.0 message was refused.
+    #[error(transparent)]
+    OpenId(#[from] crate::openid::OpenIdError),
     /// A Maestrano session could not be checked.
     #[error(transparent)]
     Session(#[from] crate::sso::SessionError),
@@ -129,6 +132,7 @@ mod tests {
         converts::<crate::saml::AttributeError>();
         converts::<crate::ports::SingleUseError>();
         converts::<crate::sso::SsoFlowError>();
+        converts::<crate::openid::OpenIdError>();
         converts::<crate::sso::SessionError>();
         converts::<crate::webhook::AuthError>();
         converts::<crate::webhook::NotificationError>();

@@ -194,6 +194,7 @@ pub mod api;
 pub mod config;
 pub mod connec;
 pub mod idmap;
+pub mod openid;
 pub mod ports;
 pub mod push;
 pub mod routes;

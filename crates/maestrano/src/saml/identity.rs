@@ -199,7 +199,20 @@ pub struct SsoLogin {
     pub reseller: Option<MnoReseller>,
 }
 
-struct Attrs<'a>(&'a VerifiedAssertion);
+/// Where a login's attributes come from, by their SAML names: a verified SAML assertion, or
+/// the AX values of a verified OpenID assertion mapped to those names.
+pub(crate) trait AttributeSource {
+    /// The first value of attribute `name`.
+    fn first_value(&self, name: &str) -> Option<&str>;
+}
+
+impl AttributeSource for VerifiedAssertion {
+    fn first_value(&self, name: &str) -> Option<&str> {
+        VerifiedAssertion::first_value(self, name)
+    }
+}
+
+struct Attrs<'a>(&'a dyn AttributeSource);
 
 impl Attrs<'_> {
     fn opt(&self, name: &'static str) -> Option<String> {
@@ -277,7 +290,15 @@ impl SsoLogin {
         marketplace: &MarketplaceKey,
         assertion: &VerifiedAssertion,
     ) -> Result<Self, AttributeError> {
-        let a = Attrs(assertion);
+        Self::from_attributes(marketplace, assertion)
+    }
+
+    /// Reads the Maestrano attributes, by their SAML names, from `source`.
+    pub(crate) fn from_attributes(
+        marketplace: &MarketplaceKey,
+        source: &dyn AttributeSource,
+    ) -> Result<Self, AttributeError> {
+        let a = Attrs(source);
         let user = MnoUser {
             uid: a.user_uid("uid")?,
             virtual_uid: a.user_uid("virtual_uid")?,

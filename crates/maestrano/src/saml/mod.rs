@@ -69,6 +69,7 @@ pub use cert::{Certificate, CertificateError, Fingerprint, FingerprintError};
 pub use crypto::CryptoBackend;
 pub use dsig::MIN_RSA_BITS;
 pub use error::SamlError;
+pub(crate) use identity::AttributeSource;
 pub use identity::{
     AttributeError, IdentityMode, Membership, MnoGroup, MnoReseller, MnoSessionToken, MnoUser,
     SsoLogin, mask_uid, unmask_uid,

@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("ports", &["types"]),
     ("saml", &["ports", "timestamp", "types"]),
     ("routes", &["types"]),
+    ("openid", &["ports", "saml", "timestamp", "types"]),
     (
         "config",
         &["ports", "redact", "routes", "saml", "timestamp", "types"],
@@ -52,8 +53,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "error",
         &[
-            "api", "config", "connec", "idmap", "ports", "routes", "saml", "sso", "types",
-            "webhook",
+            "api", "config", "connec", "idmap", "openid", "ports", "routes", "saml", "sso",
+            "types", "webhook",
         ],
     ),
 ];

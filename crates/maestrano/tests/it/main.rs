@@ -15,6 +15,7 @@ mod delivery;
 mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;
+mod openid;
 mod outbox;
 mod path_segments;
 mod platform_idp;

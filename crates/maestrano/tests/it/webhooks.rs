@@ -749,8 +749,10 @@ async fn a_tenant_colliding_with_the_apps_route_layout_is_refused_alone() {
     };
     let configs = [
         tenant("good", None),
-        // The app's prefixed route `/hooks/:marketplace/account/group/:id` matches this too.
-        tenant("bad", Some("/hooks/bad/account/group/:id")),
+        // The app's prefixed route `/hooks/:marketplace/account/group/:id` matches this too,
+        // as the route of another tenant (`good`): a conflict. (Its own prefixed route,
+        // `/hooks/bad/…`, would be the same endpoint and be served: issue 16.)
+        tenant("bad", Some("/hooks/good/account/group/:id")),
     ];
     let registry = Registry::builder(
         Arc::new(StaticSource::from_configs(configs).unwrap()),

@@ -1,0 +1,43 @@
+//! OpenID 2.0 single sign-on, the platform's other login: the relying party's protocol, pure.
+//!
+//! Every marketplace runs an OpenID 2.0 provider at `{sso.idp}/api/openid/provider/{api.id}`
+//! (mno-api-sandbox cd52c0b, config/routes.rb, `namespace :openid`), on ruby-openid 2.7.0,
+//! which answers with SReg and Attribute Exchange data. This module reads its messages
+//! ([`Fields`]: the key-value form of direct answers, even inside the HTML page the platform
+//! wraps them in, and the `openid.` fields of indirect ones), holds an [`Association`], and
+//! verifies a positive assertion as §11 requires ([`check_positive`]: `return_to`,
+//! `op_endpoint`, the nonce's time, the signature over every field it reads; then
+//! [`CheckedOpenId::check_replay`]: the nonce used once across instances). The verified
+//! assertion's AX values make the same [`SsoLogin`](crate::saml::SsoLogin) as a SAML login
+//! ([`VerifiedOpenId::login`]).
+//!
+//! ```
+//! use maestrano::openid::{Association, AssociationType, Fields};
+//!
+//! // A provider's answer to `associate` (no-encryption, over TLS), as the platform sends it:
+//! // key-value lines inside an auto-submitting page.
+//! let page = b"<!DOCTYPE html><html><body onload=\"document.forms[0].submit();\">\n\
+//!     assoc_handle:{HMAC-SHA256}{6b116f56}{lGSJhA==}\nassoc_type:HMAC-SHA256\n\
+//!     expires_in:1209600\nmac_key:4n7G4AV5jJPsjRx0rIVhsEusc5lEpr8Dq9P4VPOybnA=\n\
+//!     ns:http://specs.openid.net/auth/2.0\nsession_type:no-encryption\n</body></html>";
+//! let answer = Fields::from_key_value(page)?;
+//! let now = time::OffsetDateTime::UNIX_EPOCH;
+//! let association = Association::from_plaintext_answer(&answer, AssociationType::HmacSha256, now)?;
+//! assert_eq!(association.handle(), "{HMAC-SHA256}{6b116f56}{lGSJhA==}");
+//! assert!(!format!("{association:?}").contains("4n7G4AV5"));
+//! # Ok::<(), maestrano::openid::OpenIdError>(())
+//! ```
+
+mod assoc;
+mod ax;
+mod error;
+mod message;
+mod verify;
+
+pub use assoc::{Association, AssociationType};
+pub use error::OpenIdError;
+pub use message::{Fields, MAX_DIRECT_BYTES, MAX_INDIRECT_BYTES};
+pub use verify::{CheckedOpenId, NONCE_WINDOW, VerifiedOpenId, check_positive};
+
+/// The OpenID 2.0 namespace (`openid.ns`).
+pub const OPENID2_NS: &str = "http://specs.openid.net/auth/2.0";

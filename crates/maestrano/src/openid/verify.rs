@@ -1,0 +1,235 @@
+//! Verifying a positive assertion (OpenID 2.0 §11) with an association.
+
+use time::{Duration, OffsetDateTime};
+use url::Url;
+
+use super::OPENID2_NS;
+use super::assoc::Association;
+use super::error::{OpenIdError, shown};
+use super::message::Fields;
+use crate::ports::{OnceKey, SingleUseStore};
+use crate::timestamp::parse_lenient;
+
+/// How far from now a `response_nonce`'s time may be (§11.3 leaves the window to the relying
+/// party; the platform's SAML assertions live 3 to 5 minutes).
+pub const NONCE_WINDOW: Duration = Duration::minutes(5);
+
+/// The fields §10.1 requires the signature to cover (with `claimed_id` and `identity`, which
+/// every Maestrano assertion carries).
+const MUST_SIGN: [&str; 6] = [
+    "op_endpoint",
+    "return_to",
+    "response_nonce",
+    "assoc_handle",
+    "claimed_id",
+    "identity",
+];
+
+/// A positive assertion whose signature, `return_to`, `op_endpoint` and nonce time checked
+/// out, awaiting the replay check. It exposes nothing until
+/// [`check_replay`](Self::check_replay) succeeds.
+#[derive(Debug)]
+pub struct CheckedOpenId {
+    verified: VerifiedOpenId,
+    nonce: String,
+    nonce_time: OffsetDateTime,
+}
+
+/// A positive assertion that verified: only its signed fields are kept, so that nothing the
+/// SDK reads can come from outside the signature.
+#[derive(Debug, Clone)]
+pub struct VerifiedOpenId {
+    signed: Fields,
+    claimed_id: String,
+    op_endpoint: String,
+}
+
+impl VerifiedOpenId {
+    /// `openid.claimed_id`: the user's identifier at the provider.
+    pub fn claimed_id(&self) -> &str {
+        &self.claimed_id
+    }
+
+    /// `openid.op_endpoint`.
+    pub fn op_endpoint(&self) -> &str {
+        &self.op_endpoint
+    }
+
+    /// A signed field (without `openid.`).
+    pub fn signed_field(&self, key: &str) -> Option<&str> {
+        self.signed.get(key)
+    }
+
+    pub(crate) fn signed(&self) -> &Fields {
+        &self.signed
+    }
+}
+
+/// Checks the positive assertion `fields` that `received` (the full URL of the request that
+/// carried it, query included) received, from the tenant's provider `op_endpoint`, signed
+/// with `association`, at `now`: §11.1 `return_to`, §11.2 `op_endpoint`, §11.3 the nonce's
+/// time, §11.4 the signature over every field §10.1 requires.
+///
+/// # Errors
+///
+/// [`OpenIdError::Cancelled`] for a cancel, then the first rule the assertion breaks.
+pub fn check_positive(
+    fields: &Fields,
+    received: &Url,
+    op_endpoint: &Url,
+    association: &Association,
+    now: OffsetDateTime,
+) -> Result<CheckedOpenId, OpenIdError> {
+    let get = |name: &'static str| fields.get(name).ok_or(OpenIdError::MissingField { name });
+    let ns = get("ns")?;
+    if ns != OPENID2_NS {
+        return Err(OpenIdError::InvalidField {
+            name: "ns",
+            expected: "the OpenID 2.0 namespace",
+            found: shown(ns),
+        });
+    }
+    match get("mode")? {
+        "id_res" => {}
+        "cancel" => return Err(OpenIdError::Cancelled),
+        other => {
+            return Err(OpenIdError::InvalidField {
+                name: "mode",
+                expected: "id_res",
+                found: shown(other),
+            });
+        }
+    }
+    check_return_to(get("return_to")?, received)?;
+    let endpoint = get("op_endpoint")?;
+    if Url::parse(endpoint).ok().as_ref() != Some(op_endpoint) {
+        return Err(OpenIdError::OpEndpointMismatch {
+            expected: op_endpoint.to_string(),
+            found: shown(endpoint),
+        });
+    }
+    let nonce = get("response_nonce")?;
+    let nonce_time = nonce_time(nonce)?;
+    if (nonce_time - now).abs() > NONCE_WINDOW {
+        return Err(OpenIdError::NonceStale {
+            window_seconds: NONCE_WINDOW.whole_seconds(),
+            found: nonce_time,
+        });
+    }
+    let handle = get("assoc_handle")?;
+    if handle != association.handle() {
+        return Err(OpenIdError::UnknownAssociation {
+            handle: shown(handle),
+        });
+    }
+    if association.expires_at() <= now {
+        return Err(OpenIdError::AssociationExpired {
+            expired_at: association.expires_at(),
+        });
+    }
+    let signed_list: Vec<&str> = get("signed")?.split(',').collect();
+    for name in MUST_SIGN {
+        if !signed_list.contains(&name) {
+            return Err(OpenIdError::NotSigned { name: name.into() });
+        }
+    }
+    // An extension field outside the signature could be read as if the provider sent it:
+    // every `ns.<alias>` and every field of such an alias must be signed.
+    for (key, _) in fields.iter() {
+        let extension = key
+            .strip_prefix("ns.")
+            .or_else(|| key.split_once('.').map(|(alias, _)| alias))
+            .filter(|alias| fields.get(&format!("ns.{alias}")).is_some());
+        if (extension.is_some() || key.starts_with("ns.")) && !signed_list.contains(&key) {
+            return Err(OpenIdError::NotSigned { name: key.into() });
+        }
+    }
+    let text = fields
+        .key_value_of(signed_list.iter().copied())
+        .ok_or(OpenIdError::MissingField { name: "signed" })?;
+    if !association.verifies(text.as_bytes(), get("sig")?) {
+        return Err(OpenIdError::SignatureInvalid);
+    }
+    let mut signed = Fields::default();
+    for key in &signed_list {
+        if let Some(value) = fields.get(key) {
+            signed.insert_checked(key, value)?;
+        }
+    }
+    Ok(CheckedOpenId {
+        verified: VerifiedOpenId {
+            claimed_id: get("claimed_id")?.to_owned(),
+            op_endpoint: endpoint.to_owned(),
+            signed,
+        },
+        nonce: nonce.to_owned(),
+        nonce_time,
+    })
+}
+
+impl CheckedOpenId {
+    /// Records the nonce in `store` (shared by every instance): a second use of the same
+    /// response is refused, here or on any other instance (§11.3).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenIdError::Replayed`], or the store's failure (fail closed).
+    pub async fn check_replay(
+        self,
+        store: &dyn SingleUseStore,
+        now: OffsetDateTime,
+    ) -> Result<VerifiedOpenId, OpenIdError> {
+        let key = OnceKey::assertion(&self.verified.op_endpoint, &self.nonce);
+        // Kept as long as the nonce could still be accepted.
+        let until = self.nonce_time.saturating_add(NONCE_WINDOW);
+        if store.insert_if_absent(&key, until.max(now), now).await? {
+            Ok(self.verified)
+        } else {
+            Err(OpenIdError::Replayed)
+        }
+    }
+}
+
+/// §11.1: the scheme, authority and path of `return_to` are those of the received URL, and
+/// each of its query parameters is in the received URL with the same value.
+fn check_return_to(return_to: &str, received: &Url) -> Result<(), OpenIdError> {
+    let mismatch = || OpenIdError::ReturnToMismatch {
+        expected: received.to_string(),
+        found: shown(return_to),
+    };
+    let url = Url::parse(return_to).map_err(|_| mismatch())?;
+    if url.scheme() != received.scheme()
+        || url.host() != received.host()
+        || url.port_or_known_default() != received.port_or_known_default()
+        || url.path() != received.path()
+    {
+        return Err(mismatch());
+    }
+    let got: Vec<(String, String)> = received.query_pairs().into_owned().collect();
+    for (k, v) in url.query_pairs() {
+        // Every occurrence of the key must carry the value, so that a framework taking the
+        // first or the last one agrees.
+        let mut values = got.iter().filter(|(gk, _)| *gk == k).peekable();
+        if values.peek().is_none() || values.any(|(_, gv)| *gv != v) {
+            return Err(mismatch());
+        }
+    }
+    Ok(())
+}
+
+/// The time at the start of a `response_nonce` (`2005-05-15T17:11:51ZUNIQUE`, §10.1).
+fn nonce_time(nonce: &str) -> Result<OffsetDateTime, OpenIdError> {
+    let invalid = || OpenIdError::InvalidField {
+        name: "response_nonce",
+        expected: "a UTC time like 2005-05-15T17:11:51Z and at most 255 characters",
+        found: shown(nonce),
+    };
+    if nonce.len() > 255 {
+        return Err(invalid());
+    }
+    let time = nonce
+        .get(..20)
+        .filter(|t| t.ends_with('Z'))
+        .ok_or_else(invalid)?;
+    parse_lenient(time).ok().flatten().ok_or_else(invalid)
+}

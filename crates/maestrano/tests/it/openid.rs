@@ -1,0 +1,277 @@
+//! Issue 17, first part: the OpenID 2.0 relying party's protocol against messages made by an
+//! independent implementation (python3-openid 3.2.0 playing the platform's provider:
+//! `tests/data/openid/make_vectors.py`), each verification rule broken on purpose refused with
+//! its own error.
+
+use maestrano::MarketplaceKey;
+use maestrano::openid::{
+    Association, AssociationType, Fields, NONCE_WINDOW, OpenIdError, check_positive,
+};
+use maestrano::ports::InMemorySingleUseStore;
+use serde_json::Value;
+use time::OffsetDateTime;
+use url::Url;
+
+const VECTORS: &str = include_str!("../data/openid/vectors.json");
+
+struct Vector {
+    kind: AssociationType,
+    associate_kv: String,
+    associate_html: String,
+    positive: Vec<(String, String)>,
+}
+
+fn vectors() -> (Value, Vec<Vector>) {
+    let all: Value = serde_json::from_str(VECTORS).unwrap();
+    let list = all["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| Vector {
+            kind: match v["assoc_type"].as_str().unwrap() {
+                "HMAC-SHA256" => AssociationType::HmacSha256,
+                _ => AssociationType::HmacSha1,
+            },
+            associate_kv: v["associate_kv"].as_str().unwrap().to_owned(),
+            associate_html: v["associate_html"].as_str().unwrap().to_owned(),
+            positive: v["positive"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect(),
+        })
+        .collect();
+    (all, list)
+}
+
+/// The positive assertion as the provider's auto-submitted form posts it.
+fn form(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish().into_bytes()
+}
+
+fn nonce_time(pairs: &[(String, String)]) -> OffsetDateTime {
+    let nonce = &pairs
+        .iter()
+        .find(|(k, _)| k == "openid.response_nonce")
+        .unwrap()
+        .1;
+    OffsetDateTime::parse(&nonce[..20], &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+fn with(pairs: &[(String, String)], key: &str, value: &str) -> Vec<(String, String)> {
+    let mut out: Vec<_> = pairs.iter().filter(|(k, _)| k != key).cloned().collect();
+    out.push((key.to_owned(), value.to_owned()));
+    out
+}
+
+fn get<'a>(pairs: &'a [(String, String)], key: &str) -> &'a str {
+    &pairs.iter().find(|(k, _)| k == key).unwrap().1
+}
+
+#[tokio::test]
+async fn a_positive_assertion_of_the_independent_provider_verifies_once_and_makes_the_login() {
+    let (all, vectors) = vectors();
+    let op = Url::parse(all["op_endpoint"].as_str().unwrap()).unwrap();
+    let return_to = Url::parse(all["return_to"].as_str().unwrap()).unwrap();
+    for v in vectors {
+        let now = nonce_time(&v.positive);
+        // The platform wraps its direct answers in an HTML page; both read the same.
+        let kv = Fields::from_key_value(v.associate_kv.as_bytes()).unwrap();
+        assert_eq!(
+            Fields::from_key_value(v.associate_html.as_bytes()).unwrap(),
+            kv
+        );
+        let association = Association::from_plaintext_answer(&kv, v.kind, now).unwrap();
+        assert!(!format!("{association:?}").contains(kv.get("mac_key").unwrap()));
+
+        let fields = Fields::from_form(&form(&v.positive)).unwrap();
+        let checked = check_positive(&fields, &return_to, &op, &association, now).unwrap();
+        let store = InMemorySingleUseStore::new();
+        let verified = checked.check_replay(&store, now).await.unwrap();
+        assert_eq!(verified.claimed_id(), all["identity"].as_str().unwrap());
+
+        let login = verified
+            .login(&MarketplaceKey::new("acme-corp").unwrap())
+            .unwrap();
+        assert_eq!(login.user.uid.as_str(), "usr-1");
+        assert_eq!(login.user.virtual_uid.as_str(), "usr-1.cld-1");
+        assert_eq!(login.user.email, "jane@example.com");
+        assert_eq!(login.user.virtual_email, "usr-1.cld-1@example.com");
+        assert_eq!(
+            (
+                login.user.first_name.as_str(),
+                login.user.last_name.as_str()
+            ),
+            ("Jane", "Doe")
+        );
+        assert_eq!(login.user.country.as_deref(), Some("AU"));
+        assert_eq!(login.group.uid.as_str(), "cld-1");
+        assert_eq!(login.group.name.as_deref(), Some("Acme Pty"));
+        assert_eq!(login.group.timezone.as_deref(), Some("America/Los_Angeles"));
+        // The provider drops the blank role: the same Guest as the SAML IdP sends.
+        assert_eq!(login.membership.role, "Guest");
+        assert_eq!(
+            login.session.token.expose(),
+            "abcdefghijklmnopqrstuvwxyz0123456789"
+        );
+        assert_eq!(
+            login.session.recheck_at,
+            time::macros::datetime!(2026-12-03 12:03:00 UTC)
+        );
+        assert!(login.reseller.is_none() && login.group.reseller_id.is_none());
+
+        // The same response again, on this instance or any sharing the store.
+        let again = check_positive(&fields, &return_to, &op, &association, now).unwrap();
+        assert!(matches!(
+            again.check_replay(&store, now).await,
+            Err(OpenIdError::Replayed)
+        ));
+    }
+}
+
+#[test]
+fn each_verification_rule_broken_on_purpose_is_refused_with_its_own_error() {
+    let (all, vectors) = vectors();
+    let op = Url::parse(all["op_endpoint"].as_str().unwrap()).unwrap();
+    let return_to = Url::parse(all["return_to"].as_str().unwrap()).unwrap();
+    let v = &vectors[0];
+    let now = nonce_time(&v.positive);
+    let kv = Fields::from_key_value(v.associate_kv.as_bytes()).unwrap();
+    let association = Association::from_plaintext_answer(&kv, v.kind, now).unwrap();
+    let check = |pairs: &[(String, String)], received: &Url, op: &Url, assoc: &Association, at| {
+        let fields = Fields::from_form(&form(pairs)).unwrap();
+        check_positive(&fields, received, op, assoc, at).map(|_| ())
+    };
+    let ok = || check(&v.positive, &return_to, &op, &association, now);
+    assert!(ok().is_ok());
+
+    // A forged value: the signature no longer verifies (one opaque error).
+    let email_key = v
+        .positive
+        .iter()
+        .find(|(_, val)| val == "jane@example.com")
+        .map(|(k, _)| k.clone())
+        .unwrap();
+    let forged = with(&v.positive, &email_key, "mallory@example.com");
+    assert!(matches!(
+        check(&forged, &return_to, &op, &association, now),
+        Err(OpenIdError::SignatureInvalid)
+    ));
+    let forged = with(&v.positive, "openid.sig", "AAAA");
+    assert!(matches!(
+        check(&forged, &return_to, &op, &association, now),
+        Err(OpenIdError::SignatureInvalid)
+    ));
+
+    // A field left out of `signed`.
+    let signed = get(&v.positive, "openid.signed").replace("return_to,", "");
+    let unsigned = with(&v.positive, "openid.signed", &signed);
+    match check(&unsigned, &return_to, &op, &association, now) {
+        Err(OpenIdError::NotSigned { name }) => assert_eq!(name, "return_to"),
+        other => panic!("{other:?}"),
+    }
+    // An AX value added outside the signature.
+    let mut smuggled = v.positive.clone();
+    smuggled.push((
+        "openid.ax.type.ext99".into(),
+        "http://openid.maestrano.com/schema/company/role".into(),
+    ));
+    smuggled.push(("openid.ax.value.ext99".into(), "Admin".into()));
+    assert!(matches!(
+        check(&smuggled, &return_to, &op, &association, now),
+        Err(OpenIdError::NotSigned { .. })
+    ));
+
+    // A foreign op_endpoint.
+    let foreign = Url::parse("https://evil.example/api/openid/provider/app-1a2b").unwrap();
+    assert!(matches!(
+        check(&v.positive, &return_to, &foreign, &association, now),
+        Err(OpenIdError::OpEndpointMismatch { .. })
+    ));
+
+    // A return_to that is not the URL that received it: another path, a missing parameter.
+    let elsewhere = Url::parse("https://app.example.com/other?state=s1").unwrap();
+    assert!(matches!(
+        check(&v.positive, &elsewhere, &op, &association, now),
+        Err(OpenIdError::ReturnToMismatch { .. })
+    ));
+    let stateless =
+        Url::parse("https://app.example.com/maestrano/auth/openid/consume/acme-corp").unwrap();
+    assert!(matches!(
+        check(&v.positive, &stateless, &op, &association, now),
+        Err(OpenIdError::ReturnToMismatch { .. })
+    ));
+    let two = Url::parse(&format!("{return_to}&state=s2")).unwrap();
+    assert!(matches!(
+        check(&v.positive, &two, &op, &association, now),
+        Err(OpenIdError::ReturnToMismatch { .. })
+    ));
+
+    // An expired association, an unknown one, a stale nonce.
+    let old =
+        Association::from_plaintext_answer(&kv, v.kind, now - time::Duration::days(15)).unwrap();
+    assert!(matches!(
+        check(&v.positive, &return_to, &op, &old, now),
+        Err(OpenIdError::AssociationExpired { .. })
+    ));
+    let other_kv = Fields::from_key_value(vectors[1].associate_kv.as_bytes()).unwrap();
+    let other = Association::from_plaintext_answer(&other_kv, vectors[1].kind, now).unwrap();
+    assert!(matches!(
+        check(&v.positive, &return_to, &op, &other, now),
+        Err(OpenIdError::UnknownAssociation { .. })
+    ));
+    let late = now + NONCE_WINDOW + time::Duration::seconds(1);
+    assert!(matches!(
+        check(&v.positive, &return_to, &op, &association, late),
+        Err(OpenIdError::NonceStale { .. })
+    ));
+
+    // A cancel, and a message of another protocol version.
+    let cancel = with(&v.positive, "openid.mode", "cancel");
+    assert!(matches!(
+        check(&cancel, &return_to, &op, &association, now),
+        Err(OpenIdError::Cancelled)
+    ));
+    let v1 = with(&v.positive, "openid.ns", "http://openid.net/signon/1.1");
+    assert!(matches!(
+        check(&v1, &return_to, &op, &association, now),
+        Err(OpenIdError::InvalidField { name: "ns", .. })
+    ));
+}
+
+#[test]
+fn an_association_answer_is_refused_when_it_is_not_what_was_asked() {
+    let (_, vectors) = vectors();
+    let now = OffsetDateTime::UNIX_EPOCH;
+    let kv = Fields::from_key_value(vectors[0].associate_kv.as_bytes()).unwrap();
+    // Asked for SHA-1, answered SHA-256: refused, not taken.
+    assert!(matches!(
+        Association::from_plaintext_answer(&kv, AssociationType::HmacSha1, now),
+        Err(OpenIdError::InvalidField {
+            name: "assoc_type",
+            ..
+        })
+    ));
+    let error = Fields::from_key_value(
+        b"ns:http://specs.openid.net/auth/2.0\nerror:Unsupported\nerror_code:unsupported-type\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        Association::from_plaintext_answer(&error, AssociationType::HmacSha256, now),
+        Err(OpenIdError::InvalidField { name: "error", .. })
+    ));
+    let text = vectors[0].associate_kv.replace("mac_key:", "mac_key:AAAA");
+    let short = Fields::from_key_value(text.as_bytes()).unwrap();
+    assert!(matches!(
+        Association::from_plaintext_answer(&short, AssociationType::HmacSha256, now),
+        Err(OpenIdError::InvalidField {
+            name: "mac_key",
+            ..
+        })
+    ));
+}
