@@ -111,18 +111,7 @@ pub(crate) fn was_resubmitted(form: &[u8]) -> bool {
 /// it, rather than resubmitted with one of them (which one a parser takes is what an attacker
 /// would play on).
 pub(crate) fn resubmit_page(action: &str, form: &[u8]) -> Result<Response, SsoFlowError> {
-    for name in ["SAMLResponse", "RelayState"] {
-        if url::form_urlencoded::parse(form)
-            .filter(|(k, _)| k == name)
-            .count()
-            > 1
-        {
-            return Err(SsoFlowError::Form(format!(
-                "expected one {name} field, found more"
-            )));
-        }
-    }
-    let mut response = (StatusCode::OK, resubmit_html(action, form)).into_response();
+    let mut response = (StatusCode::OK, resubmit_html(action, form)?).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -139,25 +128,34 @@ pub(crate) fn resubmit_page(action: &str, form: &[u8]) -> Result<Response, SsoFl
     Ok(response)
 }
 
-fn resubmit_html(action: &str, form: &[u8]) -> String {
+fn resubmit_html(action: &str, form: &[u8]) -> Result<String, SsoFlowError> {
     let mut fields = String::new();
+    let mut seen = [false; 2];
     for (k, v) in url::form_urlencoded::parse(form) {
-        if k == "SAMLResponse" || k == "RelayState" {
-            fields.push_str(&format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(&k),
-                escape(&v)
-            ));
+        let index = match &*k {
+            "SAMLResponse" => 0,
+            "RelayState" => 1,
+            _ => continue,
+        };
+        if std::mem::replace(&mut seen[index], true) {
+            return Err(SsoFlowError::Form(format!(
+                "expected one {k} field, found more"
+            )));
         }
+        fields.push_str(&format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            escape(&k),
+            escape(&v)
+        ));
     }
-    format!(
+    Ok(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Signing in</title></head>\
          <body><form method=\"post\" action=\"{}\">{fields}\
          <input type=\"hidden\" name=\"{RESUBMITTED_FIELD}\" value=\"1\">\
          <noscript><button type=\"submit\">Continue</button></noscript></form>\
          <script>{SUBMIT_SCRIPT}</script></body></html>",
         escape(action)
-    )
+    ))
 }
 
 /// The tenant's SP metadata document.
@@ -193,7 +191,7 @@ mod tests {
     #[test]
     fn the_resubmission_page_escapes_and_carries_only_the_idp_fields() {
         let form = b"SAMLResponse=a%22%3E%3Cscript%3E&RelayState=%27x&other=1";
-        let html = resubmit_html("/consume?x=\"1\"", form);
+        let html = resubmit_html("/consume?x=\"1\"", form).unwrap();
         assert!(
             html.contains("action=\"/consume?x=&quot;1&quot;\""),
             "{html}"

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -21,12 +22,10 @@ use tracing::Instrument as _;
 
 use crate::error::ErrorResponse;
 use crate::login;
+use crate::webhook::WebhookService;
 
 /// The largest SSO form body read (the SDK's consume route refuses more as well).
 const MAX_FORM_BYTES: usize = 512 * 1024;
-
-/// The largest webhook body read, the webhook handler's default cap.
-const MAX_WEBHOOK_BYTES: usize = 10 * 1024 * 1024;
 
 /// Where the client address that bounds pending logins comes from
 /// ([`SsoFlow::initiate`]'s `client`).
@@ -165,7 +164,9 @@ struct Inner {
     registry: Registry,
     flow: SsoFlow,
     sign_in: Box<dyn SignIn>,
-    webhooks: WebhookHandler,
+    webhooks: WebhookService,
+    /// Whether the missing `ConnectInfo` was already said: once, not on every login.
+    warned_no_peer: AtomicBool,
     client: ClientAddress,
     init_params: Vec<String>,
 }
@@ -256,7 +257,11 @@ impl MaestranoBuilder {
             .unwrap_or_else(|| SsoFlow::builder().registry(self.registry.clone()).build());
         Maestrano {
             inner: Arc::new(Inner {
-                webhooks: WebhookHandler::new(self.registry.clone(), self.sink),
+                webhooks: WebhookService::new(WebhookHandler::new(
+                    self.registry.clone(),
+                    self.sink,
+                )),
+                warned_no_peer: AtomicBool::new(false),
                 registry: self.registry,
                 flow,
                 sign_in: self.sign_in,
@@ -332,12 +337,8 @@ impl Maestrano {
     pub async fn serve(&self, request: Request<Body>) -> Result<Response, Request<Body>> {
         let snapshot = self.inner.registry.snapshot();
         let router = snapshot.router();
-        let (method, path, query) = (
-            request.method().clone(),
-            request.uri().path().to_owned(),
-            request.uri().query().map(str::to_owned),
-        );
-        match router.match_parts(&method, &path, query.as_deref()) {
+        let uri = request.uri();
+        match router.match_parts(request.method(), uri.path(), uri.query()) {
             Ok(endpoint) => {
                 let span = tracing::info_span!(
                     "maestrano_http",
@@ -362,8 +363,10 @@ impl Maestrano {
                 .instrument(span)
                 .await)
             }
-            Err(MatchError::NotFound) => match metadata_tenant(router.prefix(), &path) {
-                Some(key) if method == Method::GET || method == Method::HEAD => {
+            Err(MatchError::NotFound) => match metadata_tenant(router.prefix(), uri.path()) {
+                Some(key)
+                    if request.method() == Method::GET || request.method() == Method::HEAD =>
+                {
                     let span = tracing::info_span!(
                         "maestrano_http",
                         marketplace = %key,
@@ -462,16 +465,7 @@ impl Maestrano {
     }
 
     async fn webhook(&self, request: Request<Body>) -> Response {
-        let (parts, body) = request.into_parts();
-        // One byte more than the handler accepts, so that it, after authenticating, says 413.
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_WEBHOOK_BYTES + 1).await else {
-            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-        };
-        self.inner
-            .webhooks
-            .handle(Request::from_parts(parts, bytes.to_vec()))
-            .await
-            .map(Body::from)
+        self.inner.webhooks.respond(request).await
     }
 
     fn client_of(&self, request: &Request<Body>) -> String {
@@ -479,11 +473,13 @@ impl Maestrano {
             ClientAddress::Peer => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
                 Some(ConnectInfo(peer)) => peer.ip().to_string(),
                 None => {
-                    tracing::warn!(
-                        "no ConnectInfo<SocketAddr>: every client shares one pending-login \
+                    if !self.inner.warned_no_peer.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "no ConnectInfo<SocketAddr>: every client shares one pending-login \
                          bound (serve with into_make_service_with_connect_info, or set \
                          ClientAddress::LastHeaderValue behind a proxy)"
-                    );
+                        );
+                    }
                     String::new()
                 }
             },

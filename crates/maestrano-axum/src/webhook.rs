@@ -49,6 +49,22 @@ impl WebhookService {
     }
 }
 
+impl WebhookService {
+    /// Reads the body (one byte more than the cap, so that the handler, after authenticating,
+    /// answers 413) and answers as the handler does.
+    pub(crate) async fn respond(&self, request: Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        let limit = self.max_body_bytes.saturating_add(1);
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        self.handler
+            .handle(Request::from_parts(parts, bytes.to_vec()))
+            .await
+            .map(Body::from)
+    }
+}
+
 impl tower_service::Service<Request<Body>> for WebhookService {
     type Response = Response;
     type Error = Infallible;
@@ -59,17 +75,7 @@ impl tower_service::Service<Request<Body>> for WebhookService {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let handler = self.handler.clone();
-        let limit = self.max_body_bytes.saturating_add(1);
-        Box::pin(async move {
-            let (parts, body) = request.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-                return Ok(StatusCode::PAYLOAD_TOO_LARGE.into_response());
-            };
-            Ok(handler
-                .handle(Request::from_parts(parts, bytes.to_vec()))
-                .await
-                .map(Body::from))
-        })
+        let service = self.clone();
+        Box::pin(async move { Ok(service.respond(request).await) })
     }
 }

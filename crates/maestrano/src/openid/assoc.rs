@@ -5,9 +5,10 @@ use hmac::{KeyInit, Mac};
 use time::{Duration, OffsetDateTime};
 
 use super::OPENID2_NS;
-use super::error::{OpenIdError, shown};
+use super::error::OpenIdError;
 use super::message::Fields;
 use crate::types::ct_eq_bytes;
+use crate::types::shown;
 
 /// The MAC of an association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,23 +167,21 @@ impl Association {
             return false;
         };
         let expected = match self.kind {
-            AssociationType::HmacSha256 => {
-                let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.mac_key) else {
-                    return false;
-                };
-                mac.update(text);
-                mac.finalize().into_bytes().to_vec()
-            }
-            AssociationType::HmacSha1 => {
-                let Ok(mut mac) = hmac::Hmac::<sha1::Sha1>::new_from_slice(&self.mac_key) else {
-                    return false;
-                };
-                mac.update(text);
-                mac.finalize().into_bytes().to_vec()
-            }
+            AssociationType::HmacSha256 => mac::<hmac::Hmac<sha2::Sha256>>(&self.mac_key, text),
+            AssociationType::HmacSha1 => mac::<hmac::Hmac<sha1::Sha1>>(&self.mac_key, text),
+        };
+        let Some(expected) = expected else {
+            return false;
         };
         ct_eq_bytes(&expected, &given)
     }
+}
+
+/// The MAC `M` of `text` under `key` (`None` for a key the MAC cannot take).
+fn mac<M: Mac + KeyInit>(key: &[u8], text: &[u8]) -> Option<Vec<u8>> {
+    let mut mac = <M as KeyInit>::new_from_slice(key).ok()?;
+    mac.update(text);
+    Some(mac.finalize().into_bytes().to_vec())
 }
 
 fn expect(

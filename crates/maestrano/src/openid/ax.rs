@@ -14,7 +14,7 @@ pub(crate) const AX_NS: &str = "http://openid.net/srv/ax/1.0";
 /// mno-api-sandbox cd52c0b, app/controllers/api/openid/provider_controller.rb,
 /// `add_identity_details` (the AX data), against app/controllers/api/v1/auth/saml_controller.rb
 /// (the SAML attributes). `u_city` and `u_tz` have no SAML counterpart and are not read.
-const MAESTRANO_TYPES: [(&str, &str); 19] = [
+const MAESTRANO_TYPES: [(&str, &str); 20] = [
     ("http://openid.net/schema/person/guid", "uid"),
     (
         "http://openid.maestrano.com/schema/person/vguid",
@@ -73,13 +73,11 @@ const MAESTRANO_TYPES: [(&str, &str); 19] = [
         "http://openid.maestrano.com/schema/reseller/name",
         "reseller_name",
     ),
+    (
+        "http://openid.maestrano.com/schema/reseller/country",
+        "reseller_country",
+    ),
 ];
-
-/// The reseller's country: the 20th type, kept apart so the table above stays one shape.
-const RESELLER_COUNTRY: (&str, &str) = (
-    "http://openid.maestrano.com/schema/reseller/country",
-    "reseller_country",
-);
 
 /// The AX values of an assertion, by SAML attribute name.
 #[derive(Debug, Default)]
@@ -128,11 +126,7 @@ impl AxValues {
             let Some(name) = key.strip_prefix(&type_prefix) else {
                 continue;
             };
-            let Some(&(_, saml_name)) = MAESTRANO_TYPES
-                .iter()
-                .chain(std::iter::once(&RESELLER_COUNTRY))
-                .find(|(t, _)| *t == uri)
-            else {
+            let Some(&(_, saml_name)) = MAESTRANO_TYPES.iter().find(|(t, _)| *t == uri) else {
                 continue;
             };
             if out.values.iter().any(|(n, _)| *n == saml_name) {

@@ -133,14 +133,3 @@ impl OpenIdError {
         }
     }
 }
-
-/// At most this many characters of a found value go into an error.
-const SHOWN: usize = 80;
-
-/// `value`, shortened for an error message.
-pub(crate) fn shown(value: &str) -> String {
-    match value.char_indices().nth(SHOWN) {
-        Some((i, _)) => format!("{}…", &value[..i]),
-        None => value.to_owned(),
-    }
-}

@@ -5,10 +5,11 @@ use url::Url;
 
 use super::OPENID2_NS;
 use super::assoc::Association;
-use super::error::{OpenIdError, shown};
+use super::error::OpenIdError;
 use super::message::Fields;
 use crate::ports::{OnceKey, SingleUseStore};
 use crate::timestamp::parse_lenient;
+use crate::types::shown;
 
 /// How far from now a `response_nonce`'s time may be (§11.3 leaves the window to the relying
 /// party; the platform's SAML assertions live 3 to 5 minutes).
@@ -108,6 +109,7 @@ pub fn check_positive(
             found: shown(endpoint),
         });
     }
+    let claimed_id = get("claimed_id")?;
     let nonce = get("response_nonce")?;
     let nonce_time = nonce_time(nonce)?;
     if (nonce_time - now).abs() > NONCE_WINDOW {
@@ -134,13 +136,15 @@ pub fn check_positive(
         }
     }
     // An extension field outside the signature could be read as if the provider sent it:
-    // every `ns.<alias>` and every field of such an alias must be signed.
+    // every `ns.<alias>` and every field of a declared alias must be signed.
+    let aliases: Vec<&str> = fields
+        .iter()
+        .filter_map(|(key, _)| key.strip_prefix("ns."))
+        .collect();
     for (key, _) in fields.iter() {
-        let extension = key
-            .strip_prefix("ns.")
-            .or_else(|| key.split_once('.').map(|(alias, _)| alias))
-            .filter(|alias| fields.get(&format!("ns.{alias}")).is_some());
-        if (extension.is_some() || key.starts_with("ns.")) && !signed_list.contains(&key) {
+        let alias = key.split_once('.').map(|(alias, _)| alias);
+        let extension = key.starts_with("ns.") || alias.is_some_and(|a| aliases.contains(&a));
+        if extension && !signed_list.contains(&key) {
             return Err(OpenIdError::NotSigned { name: key.into() });
         }
     }
@@ -158,7 +162,7 @@ pub fn check_positive(
     }
     Ok(CheckedOpenId {
         verified: VerifiedOpenId {
-            claimed_id: get("claimed_id")?.to_owned(),
+            claimed_id: claimed_id.to_owned(),
             op_endpoint: endpoint.to_owned(),
             signed,
         },
