@@ -582,7 +582,80 @@ impl tower_service::Service<Request<Body>> for NotFound {
 
 #[cfg(test)]
 mod tests {
-    use super::metadata_tenant;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use http::{HeaderName, Request};
+    use maestrano::config::StaticSource;
+    use maestrano::ports::SystemClock;
+    use maestrano::saml::SsoLogin;
+    use maestrano::webhook::{WebhookEvent, WebhookSink};
+    use maestrano::{Registry, async_trait};
+
+    use super::{ClientAddress, Maestrano, metadata_tenant};
+
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    struct Nobody;
+
+    #[async_trait]
+    impl maestrano::sso::LoginHandler for Nobody {
+        type Output = &'static str;
+        async fn on_login(&self, _: &SsoLogin) -> Result<&'static str, BoxError> {
+            Ok("")
+        }
+    }
+
+    #[async_trait]
+    impl WebhookSink for Nobody {
+        async fn on_event(&self, _: WebhookEvent) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    async fn with_client(client: ClientAddress) -> Maestrano {
+        let source = StaticSource::from_json(
+            r#"{"marketplaces": [{"marketplace": "acme-corp",
+            "app": {"host": "https://app.example.com"},
+            "api": {"id": "app-1", "key": "k", "host": "https://hub.example.com"},
+            "sso": {"idp": "https://hub.example.com",
+            "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"}}]}"#,
+        )
+        .unwrap();
+        let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
+            .build()
+            .await
+            .unwrap();
+        Maestrano::builder(registry, Nobody, Arc::new(Nobody))
+            .client_address(client)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn the_client_is_the_peer_or_the_last_value_the_trusted_proxy_appended() {
+        let peer = with_client(ClientAddress::Peer).await;
+        let mut request = Request::new(Body::empty());
+        let addr: SocketAddr = "203.0.113.7:4321".parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(addr));
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", "198.51.100.1".parse().unwrap());
+        assert_eq!(peer.client_of(&request), "203.0.113.7");
+        assert_eq!(peer.client_of(&Request::new(Body::empty())), "");
+
+        let proxied = with_client(ClientAddress::LastHeaderValue(HeaderName::from_static(
+            "x-forwarded-for",
+        )))
+        .await;
+        let mut request = Request::new(Body::empty());
+        let headers = request.headers_mut();
+        // The client's own claim first, the proxy's appended value last.
+        headers.append("x-forwarded-for", "10.0.0.1, 198.51.100.1".parse().unwrap());
+        headers.append("x-forwarded-for", "192.0.2.9".parse().unwrap());
+        assert_eq!(proxied.client_of(&request), "192.0.2.9");
+    }
 
     #[test]
     fn the_metadata_route_names_one_segment() {
