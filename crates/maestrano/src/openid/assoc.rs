@@ -5,6 +5,7 @@ use hmac::{KeyInit, Mac};
 use time::{Duration, OffsetDateTime};
 
 use super::OPENID2_NS;
+use super::direct::SessionType;
 use super::error::OpenIdError;
 use super::message::Fields;
 use crate::types::ct_eq_bytes;
@@ -83,6 +84,18 @@ impl Association {
         requested: AssociationType,
         now: OffsetDateTime,
     ) -> Result<Self, OpenIdError> {
+        Self::from_answer(answer, requested, SessionType::NoEncryption, None, now)
+    }
+
+    /// Reads an `associate` answer of `session`; `dh_secret` is `H(btwoc(g^xy mod p))` of a
+    /// Diffie-Hellman session, which the MAC key arrives XORed with (§8.4.2).
+    pub(crate) fn from_answer(
+        answer: &Fields,
+        requested: AssociationType,
+        session: SessionType,
+        dh_secret: Option<&[u8]>,
+        now: OffsetDateTime,
+    ) -> Result<Self, OpenIdError> {
         let get = |name: &'static str| answer.get(name).ok_or(OpenIdError::MissingField { name });
         if let Some(error) = answer.get("error") {
             return Err(OpenIdError::InvalidField {
@@ -94,9 +107,9 @@ impl Association {
         expect(get("ns")?, OPENID2_NS, "ns", "the OpenID 2.0 namespace")?;
         expect(
             get("session_type")?,
-            "no-encryption",
+            session.as_str(),
             "session_type",
-            "no-encryption",
+            "the session type requested",
         )?;
         let kind = get("assoc_type")?;
         if AssociationType::parse(kind) != Some(requested) {
@@ -118,16 +131,31 @@ impl Association {
                 found: shown(handle),
             });
         }
-        let key = get("mac_key")?;
-        let mac_key = base64::engine::general_purpose::STANDARD
+        let (name, key) = match dh_secret {
+            None => ("mac_key", get("mac_key")?),
+            Some(_) => ("enc_mac_key", get("enc_mac_key")?),
+        };
+        let mut mac_key = base64::engine::general_purpose::STANDARD
             .decode(key)
             .ok()
             .filter(|k| k.len() == requested.key_len())
             .ok_or(OpenIdError::InvalidField {
-                name: "mac_key",
+                name,
                 expected: "a base64 key of the MAC's length",
                 found: format!("{} characters", key.len()),
             })?;
+        if let Some(secret) = dh_secret {
+            if secret.len() != mac_key.len() {
+                return Err(OpenIdError::InvalidField {
+                    name: "session_type",
+                    expected: "a Diffie-Hellman hash of the MAC's length",
+                    found: session.as_str().into(),
+                });
+            }
+            for (k, s) in mac_key.iter_mut().zip(secret) {
+                *k ^= s;
+            }
+        }
         let expires_in = get("expires_in")?;
         let seconds: i64 = expires_in.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
             OpenIdError::InvalidField {

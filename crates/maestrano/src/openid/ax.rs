@@ -14,7 +14,7 @@ pub(crate) const AX_NS: &str = "http://openid.net/srv/ax/1.0";
 /// mno-api-sandbox cd52c0b, app/controllers/api/openid/provider_controller.rb,
 /// `add_identity_details` (the AX data), against app/controllers/api/v1/auth/saml_controller.rb
 /// (the SAML attributes). `u_city` and `u_tz` have no SAML counterpart and are not read.
-const MAESTRANO_TYPES: [(&str, &str); 20] = [
+pub(crate) const MAESTRANO_TYPES: [(&str, &str); 20] = [
     ("http://openid.net/schema/person/guid", "uid"),
     (
         "http://openid.maestrano.com/schema/person/vguid",

@@ -102,6 +102,36 @@ pub enum OpenIdError {
     /// The response was already used (its nonce was seen before, on this instance or another).
     #[error("the OpenID response was already used (its response_nonce was seen before)")]
     Replayed,
+    /// Discovery found no usable OpenID 2.0 service.
+    #[error("OpenID discovery: expected {expected}, found {found}")]
+    Discovery {
+        /// What discovery needed.
+        expected: &'static str,
+        /// What it found (shortened).
+        found: String,
+    },
+    /// The claimed identifier's own discovered information does not name the endpoint that
+    /// signed the assertion, or another OP-local identifier (§11.2).
+    #[error(
+        "openid.claimed_id {claimed_id}: expected its discovered services to name the \
+         assertion's op_endpoint and identity, found none that does"
+    )]
+    ClaimedIdMismatch {
+        /// `openid.claimed_id` (shortened).
+        claimed_id: String,
+    },
+    /// The provider refused the association type or session asked (`unsupported-type`).
+    #[error("the provider refused the association asked; it suggests {suggested:?}")]
+    AssociationRefused {
+        /// The association type it suggests, if any.
+        suggested: Option<String>,
+    },
+    /// The provider's endpoint could not be reached or answered with an HTTP error.
+    #[error("the OpenID provider could not be reached: {0}")]
+    Provider(String),
+    /// The random source failed.
+    #[error(transparent)]
+    Random(#[from] crate::ports::RandomError),
     /// The single-use store failed; the login fails closed.
     #[error(transparent)]
     Store(#[from] SingleUseError),
@@ -128,6 +158,11 @@ impl OpenIdError {
             Self::SignatureInvalid => "signature_invalid",
             Self::NonceStale { .. } => "nonce_stale",
             Self::Replayed => "replay",
+            Self::Discovery { .. } => "discovery",
+            Self::ClaimedIdMismatch { .. } => "claimed_id_mismatch",
+            Self::AssociationRefused { .. } => "association_refused",
+            Self::Provider(_) => "provider",
+            Self::Random(_) => "random",
             Self::Store(_) => "store",
             Self::Attributes(_) => "attributes",
         }

@@ -30,14 +30,27 @@
 
 mod assoc;
 mod ax;
+mod checkid;
+mod direct;
+mod discovery;
 mod error;
 mod message;
 mod verify;
 
 pub use assoc::{Association, AssociationType};
+pub use checkid::checkid_setup_url;
+pub use direct::{AssociationRequest, SessionType};
+pub use discovery::{
+    Discovered, Service, discovery_request, read_discovery, read_xrds, verify_claimed_id,
+};
 pub use error::OpenIdError;
 pub use message::{Fields, MAX_DIRECT_BYTES, MAX_INDIRECT_BYTES};
-pub use verify::{CheckedOpenId, NONCE_WINDOW, VerifiedOpenId, check_positive};
+pub use verify::{
+    CheckedOpenId, NONCE_WINDOW, StatelessCheck, VerifiedOpenId, check_positive,
+    check_positive_stateless,
+};
+
+pub(crate) use discovery::op_endpoint;
 
 /// The OpenID 2.0 namespace (`openid.ns`).
 pub const OPENID2_NS: &str = "http://specs.openid.net/auth/2.0";

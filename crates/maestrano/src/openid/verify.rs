@@ -5,8 +5,10 @@ use url::Url;
 
 use super::OPENID2_NS;
 use super::assoc::Association;
+use super::direct::{check_authentication_request, read_check_authentication};
 use super::error::OpenIdError;
 use super::message::Fields;
+use crate::ports::HttpRequest;
 use crate::ports::{OnceKey, SingleUseStore};
 use crate::timestamp::parse_lenient;
 use crate::types::shown;
@@ -81,6 +83,113 @@ pub fn check_positive(
     association: &Association,
     now: OffsetDateTime,
 ) -> Result<CheckedOpenId, OpenIdError> {
+    let pre = precheck(fields, received, op_endpoint, now)?;
+    if pre.handle != association.handle() {
+        return Err(OpenIdError::UnknownAssociation {
+            handle: shown(pre.handle),
+        });
+    }
+    if association.expires_at() <= now {
+        return Err(OpenIdError::AssociationExpired {
+            expired_at: association.expires_at(),
+        });
+    }
+    let text = fields
+        .key_value_of(pre.signed_list.iter().copied())
+        .ok_or(OpenIdError::MissingField { name: "signed" })?;
+    let sig = fields
+        .get("sig")
+        .ok_or(OpenIdError::MissingField { name: "sig" })?;
+    if !association.verifies(text.as_bytes(), sig) {
+        return Err(OpenIdError::SignatureInvalid);
+    }
+    pre.checked(fields)
+}
+
+/// Checks the positive assertion `fields` as [`check_positive`] does, except its signature,
+/// which the provider itself is asked to verify (§11.4.2, for an assertion whose association
+/// this relying party does not hold): send [`StatelessCheck::http_request`], then pass the
+/// answer to [`StatelessCheck::finish`].
+///
+/// # Errors
+///
+/// As [`check_positive`], but for the association and the signature.
+pub fn check_positive_stateless(
+    fields: &Fields,
+    received: &Url,
+    op_endpoint: &Url,
+    now: OffsetDateTime,
+) -> Result<StatelessCheck, OpenIdError> {
+    let pre = precheck(fields, received, op_endpoint, now)?;
+    Ok(StatelessCheck {
+        request: check_authentication_request(op_endpoint, fields)?,
+        checked: pre.checked(fields)?,
+    })
+}
+
+/// A positive assertion whose every rule but the signature checked out, awaiting the
+/// provider's answer to `check_authentication`.
+#[derive(Debug)]
+pub struct StatelessCheck {
+    request: HttpRequest,
+    checked: CheckedOpenId,
+}
+
+impl StatelessCheck {
+    /// The `check_authentication` POST to send to the provider.
+    pub fn http_request(&self) -> HttpRequest {
+        self.request.clone()
+    }
+
+    /// Reads the provider's answer: the assertion, and the `invalidate_handle` it sent, if
+    /// any (the association the relying party should drop).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenIdError::SignatureInvalid`] unless the provider says `is_valid:true`.
+    pub fn finish(self, answer: &Fields) -> Result<(CheckedOpenId, Option<String>), OpenIdError> {
+        let invalidate = read_check_authentication(answer)?;
+        Ok((self.checked, invalidate))
+    }
+}
+
+/// What the rules other than the signature found.
+struct Prechecked<'a> {
+    signed_list: Vec<&'a str>,
+    claimed_id: &'a str,
+    endpoint: &'a str,
+    nonce: &'a str,
+    nonce_time: OffsetDateTime,
+    handle: &'a str,
+}
+
+impl Prechecked<'_> {
+    /// The assertion with only its signed fields.
+    fn checked(&self, fields: &Fields) -> Result<CheckedOpenId, OpenIdError> {
+        let mut signed = Fields::default();
+        for key in &self.signed_list {
+            if let Some(value) = fields.get(key) {
+                signed.insert_checked(key, value)?;
+            }
+        }
+        Ok(CheckedOpenId {
+            verified: VerifiedOpenId {
+                claimed_id: self.claimed_id.to_owned(),
+                op_endpoint: self.endpoint.to_owned(),
+                signed,
+            },
+            nonce: self.nonce.to_owned(),
+            nonce_time: self.nonce_time,
+        })
+    }
+}
+
+fn precheck<'a>(
+    fields: &'a Fields,
+    received: &Url,
+    op_endpoint: &Url,
+    now: OffsetDateTime,
+) -> Result<Prechecked<'a>, OpenIdError> {
     let get = |name: &'static str| fields.get(name).ok_or(OpenIdError::MissingField { name });
     let ns = get("ns")?;
     if ns != OPENID2_NS {
@@ -119,16 +228,6 @@ pub fn check_positive(
         });
     }
     let handle = get("assoc_handle")?;
-    if handle != association.handle() {
-        return Err(OpenIdError::UnknownAssociation {
-            handle: shown(handle),
-        });
-    }
-    if association.expires_at() <= now {
-        return Err(OpenIdError::AssociationExpired {
-            expired_at: association.expires_at(),
-        });
-    }
     let signed_list: Vec<&str> = get("signed")?.split(',').collect();
     for name in MUST_SIGN {
         if !signed_list.contains(&name) {
@@ -148,30 +247,27 @@ pub fn check_positive(
             return Err(OpenIdError::NotSigned { name: key.into() });
         }
     }
-    let text = fields
-        .key_value_of(signed_list.iter().copied())
-        .ok_or(OpenIdError::MissingField { name: "signed" })?;
-    if !association.verifies(text.as_bytes(), get("sig")?) {
-        return Err(OpenIdError::SignatureInvalid);
-    }
-    let mut signed = Fields::default();
-    for key in &signed_list {
-        if let Some(value) = fields.get(key) {
-            signed.insert_checked(key, value)?;
-        }
-    }
-    Ok(CheckedOpenId {
-        verified: VerifiedOpenId {
-            claimed_id: claimed_id.to_owned(),
-            op_endpoint: endpoint.to_owned(),
-            signed,
-        },
-        nonce: nonce.to_owned(),
+    Ok(Prechecked {
+        signed_list,
+        claimed_id,
+        endpoint,
+        nonce,
         nonce_time,
+        handle,
     })
 }
 
 impl CheckedOpenId {
+    /// `openid.claimed_id`, to discover before the assertion is used (§11.2).
+    pub fn claimed_id(&self) -> &str {
+        &self.verified.claimed_id
+    }
+
+    /// A field the signature covers (without `openid.`), such as `identity` or `return_to`.
+    pub fn signed_field(&self, key: &str) -> Option<&str> {
+        self.verified.signed.get(key)
+    }
+
     /// Records the nonce in `store` (shared by every instance): a second use of the same
     /// response is refused, here or on any other instance (§11.3).
     ///

@@ -75,7 +75,7 @@ pub use identity::{
     SsoLogin, mask_uid, unmask_uid,
 };
 pub use metadata::SpMetadata;
-pub use options::SsoOptions;
+pub use options::{SsoOptions, SsoProtocols};
 pub use response::{
     CheckedResponse, LegacyCrypto, NameId, ResponseValidator, SamlPolicy, SignatureProfile,
     SpSettings, VerifiedAssertion,

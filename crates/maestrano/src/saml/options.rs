@@ -26,6 +26,35 @@ pub struct SsoOptions {
     pub signing_certificate: Option<Certificate>,
     /// How long an issued request stays answerable. Default: 10 minutes.
     pub request_ttl: Duration,
+    /// The login protocols the app offers on the tenant. Default: SAML only.
+    pub protocols: SsoProtocols,
+}
+
+/// The login protocols an app offers on a tenant: every marketplace runs both a SAML IdP and
+/// an OpenID 2.0 provider (mno-api-sandbox cd52c0b, config/routes.rb); the routes of a
+/// protocol the tenant does not offer refuse every request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SsoProtocols {
+    /// SAML 2.0 only (the default, as every earlier SDK).
+    #[default]
+    Saml,
+    /// OpenID 2.0 only.
+    OpenId,
+    /// Both: the app lets the user (or its own logic) pick the init route.
+    Both,
+}
+
+impl SsoProtocols {
+    /// Whether SAML logins are served.
+    pub fn saml(self) -> bool {
+        matches!(self, Self::Saml | Self::Both)
+    }
+
+    /// Whether OpenID logins are served.
+    pub fn openid(self) -> bool {
+        matches!(self, Self::OpenId | Self::Both)
+    }
 }
 
 impl Default for SsoOptions {
@@ -37,11 +66,18 @@ impl Default for SsoOptions {
             signing_key: None,
             signing_certificate: None,
             request_ttl: Duration::minutes(10),
+            protocols: SsoProtocols::default(),
         }
     }
 }
 
 impl SsoOptions {
+    /// These options with the login protocols `protocols`.
+    pub fn with_protocols(mut self, protocols: SsoProtocols) -> Self {
+        self.protocols = protocols;
+        self
+    }
+
     /// These options with another identity mode.
     pub fn with_identity_mode(mut self, mode: IdentityMode) -> Self {
         self.identity_mode = mode;

@@ -8,7 +8,7 @@
 //! the app, is what says the request was issued by this app, for this tenant, and not yet
 //! answered.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -19,10 +19,12 @@ use super::session::SsoSession;
 use super::tenant::{authn_request, response_validator};
 use crate::config::registry::Registry;
 use crate::config::tenant::Tenant;
+use crate::openid::OpenIdError;
+use crate::ports::HttpClient;
 use crate::ports::{Clock, OnceKey, RandomError, RandomSource, SingleUseError, SingleUseStore};
 use crate::saml::authn_request::new_request_id;
 use crate::saml::response::Expected;
-use crate::saml::{AttributeError, LegacyCrypto, LoginRedirect, SamlError, SsoLogin};
+use crate::saml::{AttributeError, LegacyCrypto, LoginRedirect, SamlError, SsoLogin, SsoProtocols};
 use crate::types::MarketplaceKey;
 
 /// The app's side of a login: find or create its own records for the user, the company and
@@ -57,6 +59,20 @@ pub enum SsoFlowError {
     /// The assertion lacks a Maestrano attribute.
     #[error(transparent)]
     Attributes(#[from] AttributeError),
+    /// The OpenID assertion, or the provider's discovery or direct answer, was refused.
+    #[error(transparent)]
+    OpenId(#[from] OpenIdError),
+    /// The tenant does not offer this login protocol
+    /// ([`SsoOptions::protocols`](crate::saml::SsoOptions::protocols)).
+    #[error("the tenant does not offer {protocol} logins")]
+    ProtocolNotOffered {
+        /// `saml` or `openid`.
+        protocol: &'static str,
+    },
+    /// An OpenID login needs the provider, and the flow has no HTTP client
+    /// ([`SsoFlowBuilder::http_client`]).
+    #[error("OpenID logins need an HTTP client: expected SsoFlowBuilder::http_client, found none")]
+    NoHttpClient,
     /// The single-use store failed; the login fails closed.
     #[error(transparent)]
     Store(#[from] SingleUseError),
@@ -101,9 +117,16 @@ pub struct CompletedLogin<T> {
 /// The SSO routes, with the ports they need.
 #[derive(Debug, Clone)]
 pub struct SsoFlow {
-    clock: Arc<dyn Clock>,
-    random: Arc<dyn RandomSource>,
-    store: Arc<dyn SingleUseStore>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) random: Arc<dyn RandomSource>,
+    pub(super) store: Arc<dyn SingleUseStore>,
+    /// The OpenID provider's discovery, associations and `check_authentication`.
+    pub(super) http: Option<Arc<dyn HttpClient>>,
+    /// Whether OpenID logins associate with the provider (else each is verified by
+    /// `check_authentication`).
+    pub(super) openid_associations: bool,
+    /// Each tenant's discovered provider and association.
+    pub(super) providers: Arc<Mutex<HashMap<MarketplaceKey, super::openid::Provider>>>,
     /// Where a rotated IdP key is looked for, when set.
     registry: Option<Registry>,
     /// Tenants already warned about legacy crypto: one warning each, not one per login.
@@ -121,6 +144,8 @@ pub struct SsoFlowBuilder {
     store: Option<Arc<dyn SingleUseStore>>,
     registry: Option<Registry>,
     pending: Option<(u32, u32)>,
+    http: Option<Arc<dyn HttpClient>>,
+    openid_associations: bool,
 }
 
 impl SsoFlowBuilder {
@@ -154,6 +179,23 @@ impl SsoFlowBuilder {
         self
     }
 
+    /// The HTTP client OpenID logins reach the tenant's provider with (discovery,
+    /// associations, `check_authentication`). SAML logins need none.
+    pub fn http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Whether OpenID logins associate with the provider (default: no). An association saves
+    /// the `check_authentication` request of each login, but it lives in this instance's
+    /// memory: an assertion signed with it and answered by another instance of the app fails
+    /// (the provider's `check_authentication` verifies only its own stateless signatures).
+    /// Turn it on for one instance, or behind sticky sessions.
+    pub fn openid_associations(mut self, on: bool) -> Self {
+        self.openid_associations = on;
+        self
+    }
+
     /// The flow.
     pub fn build(self) -> SsoFlow {
         let store = self.store.unwrap_or_else(|| {
@@ -176,6 +218,8 @@ impl SsoFlowBuilder {
         if let Some((per_client, per_tenant)) = self.pending {
             flow = flow.with_pending_limits(per_client, per_tenant);
         }
+        flow.http = self.http;
+        flow.openid_associations = self.openid_associations;
         flow
     }
 }
@@ -214,7 +258,7 @@ fn slot_positions(
 /// user), then logs its outcome in that span: `done` on success, a warning naming the class
 /// of a refusal. The error's text says what was expected and found; it never holds the
 /// response itself or a credential.
-async fn traced<T>(
+pub(super) async fn traced<T>(
     tenant: &Tenant,
     endpoint: &'static str,
     step: impl std::future::Future<Output = Result<T, SsoFlowError>>,
@@ -243,7 +287,25 @@ impl SsoFlowError {
             Self::Random(_) => "random",
             Self::Handler(_) => "handler",
             Self::TooManyPendingLogins { .. } => "too_many_pending_logins",
+            Self::OpenId(e) => e.class(),
+            Self::ProtocolNotOffered { .. } => "protocol_not_offered",
+            Self::NoHttpClient => "no_http_client",
         }
+    }
+}
+
+/// Refuses a login route of a protocol the tenant does not offer
+/// ([`SsoOptions::protocols`](crate::saml::SsoOptions::protocols)).
+pub(super) fn require(tenant: &Tenant, protocol: SsoProtocols) -> Result<(), SsoFlowError> {
+    let offered = tenant.config().sso_options().protocols;
+    let (ok, name) = match protocol {
+        SsoProtocols::OpenId => (offered.openid(), "openid"),
+        _ => (offered.saml(), "saml"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SsoFlowError::ProtocolNotOffered { protocol: name })
     }
 }
 
@@ -271,6 +333,9 @@ impl SsoFlow {
             random,
             store,
             registry: None,
+            http: None,
+            openid_associations: false,
+            providers: Arc::default(),
             warned_legacy: Arc::default(),
             per_client: DEFAULT_PENDING_PER_CLIENT,
             per_tenant: DEFAULT_PENDING_PER_TENANT,
@@ -453,58 +518,61 @@ impl SsoFlow {
         relay_state: Option<&str>,
         extra: &[(&str, &str)],
     ) -> Result<LoginRedirect, SsoFlowError> {
-        let now = self.clock.now();
-        let options = tenant.config().sso_options();
-        let expires_at = now.saturating_add(options.request_ttl);
-        let mut slot = None;
-        for position in slot_positions(tenant, client, self.per_client, self.per_tenant) {
-            let key = OnceKey::login_slot(tenant.marketplace(), position);
-            if self.store.insert_if_absent(&key, expires_at, now).await? {
-                slot = Some(position);
-                break;
-            }
-        }
-        let Some(slot) = slot else {
-            return Err(SsoFlowError::TooManyPendingLogins {
-                per_client: self.per_client,
-                per_tenant: self.per_tenant,
-            });
-        };
+        require(tenant, SsoProtocols::Saml)?;
+        let (slot, expires_at, now) = self.reserve_slot(tenant, client).await?;
         let issued = self
             .issue(tenant, slot, relay_state, extra, expires_at, now)
             .await;
         if issued.is_err() {
-            // No request holds the slot: free it rather than keep it until it expires.
-            let freed = self
-                .store
-                .take(&OnceKey::login_slot(tenant.marketplace(), slot), now)
-                .await;
-            if let Err(error) = freed {
-                tracing::warn!(%error, "could not free a pending-login slot");
-            }
+            self.free_slot(tenant, slot, now).await;
         }
         issued
     }
 
-    /// The AuthnRequest of a login holding `slot`: its redirect, and the request recorded.
-    async fn issue(
+    /// Takes one of `client`'s pending-login slots in `tenant`: the slot, when its login
+    /// expires, and now.
+    pub(super) async fn reserve_slot(
+        &self,
+        tenant: &Tenant,
+        client: &str,
+    ) -> Result<(u32, time::OffsetDateTime, time::OffsetDateTime), SsoFlowError> {
+        let now = self.clock.now();
+        let options = tenant.config().sso_options();
+        let expires_at = now.saturating_add(options.request_ttl);
+        for position in slot_positions(tenant, client, self.per_client, self.per_tenant) {
+            let key = OnceKey::login_slot(tenant.marketplace(), position);
+            if self.store.insert_if_absent(&key, expires_at, now).await? {
+                return Ok((position, expires_at, now));
+            }
+        }
+        Err(SsoFlowError::TooManyPendingLogins {
+            per_client: self.per_client,
+            per_tenant: self.per_tenant,
+        })
+    }
+
+    /// Frees `slot` when no request holds it, rather than keep it until it expires.
+    pub(super) async fn free_slot(&self, tenant: &Tenant, slot: u32, now: time::OffsetDateTime) {
+        let freed = self
+            .store
+            .take(&OnceKey::login_slot(tenant.marketplace(), slot), now)
+            .await;
+        if let Err(error) = freed {
+            tracing::warn!(%error, "could not free a pending-login slot");
+        }
+    }
+
+    /// A fresh request id naming `slot` (so that the consume route frees it), recorded as
+    /// pending until `expires_at`.
+    pub(super) async fn record_request(
         &self,
         tenant: &Tenant,
         slot: u32,
-        relay_state: Option<&str>,
-        extra: &[(&str, &str)],
         expires_at: time::OffsetDateTime,
         now: time::OffsetDateTime,
-    ) -> Result<LoginRedirect, SsoFlowError> {
-        // The id names its slot, so that the consume route frees it.
+    ) -> Result<String, SsoFlowError> {
         let random = new_request_id(self.random.as_ref())?;
         let id = format!("_{slot:08x}{}", random.trim_start_matches('_'));
-        let options = tenant.config().sso_options();
-        let url = authn_request(tenant, &id, now).redirect_url(
-            relay_state,
-            extra,
-            options.signing_key.as_ref(),
-        )?;
         let recorded = self
             .store
             .insert_if_absent(
@@ -519,6 +587,49 @@ impl SsoFlow {
                 "a fresh request id is already recorded: the random source repeats".into(),
             )));
         }
+        Ok(id)
+    }
+
+    /// Spends the pending request `id` of `tenant` (answered once, on any instance) and frees
+    /// its slot.
+    pub(super) async fn spend_request(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<(), SsoFlowError> {
+        if !self
+            .store
+            .take(&OnceKey::authn_request(tenant.marketplace(), id), now)
+            .await?
+        {
+            return Err(SsoFlowError::UnknownRequest);
+        }
+        // The request was this tenant's and is answered: its slot is free again. (A failure
+        // here only keeps the slot until the request would have expired.)
+        if let Some(slot) = slot_of(id) {
+            self.free_slot(tenant, slot, now).await;
+        }
+        Ok(())
+    }
+
+    /// The AuthnRequest of a login holding `slot`: its redirect, and the request recorded.
+    async fn issue(
+        &self,
+        tenant: &Tenant,
+        slot: u32,
+        relay_state: Option<&str>,
+        extra: &[(&str, &str)],
+        expires_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<LoginRedirect, SsoFlowError> {
+        let id = self.record_request(tenant, slot, expires_at, now).await?;
+        let options = tenant.config().sso_options();
+        let url = authn_request(tenant, &id, now).redirect_url(
+            relay_state,
+            extra,
+            options.signing_key.as_ref(),
+        )?;
         Ok(LoginRedirect {
             url,
             request_id: id,
@@ -532,6 +643,7 @@ impl SsoFlow {
         request_id: Option<&str>,
         handler: &H,
     ) -> Result<CompletedLogin<H::Output>, SsoFlowError> {
+        require(tenant, SsoProtocols::Saml)?;
         if form_body.len() > MAX_FORM_BYTES {
             return Err(SsoFlowError::Form(format!(
                 "body exceeds {MAX_FORM_BYTES} bytes"
@@ -567,23 +679,8 @@ impl SsoFlow {
         // The key names this tenant: a request issued for another tenant is another key. (With
         // a kept id the response's InResponseTo is that id, or absent when the policy allows
         // IdP-initiated logins: the kept request is spent either way.)
-        if let Some(id) = assertion.in_response_to().or(request_id)
-            && !self
-                .store
-                .take(&OnceKey::authn_request(tenant.marketplace(), id), now)
-                .await?
-        {
-            return Err(SsoFlowError::UnknownRequest);
-        }
-        // The request was this tenant's and is answered: its slot is free again. (A failure
-        // here only keeps the slot until the request would have expired.)
-        if let Some(slot) = assertion.in_response_to().or(request_id).and_then(slot_of)
-            && let Err(error) = self
-                .store
-                .take(&OnceKey::login_slot(tenant.marketplace(), slot), now)
-                .await
-        {
-            tracing::warn!(%error, "could not free a pending-login slot");
+        if let Some(id) = assertion.in_response_to().or(request_id) {
+            self.spend_request(tenant, id, now).await?;
         }
         if let Some(legacy) = assertion.legacy_crypto() {
             self.warn_legacy_once(tenant, legacy);

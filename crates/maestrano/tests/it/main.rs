@@ -16,6 +16,7 @@ mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;
 mod openid;
+mod openid_live;
 mod outbox;
 mod path_segments;
 mod platform_idp;

@@ -275,3 +275,36 @@ fn an_association_answer_is_refused_when_it_is_not_what_was_asked() {
         })
     ));
 }
+
+/// A user's XRDS as the sandbox renders it (mno-api-sandbox cd52c0b,
+/// app/views/api/openid/users/show.xrds.builder, through Builder::XmlMarkup: no white space;
+/// ruby-openid's OPENID_2_0_TYPE, OPENID_1_1_TYPE and OPENID_1_0_TYPE; SReg 1.1 and 1.0 and
+/// AX 1.0 type URIs).
+const SANDBOX_USER_XRDS: &str = concat!(
+    r#"<?xml version="1.0" encoding="UTF-8"?><xrds:XRDS xmlns:openid="http://openid.net/xmlns/1.0" xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"><XRD>"#,
+    r#"<Service priority="1"><Type>http://specs.openid.net/auth/2.0/signon</Type><Type>http://openid.net/extensions/sreg/1.1</Type><Type>http://openid.net/sreg/1.0</Type><Type>http://openid.net/srv/ax/1.0</Type><URI>http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b</URI><LocalID>http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b/users/usr-1</LocalID></Service>"#,
+    r#"<Service priority="2"><Type>http://openid.net/signon/1.1</Type><Type>http://openid.net/extensions/sreg/1.1</Type><Type>http://openid.net/sreg/1.0</Type><Type>http://openid.net/srv/ax/1.0</Type><URI>http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b</URI><openid:Delegate>http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b/users/usr-1</openid:Delegate></Service>"#,
+    r#"<Service priority="3"><Type>http://openid.net/signon/1.0</Type><Type>http://openid.net/extensions/sreg/1.1</Type><Type>http://openid.net/sreg/1.0</Type><Type>http://openid.net/srv/ax/1.0</Type><URI>http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b</URI><openid:Delegate>http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b/users/usr-1</openid:Delegate></Service>"#,
+    r#"</XRD></xrds:XRDS>"#
+);
+
+#[test]
+fn the_sandbox_user_document_proves_the_claimed_id_for_its_own_endpoint_only() {
+    use maestrano::openid::{read_xrds, verify_claimed_id};
+    let services = read_xrds(SANDBOX_USER_XRDS).unwrap();
+    // Only the OpenID 2.0 service is kept.
+    assert_eq!(services.len(), 1);
+    let op = Url::parse("http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b").unwrap();
+    let user = "http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b/users/usr-1";
+    verify_claimed_id(&services, user, user, &op).unwrap();
+    // Another endpoint signed it, or it names another OP-local identifier.
+    let other = Url::parse("http://evil.example/api/openid/provider/app-1a2b").unwrap();
+    assert!(matches!(
+        verify_claimed_id(&services, user, user, &other),
+        Err(OpenIdError::ClaimedIdMismatch { .. })
+    ));
+    assert!(matches!(
+        verify_claimed_id(&services, user, &format!("{user}x"), &op),
+        Err(OpenIdError::ClaimedIdMismatch { .. })
+    ));
+}

@@ -1,0 +1,380 @@
+//! The OpenID 2.0 login routes of [`SsoFlow`]: the same pending-login slots, request ids and
+//! single-use store as the SAML routes, the same [`LoginHandler`], the same [`SsoLogin`].
+//!
+//! The provider is the tenant's: its identifier is `{sso.idp}/api/openid/provider/{api.id}`
+//! (mno-api-sandbox cd52c0b, config/routes.rb, `namespace :openid` and
+//! `resources :provider`), discovered once per tenant and kept until the tenant's
+//! configuration names another one.
+
+use time::OffsetDateTime;
+use url::Url;
+
+use super::flow::{CompletedLogin, LoginHandler, SsoFlow, SsoFlowError, require};
+use super::session::SsoSession;
+use crate::config::tenant::Tenant;
+use crate::openid::{
+    Association, AssociationRequest, AssociationType, CheckedOpenId, Discovered, Fields,
+    OpenIdError, check_positive, check_positive_stateless, checkid_setup_url, discovery_request,
+    read_discovery, verify_claimed_id,
+};
+use crate::ports::HttpClient;
+use crate::saml::{LoginRedirect, SsoProtocols};
+
+/// The query parameter of `return_to` that names the pending request.
+pub(crate) const REQUEST_PARAM: &str = "mno_request";
+/// The query parameter of `return_to` that carries the RelayState.
+const RELAY_PARAM: &str = "RelayState";
+/// Most discovery fetches for one identifier (redirects and `X-XRDS-Location`).
+const MAX_DISCOVERY_STEPS: usize = 3;
+
+/// What the flow knows of one tenant's provider.
+#[derive(Debug, Clone)]
+pub(super) struct Provider {
+    identifier: Url,
+    endpoint: Url,
+    association: Option<Association>,
+}
+
+/// The tenant's OpenID provider identifier, `{sso.idp}/api/openid/provider/{api.id}`
+/// (`api.id` is a checked path segment).
+pub fn openid_identifier(tenant: &Tenant) -> Url {
+    let config = tenant.config();
+    let idp = config.sso().idp();
+    let base = idp.as_str().trim_end_matches('/');
+    let url = format!("{base}/api/openid/provider/{}", config.api().id().as_str());
+    Url::parse(&url).unwrap_or_else(|_| idp.clone())
+}
+
+impl SsoFlow {
+    /// The OpenID init route: discovers the tenant's provider (once), associates with it when
+    /// [`openid_associations`](super::SsoFlowBuilder::openid_associations) is on, records a
+    /// pending request exactly as [`initiate`](Self::initiate) does, and returns the
+    /// `checkid_setup` redirect with the AX fetch request. `return_to` is the absolute URL of
+    /// the app's OpenID return route for this tenant; the request id and `relay_state` are
+    /// added to its query, where the provider's signature covers them.
+    ///
+    /// # Errors
+    ///
+    /// [`SsoFlowError::ProtocolNotOffered`] when the tenant's
+    /// [`SsoOptions::protocols`](crate::saml::SsoOptions::protocols) exclude OpenID,
+    /// [`SsoFlowError::NoHttpClient`] without an HTTP client, a discovery failure
+    /// ([`SsoFlowError::OpenId`]), or what [`initiate`](Self::initiate) refuses.
+    pub async fn openid_initiate(
+        &self,
+        tenant: &Tenant,
+        client: &str,
+        return_to: &Url,
+        relay_state: Option<&str>,
+    ) -> Result<LoginRedirect, SsoFlowError> {
+        super::flow::traced(
+            tenant,
+            "openid_initiate",
+            self.openid_initiate_inner(tenant, client, return_to, relay_state),
+            |_| tracing::info!("login started"),
+        )
+        .await
+    }
+
+    /// The OpenID return route: reads the provider's positive assertion from `message` (the
+    /// POSTed form body, or the query of a GET), received at `received` (the full URL of the
+    /// request, query included), and verifies it as OpenID 2.0 §11 requires: `return_to` is
+    /// `received`, `op_endpoint` is the tenant's provider, the signature (with the
+    /// association, or by `check_authentication` when this instance holds none) covers every
+    /// field read, the claimed identifier's own discovery names that provider, the nonce is
+    /// fresh and used once across instances. Then it spends the pending request named in
+    /// `return_to` (which must be `request_id` when the app kept one), maps the AX values to
+    /// the [`SsoLogin`](crate::saml::SsoLogin) a SAML login makes and calls `handler`.
+    ///
+    /// # Errors
+    ///
+    /// [`SsoFlowError::OpenId`] with the rule the assertion breaks,
+    /// [`SsoFlowError::UnknownRequest`] for a request not pending (or another than
+    /// `request_id`), the handler's failure.
+    pub async fn openid_consume<H: LoginHandler>(
+        &self,
+        tenant: &Tenant,
+        received: &Url,
+        message: &[u8],
+        request_id: Option<&str>,
+        handler: &H,
+    ) -> Result<CompletedLogin<H::Output>, SsoFlowError> {
+        super::flow::traced(
+            tenant,
+            "openid_consume",
+            self.openid_consume_inner(tenant, received, message, request_id, handler),
+            |_| tracing::info!("login completed"),
+        )
+        .await
+    }
+
+    async fn openid_initiate_inner(
+        &self,
+        tenant: &Tenant,
+        client: &str,
+        return_to: &Url,
+        relay_state: Option<&str>,
+    ) -> Result<LoginRedirect, SsoFlowError> {
+        require(tenant, SsoProtocols::OpenId)?;
+        let http = self.http()?;
+        let provider = self.provider(tenant, http, true).await?;
+        let (slot, expires_at, now) = self.reserve_slot(tenant, client).await?;
+        let id = match self.record_request(tenant, slot, expires_at, now).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.free_slot(tenant, slot, now).await;
+                return Err(e);
+            }
+        };
+        let mut back = return_to.clone();
+        {
+            let mut q = back.query_pairs_mut();
+            q.append_pair(REQUEST_PARAM, &id);
+            if let Some(relay) = relay_state {
+                q.append_pair(RELAY_PARAM, relay);
+            }
+        }
+        let realm = format!("{}/", return_to.origin().ascii_serialization());
+        let handle = provider.association.as_ref().map(Association::handle);
+        Ok(LoginRedirect {
+            url: checkid_setup_url(&provider.endpoint, &back, &realm, handle),
+            request_id: id,
+        })
+    }
+
+    async fn openid_consume_inner<H: LoginHandler>(
+        &self,
+        tenant: &Tenant,
+        received: &Url,
+        message: &[u8],
+        request_id: Option<&str>,
+        handler: &H,
+    ) -> Result<CompletedLogin<H::Output>, SsoFlowError> {
+        require(tenant, SsoProtocols::OpenId)?;
+        let http = self.http()?;
+        let fields = Fields::from_form(message)?;
+        if fields.get("mode") == Some("cancel") {
+            return Err(OpenIdError::Cancelled.into());
+        }
+        let now = self.clock.now();
+        let provider = self.provider(tenant, http, false).await?;
+        let held = provider
+            .association
+            .as_ref()
+            .filter(|a| Some(a.handle()) == fields.get("assoc_handle"));
+        let checked = match held {
+            Some(association) => {
+                check_positive(&fields, received, &provider.endpoint, association, now)?
+            }
+            None => {
+                self.check_stateless(tenant, http, &fields, received, &provider, now)
+                    .await?
+            }
+        };
+        verify_claimed(http, &checked, &provider.endpoint).await?;
+        let verified = checked.check_replay(self.store.as_ref(), now).await?;
+        // The signed return_to names the request this login answers.
+        let return_to = verified
+            .signed_field("return_to")
+            .and_then(|r| Url::parse(r).ok())
+            .ok_or(OpenIdError::MissingField { name: "return_to" })?;
+        let pairs: Vec<(String, String)> = return_to.query_pairs().into_owned().collect();
+        let named = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let id = named(REQUEST_PARAM).ok_or(SsoFlowError::UnknownRequest)?;
+        if request_id.is_some_and(|kept| kept != id) {
+            return Err(SsoFlowError::UnknownRequest);
+        }
+        self.spend_request(tenant, id, now).await?;
+        let login = verified.login(tenant.marketplace())?;
+        let output = handler
+            .on_login(&login)
+            .await
+            .map_err(SsoFlowError::Handler)?;
+        let session = SsoSession::from_login(&login);
+        Ok(CompletedLogin {
+            output,
+            login,
+            session,
+            relay_state: named(RELAY_PARAM).map(str::to_owned),
+            legacy_crypto: None,
+        })
+    }
+
+    /// §11.4.2: the provider verifies its own signature; an `invalidate_handle` naming the
+    /// association held drops it.
+    async fn check_stateless(
+        &self,
+        tenant: &Tenant,
+        http: &dyn HttpClient,
+        fields: &Fields,
+        received: &Url,
+        provider: &Provider,
+        now: OffsetDateTime,
+    ) -> Result<CheckedOpenId, SsoFlowError> {
+        let check = check_positive_stateless(fields, received, &provider.endpoint, now)?;
+        let answer = direct(http, check.http_request()).await?;
+        let (checked, invalidate) = check.finish(&answer)?;
+        if let (Some(handle), Some(held)) = (invalidate, &provider.association)
+            && handle == held.handle()
+            && let Ok(mut providers) = self.providers.lock()
+        {
+            providers.remove(tenant.marketplace());
+        }
+        Ok(checked)
+    }
+
+    fn http(&self) -> Result<&dyn HttpClient, SsoFlowError> {
+        self.http.as_deref().ok_or(SsoFlowError::NoHttpClient)
+    }
+
+    /// The tenant's provider: discovered and (when associations are on and `associate` is
+    /// asked) associated, kept until the tenant's identifier changes or the association
+    /// expires.
+    async fn provider(
+        &self,
+        tenant: &Tenant,
+        http: &dyn HttpClient,
+        associate: bool,
+    ) -> Result<Provider, SsoFlowError> {
+        let identifier = openid_identifier(tenant);
+        let now = self.clock.now();
+        let kept = self
+            .providers
+            .lock()
+            .ok()
+            .and_then(|p| p.get(tenant.marketplace()).cloned())
+            .filter(|p| p.identifier == identifier);
+        let mut provider = match kept {
+            Some(p) => p,
+            None => {
+                let services = discover(http, &identifier).await?;
+                let endpoint = crate::openid::op_endpoint(&services).cloned().ok_or(
+                    OpenIdError::Discovery {
+                        expected: "a server or signon service",
+                        found: "none".into(),
+                    },
+                )?;
+                Provider {
+                    identifier,
+                    endpoint,
+                    association: None,
+                }
+            }
+        };
+        let stale = provider
+            .association
+            .as_ref()
+            .is_none_or(|a| a.expires_at() <= now + time::Duration::minutes(10));
+        if associate && self.openid_associations && stale {
+            provider.association = self.associate(http, &provider.endpoint, now).await;
+        }
+        if let Ok(mut providers) = self.providers.lock() {
+            providers.insert(tenant.marketplace().clone(), provider.clone());
+        }
+        Ok(provider)
+    }
+
+    /// An HMAC-SHA256 association, or HMAC-SHA1 when the provider offers only that; `None`
+    /// (logins then verify by `check_authentication`) when it refuses both or fails.
+    async fn associate(
+        &self,
+        http: &dyn HttpClient,
+        endpoint: &Url,
+        now: OffsetDateTime,
+    ) -> Option<Association> {
+        let mut kind = AssociationType::HmacSha256;
+        for _ in 0..2 {
+            let attempt = async {
+                let request = AssociationRequest::new(endpoint, kind, self.random.as_ref())?;
+                let answer = direct(http, request.http_request()?).await?;
+                Ok::<_, SsoFlowError>(request.read_answer(&answer, now)?)
+            };
+            match attempt.await {
+                Ok(association) => return Some(association),
+                Err(SsoFlowError::OpenId(OpenIdError::AssociationRefused { suggested }))
+                    if kind == AssociationType::HmacSha256
+                        && suggested.as_deref() == Some("HMAC-SHA1") =>
+                {
+                    tracing::warn!("the OpenID provider offers only HMAC-SHA1 associations");
+                    kind = AssociationType::HmacSha1;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "no OpenID association: logins verify by check_authentication");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Sends a direct request and reads its key-value answer (also inside the platform's HTML
+/// page). A 400 carries the provider's error in key-value form too (§5.1.2.2).
+async fn direct(
+    http: &dyn HttpClient,
+    request: crate::ports::HttpRequest,
+) -> Result<Fields, SsoFlowError> {
+    let response = http
+        .send(request)
+        .await
+        .map_err(|e| OpenIdError::Provider(e.to_string()))?;
+    let status = response.status();
+    if !(status.is_success() || status == http::StatusCode::BAD_REQUEST) {
+        return Err(OpenIdError::Provider(format!(
+            "expected status 200, found {}",
+            status.as_u16()
+        ))
+        .into());
+    }
+    Ok(Fields::from_key_value(response.body())?)
+}
+
+/// Discovery of `identifier`, following at most [`MAX_DISCOVERY_STEPS`] redirects and XRDS
+/// locations.
+async fn discover(
+    http: &dyn HttpClient,
+    identifier: &Url,
+) -> Result<Vec<crate::openid::Service>, SsoFlowError> {
+    let mut url = identifier.clone();
+    for _ in 0..MAX_DISCOVERY_STEPS {
+        let response = http
+            .send(discovery_request(&url)?)
+            .await
+            .map_err(|e| OpenIdError::Provider(e.to_string()))?;
+        match read_discovery(&url, &response)? {
+            Discovered::Services(services) => return Ok(services),
+            Discovered::FetchNext(next) => url = next,
+        }
+    }
+    Err(OpenIdError::Discovery {
+        expected: "OpenID services within 3 fetches",
+        found: "more redirects".into(),
+    }
+    .into())
+}
+
+/// §11.2: the claimed identifier (signed by the tenant's provider, so only its URLs are
+/// fetched) names that provider and the assertion's identity.
+async fn verify_claimed(
+    http: &dyn HttpClient,
+    checked: &CheckedOpenId,
+    endpoint: &Url,
+) -> Result<(), SsoFlowError> {
+    let claimed = checked.claimed_id();
+    let identity = checked
+        .signed_field("identity")
+        .ok_or(OpenIdError::MissingField { name: "identity" })?;
+    let url = Url::parse(claimed)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or(OpenIdError::ClaimedIdMismatch {
+            claimed_id: crate::types::shown(claimed),
+        })?;
+    let services = discover(http, &url).await?;
+    verify_claimed_id(&services, claimed, identity, endpoint)?;
+    Ok(())
+}
