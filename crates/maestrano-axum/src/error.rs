@@ -3,6 +3,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use maestrano::config::ConfigError;
+use maestrano::openid::OpenIdError;
 use maestrano::sso::SsoFlowError;
 
 /// An SDK error answered to a browser or a marketplace: [`status`](Self::status) picks the
@@ -12,15 +13,15 @@ use maestrano::sso::SsoFlowError;
 ///
 /// | error | status |
 /// |---|---|
-/// | a malformed SSO form | 400 |
-/// | a refused login (unknown or used request, invalid response, missing attribute, no login started in this browser) | 403 |
-/// | an unknown marketplace, no such route | 404 |
+/// | a malformed SSO form (an OpenID message too large, or with a field twice) | 400 |
+/// | a refused login (unknown or used request, invalid response or assertion, missing attribute, no login started in this browser, a cancel at the provider) | 403 |
+/// | an unknown marketplace, no such route, a login protocol the tenant does not offer | 404 |
 /// | a wrong method | 405 |
 /// | too many pending logins | 429 with `Retry-After` |
 /// | a Maestrano session to sign in again | 401 |
-/// | the platform's API or Connec! failed | 502 |
+/// | the platform's API or Connec! failed, the OpenID provider's discovery or direct answer failed | 502 |
 /// | the single-use store failed (fails closed) | 503 |
-/// | anything else, such as the app's login handler failing | 500 |
+/// | anything else, such as the app's login handler failing or an OpenID login without an HTTP client | 500 |
 ///
 /// ```
 /// use axum::response::IntoResponse;
@@ -49,9 +50,22 @@ impl ErrorResponse {
                 SsoFlowError::Form(_) => StatusCode::BAD_REQUEST,
                 SsoFlowError::TooManyPendingLogins { .. } => StatusCode::TOO_MANY_REQUESTS,
                 SsoFlowError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-                SsoFlowError::Random(_) | SsoFlowError::Handler(_) => {
+                SsoFlowError::Random(_) | SsoFlowError::Handler(_) | SsoFlowError::NoHttpClient => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
+                SsoFlowError::ProtocolNotOffered { .. } => StatusCode::NOT_FOUND,
+                SsoFlowError::OpenId(e) => match e {
+                    OpenIdError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    OpenIdError::Random(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    // The provider's discovery or direct answer failed, not the browser.
+                    OpenIdError::Provider(_) | OpenIdError::Discovery { .. } => {
+                        StatusCode::BAD_GATEWAY
+                    }
+                    OpenIdError::TooLarge { .. } | OpenIdError::DuplicateField { .. } => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    _ => StatusCode::FORBIDDEN,
+                },
                 _ => StatusCode::FORBIDDEN,
             },
             E::Saml(_) | E::Attribute(_) => StatusCode::FORBIDDEN,
@@ -78,6 +92,7 @@ impl ErrorResponse {
     fn class(&self) -> &'static str {
         match &self.error {
             maestrano::Error::SsoFlow(e) => e.class(),
+            maestrano::Error::OpenId(e) => e.class(),
             maestrano::Error::Saml(e) => e.class(),
             _ => "other",
         }

@@ -1,5 +1,5 @@
-//! The SSO routes over HTTP: the init redirect with the login cookie, the consume route with
-//! its same-site resubmission, the SP metadata.
+//! The SSO routes over HTTP: the init redirects with the login cookie, the SAML consume and
+//! OpenID return routes with their same-site resubmission, the SP metadata.
 //!
 //! # Why a resubmission
 //!
@@ -23,6 +23,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use maestrano::Tenant;
 use maestrano::sso::SsoFlowError;
 use sha2::Digest as _;
+use url::Url;
 
 /// The cookie holding the id of the login this browser started.
 pub(crate) const LOGIN_COOKIE: &str = "mno_login";
@@ -45,34 +46,34 @@ static RESUBMIT_CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The `Set-Cookie` of a login started for `tenant` with `request_id`: scoped to the tenant's
-/// consume path (so logins at two marketplaces in one browser keep their own), `HttpOnly`,
-/// `SameSite=Lax`, `Secure` when the consume URL is HTTPS, for as long as the request lives.
-pub(crate) fn login_cookie(tenant: &Tenant, request_id: &str) -> Option<HeaderValue> {
+/// The `Set-Cookie` of a login started for `tenant` with `request_id`, answered at `answer`
+/// (the tenant's ACS URL, or its OpenID return URL): scoped to that path (so logins at two
+/// marketplaces, or by both protocols, in one browser keep their own), `HttpOnly`,
+/// `SameSite=Lax`, `Secure` when the URL is HTTPS, for as long as the request lives.
+pub(crate) fn login_cookie(tenant: &Tenant, answer: &Url, request_id: &str) -> Option<HeaderValue> {
     let ttl = tenant
         .config()
         .sso_options()
         .request_ttl
         .whole_seconds()
         .max(1);
-    let acs = tenant.acs_url();
-    let secure = if acs.scheme() == "https" {
+    let secure = if answer.scheme() == "https" {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
         "{LOGIN_COOKIE}={request_id}; Path={}; Max-Age={ttl}; HttpOnly; SameSite=Lax{secure}",
-        acs.path()
+        answer.path()
     ))
     .ok()
 }
 
-/// The `Set-Cookie` that removes the login cookie once its login is answered.
-pub(crate) fn clear_login_cookie(tenant: &Tenant) -> Option<HeaderValue> {
+/// The `Set-Cookie` that removes the login cookie of `answer` once its login is answered.
+pub(crate) fn clear_login_cookie(answer: &Url) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
         "{LOGIN_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax",
-        tenant.acs_url().path()
+        answer.path()
     ))
     .ok()
 }
@@ -105,13 +106,36 @@ pub(crate) fn was_resubmitted(form: &[u8]) -> bool {
     url::form_urlencoded::parse(form).any(|(k, _)| k == RESUBMITTED_FIELD)
 }
 
-/// The page that POSTs the IdP's fields again, from the app's origin, to `action` (the path
-/// and query the IdP posted to). Only `SAMLResponse` and `RelayState` are carried; every value
-/// is escaped. A form with either field twice is refused here, as `SsoFlow::consume` refuses
-/// it, rather than resubmitted with one of them (which one a parser takes is what an attacker
+/// Which fields of a cross-site POST are resubmitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carried {
+    /// `SAMLResponse` and `RelayState`, what the SAML IdP posts.
+    Saml,
+    /// The `openid.` fields, what the OpenID provider posts (the platform's provider always
+    /// answers with an auto-submitted form: its answer is too long for a redirect).
+    OpenId,
+}
+
+impl Carried {
+    fn carries(self, key: &str) -> bool {
+        match self {
+            Self::Saml => key == "SAMLResponse" || key == "RelayState",
+            Self::OpenId => key.starts_with("openid."),
+        }
+    }
+}
+
+/// The page that POSTs the provider's fields again, from the app's origin, to `action` (the
+/// path and query the provider posted to). Only the `carried` fields are; every value is
+/// escaped. A form with a field twice is refused here, as the SDK's consume routes refuse it,
+/// rather than resubmitted with one of them (which one a parser takes is what an attacker
 /// would play on).
-pub(crate) fn resubmit_page(action: &str, form: &[u8]) -> Result<Response, SsoFlowError> {
-    let mut response = (StatusCode::OK, resubmit_html(action, form)?).into_response();
+pub(crate) fn resubmit_page(
+    action: &str,
+    form: &[u8],
+    carried: Carried,
+) -> Result<Response, SsoFlowError> {
+    let mut response = (StatusCode::OK, resubmit_html(action, form, carried)?).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -128,16 +152,14 @@ pub(crate) fn resubmit_page(action: &str, form: &[u8]) -> Result<Response, SsoFl
     Ok(response)
 }
 
-fn resubmit_html(action: &str, form: &[u8]) -> Result<String, SsoFlowError> {
+fn resubmit_html(action: &str, form: &[u8], carried: Carried) -> Result<String, SsoFlowError> {
     let mut fields = String::new();
-    let mut seen = [false; 2];
+    let mut seen: Vec<std::borrow::Cow<'_, str>> = Vec::new();
     for (k, v) in url::form_urlencoded::parse(form) {
-        let index = match &*k {
-            "SAMLResponse" => 0,
-            "RelayState" => 1,
-            _ => continue,
-        };
-        if std::mem::replace(&mut seen[index], true) {
+        if !carried.carries(&k) {
+            continue;
+        }
+        if seen.contains(&k) {
             return Err(SsoFlowError::Form(format!(
                 "expected one {k} field, found more"
             )));
@@ -147,6 +169,7 @@ fn resubmit_html(action: &str, form: &[u8]) -> Result<String, SsoFlowError> {
             escape(&k),
             escape(&v)
         ));
+        seen.push(k);
     }
     Ok(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Signing in</title></head>\
@@ -191,7 +214,7 @@ mod tests {
     #[test]
     fn the_resubmission_page_escapes_and_carries_only_the_idp_fields() {
         let form = b"SAMLResponse=a%22%3E%3Cscript%3E&RelayState=%27x&other=1";
-        let html = resubmit_html("/consume?x=\"1\"", form).unwrap();
+        let html = resubmit_html("/consume?x=\"1\"", form, Carried::Saml).unwrap();
         assert!(
             html.contains("action=\"/consume?x=&quot;1&quot;\""),
             "{html}"
@@ -209,7 +232,7 @@ mod tests {
             html.contains(&format!("<script>{SUBMIT_SCRIPT}</script>")),
             "{html}"
         );
-        let page = resubmit_page("/consume", form).unwrap();
+        let page = resubmit_page("/consume", form, Carried::Saml).unwrap();
         assert_eq!(page.status(), 200);
         let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
@@ -225,7 +248,7 @@ mod tests {
             b"SAMLResponse=a&RelayState=x&RelayState=y",
         ] {
             assert!(matches!(
-                resubmit_page("/c", form),
+                resubmit_page("/c", form, Carried::Saml),
                 Err(SsoFlowError::Form(_))
             ));
         }

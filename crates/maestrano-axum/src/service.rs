@@ -19,6 +19,7 @@ use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError};
 use maestrano::webhook::{WebhookHandler, WebhookSink};
 use maestrano::{Registry, Tenant, async_trait};
 use tracing::Instrument as _;
+use url::Url;
 
 use crate::error::ErrorResponse;
 use crate::login;
@@ -98,6 +99,16 @@ trait SignIn: Send + Sync {
         request_id: &str,
         request: &Parts,
     ) -> Result<Response, SsoFlowError>;
+
+    async fn openid_consume(
+        &self,
+        flow: &SsoFlow,
+        tenant: &Tenant,
+        received: &Url,
+        message: &[u8],
+        request_id: &str,
+        request: &Parts,
+    ) -> Result<Response, SsoFlowError>;
 }
 
 /// The SDK's [`LoginHandler`], which needs nothing of the request.
@@ -156,6 +167,25 @@ impl<H: LoginWithRequest> SignIn for WithRequest<H> {
             request,
         };
         let done = flow.consume(tenant, form, Some(request_id), &bound).await?;
+        Ok(done.output.into_response())
+    }
+
+    async fn openid_consume(
+        &self,
+        flow: &SsoFlow,
+        tenant: &Tenant,
+        received: &Url,
+        message: &[u8],
+        request_id: &str,
+        request: &Parts,
+    ) -> Result<Response, SsoFlowError> {
+        let bound = Bound {
+            handler: &self.0,
+            request,
+        };
+        let done = flow
+            .openid_consume(tenant, received, message, Some(request_id), &bound)
+            .await?;
         Ok(done.output.into_response())
     }
 }
@@ -346,6 +376,7 @@ impl Maestrano {
                     endpoint = ?endpoint.kind.route_kind(),
                 );
                 let tenant = snapshot.get(&endpoint.marketplace);
+                let prefix = router.prefix();
                 Ok(async move {
                     match (endpoint.kind, tenant) {
                         (EndpointKind::SamlInitialize, Ok(tenant)) => {
@@ -354,9 +385,19 @@ impl Maestrano {
                         (EndpointKind::SamlConsume, Ok(tenant)) => {
                             self.consume(&tenant, request).await
                         }
-                        (EndpointKind::SamlInitialize | EndpointKind::SamlConsume, Err(e)) => {
-                            ErrorResponse::from(e).into_response()
+                        (EndpointKind::OpenIdInitialize, Ok(tenant)) => {
+                            self.openid_initiate(&tenant, prefix, request).await
                         }
+                        (EndpointKind::OpenIdReturn, Ok(tenant)) => {
+                            self.openid_return(&tenant, prefix, request).await
+                        }
+                        (
+                            EndpointKind::SamlInitialize
+                            | EndpointKind::SamlConsume
+                            | EndpointKind::OpenIdInitialize
+                            | EndpointKind::OpenIdReturn,
+                            Err(e),
+                        ) => ErrorResponse::from(e).into_response(),
                         _ => self.webhook(request).await,
                     }
                 }
@@ -403,26 +444,96 @@ impl Maestrano {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let client = self.client_of(&request);
-        match self
+        let started = self
             .inner
             .flow
             .initiate(tenant, &client, None, &extra)
+            .await;
+        redirect_with_cookie(tenant, &tenant.acs_url(), started)
+    }
+
+    /// The OpenID init route: the `checkid_setup` redirect, and the login cookie scoped to
+    /// the return route.
+    async fn openid_initiate(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+        request: Request<Body>,
+    ) -> Response {
+        let return_to = maestrano::sso::openid_return_to(tenant, prefix);
+        let client = self.client_of(&request);
+        let started = self
+            .inner
+            .flow
+            .openid_initiate(tenant, &client, &return_to, None)
+            .await;
+        redirect_with_cookie(tenant, &return_to, started)
+    }
+
+    /// The OpenID return route: the provider's form POST (resubmitted once from the app's
+    /// origin when it came without the login cookie, as the SAML consume route does) or its
+    /// redirect (a top-level GET, which carries a `Lax` cookie).
+    async fn openid_return(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+        request: Request<Body>,
+    ) -> Response {
+        let return_to = maestrano::sso::openid_return_to(tenant, prefix);
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |p| p.as_str());
+        // The URL that received the assertion, as the provider was told to reach it: the
+        // return route's origin, this request's path and query (§11.1 compares them).
+        let Ok(received) = Url::parse(&format!(
+            "{}{path_and_query}",
+            return_to.origin().ascii_serialization()
+        )) else {
+            return ErrorResponse::from(MatchError::NotFound).into_response();
+        };
+        let message = if parts.method == Method::POST {
+            match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+                Ok(form) => form.to_vec(),
+                Err(_) => {
+                    return ErrorResponse::from(SsoFlowError::Form(format!(
+                        "expected a form body of at most {MAX_FORM_BYTES} bytes, found more"
+                    )))
+                    .into_response();
+                }
+            }
+        } else {
+            parts.uri.query().unwrap_or("").as_bytes().to_vec()
+        };
+        let Some(request_id) = login::cookie(&parts.headers, login::LOGIN_COOKIE) else {
+            if parts.method != Method::POST || login::was_resubmitted(&message) {
+                tracing::warn!("no login was started in this browser for this assertion");
+                return ErrorResponse::no_login_in_this_browser().into_response();
+            }
+            return login::resubmit_page(path_and_query, &message, login::Carried::OpenId)
+                .unwrap_or_else(|e| ErrorResponse::from(e).into_response());
+        };
+        let mut response = match self
+            .inner
+            .sign_in
+            .openid_consume(
+                &self.inner.flow,
+                tenant,
+                &received,
+                &message,
+                request_id,
+                &parts,
+            )
             .await
         {
-            Ok(redirect) => {
-                let mut response = StatusCode::FOUND.into_response();
-                let headers = response.headers_mut();
-                if let Ok(location) = HeaderValue::from_str(redirect.url.as_str()) {
-                    headers.insert(header::LOCATION, location);
-                }
-                if let Some(cookie) = login::login_cookie(tenant, &redirect.request_id) {
-                    headers.insert(header::SET_COOKIE, cookie);
-                }
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                response
-            }
+            Ok(response) => response,
             Err(e) => ErrorResponse::from(e).into_response(),
+        };
+        if let Some(clear) = login::clear_login_cookie(&return_to) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
         }
+        response
     }
 
     async fn consume(&self, tenant: &Tenant, request: Request<Body>) -> Response {
@@ -445,7 +556,7 @@ impl Maestrano {
                 .uri
                 .path_and_query()
                 .map_or(parts.uri.path(), |p| p.as_str());
-            return login::resubmit_page(action, &form)
+            return login::resubmit_page(action, &form, login::Carried::Saml)
                 .unwrap_or_else(|e| ErrorResponse::from(e).into_response());
         };
         let mut response = match self
@@ -458,7 +569,7 @@ impl Maestrano {
             Err(e) => ErrorResponse::from(e).into_response(),
         };
         // Answered (or refused) either way: the cookie has done its work.
-        if let Some(clear) = login::clear_login_cookie(tenant) {
+        if let Some(clear) = login::clear_login_cookie(&tenant.acs_url()) {
             response.headers_mut().append(header::SET_COOKIE, clear);
         }
         response
@@ -493,6 +604,30 @@ impl Maestrano {
                 .map(|v| v.trim().to_owned())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// The redirect of a login `started` for `tenant`, with the login cookie scoped to `answer`
+/// (the URL its answer comes back to), or the refusal.
+fn redirect_with_cookie(
+    tenant: &Tenant,
+    answer: &Url,
+    started: Result<maestrano::saml::LoginRedirect, SsoFlowError>,
+) -> Response {
+    match started {
+        Ok(redirect) => {
+            let mut response = StatusCode::FOUND.into_response();
+            let headers = response.headers_mut();
+            if let Ok(location) = HeaderValue::from_str(redirect.url.as_str()) {
+                headers.insert(header::LOCATION, location);
+            }
+            if let Some(cookie) = login::login_cookie(tenant, answer, &redirect.request_id) {
+                headers.insert(header::SET_COOKIE, cookie);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => ErrorResponse::from(e).into_response(),
     }
 }
 

@@ -154,6 +154,7 @@ mod idp;
 mod info;
 mod keys;
 mod marketplace;
+mod openid;
 mod platform;
 mod server;
 mod state;

@@ -13,6 +13,7 @@ use super::account;
 use super::connec::{self, Call};
 use super::faults::{Api, ApiFault};
 use super::idp;
+use super::openid;
 use super::server::ConnectionControl;
 use super::state::Marketplace;
 use super::wire::{basic_credentials, page, query_pairs, read_body, segments};
@@ -25,9 +26,10 @@ pub(crate) fn router(state: Arc<Marketplace>) -> Router {
 fn api_of(segments: &[String]) -> Option<Api> {
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     match s.as_slice() {
-        ["api", "v1", "auth", "saml", ..] | ["app_logout"] | ["app_access_unauthorized"] => {
-            Some(Api::Idp)
-        }
+        ["api", "v1", "auth", "saml", ..]
+        | ["api", "openid", "provider", ..]
+        | ["app_logout"]
+        | ["app_access_unauthorized"] => Some(Api::Idp),
         ["api", "v1", "account", ..] => Some(Api::Account),
         ["api", "v2", ..] | ["batch"] | ["version"] | ["api", "reports", ..] => Some(Api::Connec),
         _ => None,
@@ -103,6 +105,18 @@ async fn route(
     body: axum::body::Body,
 ) -> Response {
     match api {
+        Api::Idp if segs.get(1).is_some_and(|s| s == "openid") => {
+            let Some(body) = read_body(body).await else {
+                return page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too large",
+                    "The body is too large.",
+                );
+            };
+            openid::route(m, parts, segs, &body).unwrap_or_else(|| {
+                page(StatusCode::NOT_FOUND, "Not found", "No such provider page.")
+            })
+        }
         Api::Idp => idp::route(m, &parts.method, &parts.uri, segs)
             .unwrap_or_else(|| page(StatusCode::NOT_FOUND, "Not found", "No such IdP page.")),
         Api::Account => {

@@ -64,6 +64,8 @@ pub(crate) struct Marketplace {
     sessions: Mutex<Vec<Session>>,
     pub(crate) account: Mutex<AccountStore>,
     pub(crate) connec: Mutex<ConnecStore>,
+    /// The OpenID assertions awaiting `check_authentication`: their handle and MAC key.
+    pub(crate) openid: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 /// The IdP key in use, and what the developer platform serves with it.
@@ -124,6 +126,7 @@ impl Marketplace {
             sessions: Mutex::new(Vec::new()),
             account: Mutex::new(AccountStore::default()),
             connec: Mutex::new(connec),
+            openid: Mutex::new(Vec::new()),
         }
     }
 

@@ -22,7 +22,7 @@ use maestrano::idmap::{ConnectedObject, RemoteUrls};
 use maestrano::idmap::{IdMapStore, LocalRef, Realm, RemoteRef};
 use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource};
 use maestrano::saml::{IdentityMode, SsoLogin};
-use maestrano::sso::{LoginHandler, SsoSession};
+use maestrano::sso::{LoginHandler, SsoFlow, SsoSession};
 use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookSink};
 use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid};
 use maestrano_axum::Maestrano;
@@ -301,7 +301,13 @@ impl DemoApp {
             clock: clock.clone(),
         };
         // Every Maestrano endpoint of every tenant; the simulator's IdP also reads `sim_user`.
+        // The HTTP client reaches each tenant's OpenID provider (SAML logins need none).
+        let flow = SsoFlow::builder()
+            .registry(registry.clone())
+            .http_client(http.clone())
+            .build();
         let maestrano = Maestrano::builder(registry.clone(), provisioner, Arc::new(applier))
+            .sso_flow(flow)
             .forward_init_param(maestrano_simulator::SIM_USER_PARAM)
             .build();
         Self {

@@ -9,6 +9,7 @@ use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
 use maestrano::config::DevPlatformSource;
 use maestrano::idmap::{Realm, RemoteRef};
 use maestrano::ports::{Clock, HttpClient, SystemClock};
+use maestrano::saml::{SsoOptions, SsoProtocols};
 use maestrano::sso::SessionStatus;
 use maestrano::{GroupUid, MarketplaceKey, Tenant, UserUid};
 use maestrano_simulator::{
@@ -189,7 +190,10 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
 
     // 1. Autoconfigure both marketplaces from the developer platform.
     let source = DevPlatformSource::new(sim.dev_platform_settings()?, http.clone());
+    // Both login protocols on every tenant: every marketplace runs a SAML IdP and an OpenID
+    // provider.
     let registry = Registry::builder(Arc::new(source), clock.clone())
+        .default_sso_options(SsoOptions::default().with_protocols(SsoProtocols::Both))
         .build()
         .await?;
     let keys: Vec<MarketplaceKey> = registry.snapshot().marketplaces().cloned().collect();
@@ -317,7 +321,47 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         ),
     );
 
-    // 4. The session re-check at the IdP.
+    // 4. An OpenID 2.0 login at the first marketplace, through the same app and handler.
+    let tenant = &tenants[0];
+    let openid_init = format!(
+        "{}{}/{}/openid/initialize",
+        app_url.as_str().trim_end_matches('/'),
+        registry.router().prefix(),
+        tenant.marketplace()
+    );
+    let mut browser = Browser::new()?;
+    let sessions_before = app.session_count();
+    let users_before = app.db().users.len();
+    let form = browser.start_login(&openid_init).await?;
+    check(
+        form.field("openid.mode") == Some("id_res"),
+        "the provider answered with a positive assertion",
+    )?;
+    let done = browser.submit(&form).await?;
+    check(
+        done.status() == 200
+            && app.session_count() == sessions_before + 1
+            && app.db().users.len() == users_before,
+        format!(
+            "OpenID login at {} answered {}: {}",
+            tenant.marketplace(),
+            done.status(),
+            String::from_utf8_lossy(done.body())
+        ),
+    )?;
+    say(
+        out,
+        format!(
+            "OpenID 2.0 login at {}: the same user {} and organization {}, signed in again by \
+             the same handler [SsoFlow::openid_initiate (discovery, checkid_setup with AX), \
+             SsoFlow::openid_consume (check_authentication, claimed id, nonce)]",
+            tenant.marketplace(),
+            user_of(tenant)?,
+            group_of(tenant)?
+        ),
+    );
+
+    // 5. The session re-check at the IdP.
     let session_id = first_session.ok_or("the login set a session cookie")?;
     let mut sso = app
         .sso_session(&session_id)
@@ -336,7 +380,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         ),
     );
 
-    // 5. The monthly billing job: each organization billed through its own marketplace.
+    // 6. The monthly billing job: each organization billed through its own marketplace.
     let bills = app.bill_everyone(2500).await?;
     check(
         bills.len() == 2,
@@ -362,7 +406,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         ),
     );
 
-    // 6. An invoice saved in the app, pushed to Connec! and linked in the identity map.
+    // 7. An invoice saved in the app, pushed to Connec! and linked in the identity map.
     let (tenant, group) = (&tenants[0], group_of(&tenants[0])?);
     let (invoice, remote_url) = app
         .issue_invoice(tenant.marketplace(), &group, 4200)
@@ -383,7 +427,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         ),
     );
 
-    // 7. A Connec! notification, received and applied.
+    // 8. A Connec! notification, received and applied.
     let connec_id = stored[0]["id"]
         .as_array()
         .and_then(|ids| {
@@ -425,7 +469,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         ),
     );
 
-    // 8. A user removed from a company, then the company destroyed, by webhook.
+    // 9. A user removed from a company, then the company destroyed, by webhook.
     let user = user_of(tenant)?;
     let report = handle
         .deliver(Webhook::user_removed(group.clone(), user.clone()))
@@ -468,7 +512,7 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
         ),
     );
 
-    // 9. A webhook carrying the other marketplace's credentials: refused.
+    // 10. A webhook carrying the other marketplace's credentials: refused.
     let other = &tenants[1];
     let other_group = group_of(other)?;
     let report = sim

@@ -18,7 +18,7 @@ use super::tenant::Tenant;
 use crate::config::ConfigSource;
 use crate::ports::Clock;
 use crate::routes::{Router, RouterBuilder, RouterOptions};
-use crate::saml::SamlPolicy;
+use crate::saml::{SamlPolicy, SsoOptions};
 use crate::types::MarketplaceKey;
 
 /// A consistent set of tenants, as loaded at one instant.
@@ -264,15 +264,25 @@ struct Policies {
     per_tenant: HashMap<MarketplaceKey, SamlPolicy>,
     plain_http: std::collections::HashSet<MarketplaceKey>,
     router: RouterOptions,
+    sso_default: Option<SsoOptions>,
+    sso_per_tenant: HashMap<MarketplaceKey, SsoOptions>,
 }
 
 impl Policies {
-    /// The entry with the SAML policy the app set for it.
+    /// The entry with the SAML policy and the SSO options the app set for it.
     fn apply(&self, c: MarketplaceConfig) -> MarketplaceConfig {
-        match (self.per_tenant.get(c.marketplace()), &self.default) {
+        let c = match (self.per_tenant.get(c.marketplace()), &self.default) {
             (Some(p), _) => c.with_saml_policy(p.clone()),
             (None, Some(p)) if c.saml_policy().is_none() => c.with_saml_policy(p.clone()),
             _ => c,
+        };
+        match self
+            .sso_per_tenant
+            .get(c.marketplace())
+            .or(self.sso_default.as_ref())
+        {
+            Some(options) => c.with_sso_options(options.clone()),
+            None => c,
         }
     }
 }
@@ -453,6 +463,21 @@ impl RegistryBuilder {
     /// The SAML policy of one tenant, overriding any set in its configuration.
     pub fn saml_policy(mut self, marketplace: MarketplaceKey, policy: SamlPolicy) -> Self {
         self.policies.per_tenant.insert(marketplace, policy);
+        self
+    }
+
+    /// The SSO options (identity mode, SP key, login protocols, …) of every tenant loaded,
+    /// unless [`sso_options`](Self::sso_options) sets a tenant's own. The developer platform's
+    /// JSON carries none: they are the app's choices.
+    pub fn default_sso_options(mut self, options: SsoOptions) -> Self {
+        self.policies.sso_default = Some(options);
+        self
+    }
+
+    /// The SSO options of one tenant, such as the login protocols it offers
+    /// ([`SsoOptions::protocols`]).
+    pub fn sso_options(mut self, marketplace: MarketplaceKey, options: SsoOptions) -> Self {
+        self.policies.sso_per_tenant.insert(marketplace, options);
         self
     }
 

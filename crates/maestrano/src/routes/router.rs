@@ -66,14 +66,21 @@ pub enum RouteKind {
     GroupUserRemoved,
     /// `POST`: Connec! notifications.
     ConnecNotification,
+    /// `GET`: start an OpenID 2.0 login (send the user to the provider with `checkid_setup`).
+    /// A prefixed route only: the developer platform configures no OpenID path.
+    OpenIdInitialize,
+    /// `POST`, and `GET` as well: the provider's positive assertion (an auto-submitted form
+    /// from the platform, a redirect from providers whose answer is short). A prefixed route
+    /// only.
+    OpenIdReturn,
 }
 
 impl RouteKind {
     /// The method the endpoint answers.
     pub fn method(self) -> Method {
         match self {
-            Self::SamlInitialize => Method::GET,
-            Self::SamlConsume | Self::ConnecNotification => Method::POST,
+            Self::SamlInitialize | Self::OpenIdInitialize => Method::GET,
+            Self::SamlConsume | Self::ConnecNotification | Self::OpenIdReturn => Method::POST,
             Self::GroupDestroyed | Self::GroupUserRemoved => Method::DELETE,
         }
     }
@@ -86,6 +93,7 @@ impl RouteKind {
             Self::GroupDestroyed => "webhooks.account.group_path",
             Self::GroupUserRemoved => "webhooks.account.group_user_path",
             Self::ConnecNotification => "webhooks.connec.notification_path",
+            Self::OpenIdInitialize | Self::OpenIdReturn => "none (a prefixed route only)",
         }
     }
 }
@@ -112,6 +120,10 @@ pub enum EndpointKind {
     },
     /// A Connec! notification.
     ConnecNotification,
+    /// Start an OpenID login.
+    OpenIdInitialize,
+    /// The provider's answer to an OpenID login.
+    OpenIdReturn,
 }
 
 impl EndpointKind {
@@ -123,6 +135,8 @@ impl EndpointKind {
             Self::GroupDestroyed { .. } => RouteKind::GroupDestroyed,
             Self::GroupUserRemoved { .. } => RouteKind::GroupUserRemoved,
             Self::ConnecNotification => RouteKind::ConnecNotification,
+            Self::OpenIdInitialize => RouteKind::OpenIdInitialize,
+            Self::OpenIdReturn => RouteKind::OpenIdReturn,
         }
     }
 }
@@ -380,6 +394,8 @@ impl Route {
             (RouteKind::SamlInitialize, _, _) => EndpointKind::SamlInitialize,
             (RouteKind::SamlConsume, _, _) => EndpointKind::SamlConsume,
             (RouteKind::ConnecNotification, _, _) => EndpointKind::ConnecNotification,
+            (RouteKind::OpenIdInitialize, _, _) => EndpointKind::OpenIdInitialize,
+            (RouteKind::OpenIdReturn, _, _) => EndpointKind::OpenIdReturn,
             (RouteKind::GroupDestroyed, Some(group), _) => EndpointKind::GroupDestroyed { group },
             (RouteKind::GroupUserRemoved, Some(group), Some(user)) => {
                 EndpointKind::GroupUserRemoved { group, user }
@@ -462,7 +478,7 @@ impl RouterBuilder {
         let prefix_text: String = prefix.iter().map(|s| format!("/{s}")).collect();
         let mut routes = Vec::new();
         let lit = |s: &str| Seg::Lit(s.to_owned());
-        let prefixed: [(RouteKind, Vec<Seg>, &str); 5] = [
+        let prefixed: [(RouteKind, Vec<Seg>, &str); 7] = [
             (
                 RouteKind::SamlInitialize,
                 vec![lit("saml"), lit("initialize")],
@@ -494,12 +510,22 @@ impl RouterBuilder {
                 vec![lit("connec"), lit("receive")],
                 "connec/receive",
             ),
+            (
+                RouteKind::OpenIdInitialize,
+                vec![lit("openid"), lit("initialize")],
+                "openid/initialize",
+            ),
+            (
+                RouteKind::OpenIdReturn,
+                vec![lit("openid"), lit("return")],
+                "openid/return",
+            ),
         ];
         for (kind, tail, text) in prefixed {
             let mut segments: Vec<Seg> = prefix.iter().map(|s| Seg::Lit(s.clone())).collect();
             segments.push(Seg::Marketplace);
             segments.extend(tail);
-            routes.push(Route {
+            let route = Route {
                 method: kind.method(),
                 kind,
                 origin: RouteOrigin::Prefixed,
@@ -507,7 +533,15 @@ impl RouterBuilder {
                 segments,
                 query: Vec::new(),
                 path: format!("{prefix_text}/:marketplace/{text}"),
-            });
+            };
+            if kind == RouteKind::OpenIdReturn {
+                // The provider redirects short answers (a GET) and posts long ones.
+                routes.push(Route {
+                    method: Method::GET,
+                    ..route.clone()
+                });
+            }
+            routes.push(route);
         }
         let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, r) in routes.iter().enumerate() {

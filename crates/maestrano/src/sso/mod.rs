@@ -56,7 +56,7 @@ pub use flow::{
     CompletedLogin, DEFAULT_PENDING_PER_CLIENT, DEFAULT_PENDING_PER_TENANT, LoginHandler, SsoFlow,
     SsoFlowBuilder, SsoFlowError,
 };
-pub use openid::openid_identifier;
+pub use openid::{openid_identifier, openid_return_to};
 pub use session::{SessionError, SessionStatus, SsoSession};
 pub use tenant::{
     authn_request, response_validator, saml_policy, sp_entity_id, sp_metadata, sp_settings,

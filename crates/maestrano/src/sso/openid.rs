@@ -45,6 +45,42 @@ pub fn openid_identifier(tenant: &Tenant) -> Url {
     Url::parse(&url).unwrap_or_else(|_| idp.clone())
 }
 
+/// The absolute URL of the tenant's OpenID return route, the `return_to` of its logins: the
+/// origin of `sso.idm` (the app's base URL), then `{prefix}/{marketplace}/openid/return`, the
+/// prefixed route of a [`Router`](crate::routes::Router) with that
+/// [`prefix`](crate::routes::Router::prefix).
+///
+/// ```
+/// use maestrano::Tenant;
+/// use maestrano::config::parse_marketplace;
+///
+/// let json = br#"{"marketplace": "acme-corp", "app": {"host": "https://app.example.com"},
+///     "api": {"id": "app-1a2b", "key": "s3cret", "host": "https://hub.acme.example"},
+///     "sso": {"idp": "https://hub.acme.example",
+///             "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"}}"#;
+/// let tenant = Tenant::new(parse_marketplace(json)?);
+/// assert_eq!(
+///     maestrano::sso::openid_return_to(&tenant, "/mno-enterprise").as_str(),
+///     "https://app.example.com/mno-enterprise/acme-corp/openid/return"
+/// );
+/// assert_eq!(
+///     maestrano::sso::openid_identifier(&tenant).as_str(),
+///     "https://hub.acme.example/api/openid/provider/app-1a2b"
+/// );
+/// # Ok::<(), maestrano::config::ConfigError>(())
+/// ```
+pub fn openid_return_to(tenant: &Tenant, prefix: &str) -> Url {
+    let config = tenant.config();
+    let idm = config.sso().idm();
+    let url = format!(
+        "{}{}/{}/openid/return",
+        idm.origin().ascii_serialization(),
+        prefix.trim_end_matches('/'),
+        tenant.marketplace().as_str()
+    );
+    Url::parse(&url).unwrap_or_else(|_| idm.clone())
+}
+
 impl SsoFlow {
     /// The OpenID init route: discovers the tenant's provider (once), associates with it when
     /// [`openid_associations`](super::SsoFlowBuilder::openid_associations) is on, records a

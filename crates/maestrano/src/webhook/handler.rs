@@ -211,7 +211,10 @@ impl WebhookHandler {
                     }
                 }
             }
-            EndpointKind::SamlInitialize | EndpointKind::SamlConsume => {
+            EndpointKind::SamlInitialize
+            | EndpointKind::SamlConsume
+            | EndpointKind::OpenIdInitialize
+            | EndpointKind::OpenIdReturn => {
                 return Err(Box::new(error_response(
                     StatusCode::NOT_FOUND,
                     "not a webhook endpoint",

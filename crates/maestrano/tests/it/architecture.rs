@@ -20,7 +20,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["ports", "redact", "routes", "saml", "timestamp", "types"],
     ),
     ("rest", &["ports", "redact", "types"]),
-    ("sso", &["config", "openid", "ports", "saml", "timestamp", "types"]),
+    (
+        "sso",
+        &["config", "openid", "ports", "saml", "timestamp", "types"],
+    ),
     (
         "api",
         &["config", "ports", "redact", "rest", "timestamp", "types"],
