@@ -449,7 +449,7 @@ impl Maestrano {
             .flow
             .initiate(tenant, &client, None, &extra)
             .await;
-        redirect_with_cookie(tenant, &tenant.acs_url(), started)
+        redirect_with_cookie(tenant, tenant.acs_url(), started)
     }
 
     /// The OpenID init route: the `checkid_setup` redirect, and the login cookie scoped to
@@ -569,7 +569,7 @@ impl Maestrano {
             Err(e) => ErrorResponse::from(e).into_response(),
         };
         // Answered (or refused) either way: the cookie has done its work.
-        if let Some(clear) = login::clear_login_cookie(&tenant.acs_url()) {
+        if let Some(clear) = login::clear_login_cookie(tenant.acs_url()) {
             response.headers_mut().append(header::SET_COOKIE, clear);
         }
         response

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use maestrano::adapters::ReqwestHttpClient;
 use maestrano::config::DevPlatformSource;
 use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource, SystemClock};
-use maestrano::saml::SsoLogin;
+use maestrano::saml::{SsoLogin, SsoOptions, SsoProtocols};
 use maestrano::sso::{LoginHandler, SsoFlow};
 use maestrano::webhook::{WebhookEvent, WebhookSink};
 use maestrano::{GroupUid, MarketplaceKey, Registry, UserUid, async_trait};
@@ -240,8 +240,10 @@ pub(crate) async fn start(
     let sim = Simulator::start(config(clock.clone(), &app_url))
         .await
         .unwrap();
-    let source = DevPlatformSource::new(sim.dev_platform_settings().unwrap(), http);
+    let source = DevPlatformSource::new(sim.dev_platform_settings().unwrap(), http.clone());
+    // Both login protocols, as the simulator serves both.
     let registry = Registry::builder(Arc::new(source), clock)
+        .default_sso_options(SsoOptions::default().with_protocols(SsoProtocols::Both))
         .build()
         .await
         .unwrap();
@@ -254,9 +256,14 @@ pub(crate) async fn start(
         }
     }
     .forward_init_param(maestrano_simulator::SIM_USER_PARAM);
-    if let Some(flow) = flow {
-        builder = builder.sso_flow(flow);
-    }
+    // The OpenID routes reach the provider through the flow's HTTP client.
+    let flow = flow.unwrap_or_else(|| {
+        SsoFlow::builder()
+            .registry(registry.clone())
+            .http_client(http)
+            .build()
+    });
+    builder = builder.sso_flow(flow);
     let maestrano = builder.build();
     let mut app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "the app's own home" }))

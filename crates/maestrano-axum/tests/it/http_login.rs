@@ -408,3 +408,97 @@ async fn webhooks_reach_the_sink_and_end_the_users_session() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// The app's OpenID init route of `tenant`.
+fn openid_init(app: &Running, tenant: &Tenant) -> String {
+    format!(
+        "{}{}/{}/openid/initialize",
+        app.app_url.as_str().trim_end_matches('/'),
+        app.registry.router().prefix(),
+        tenant.marketplace()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openid_login_is_resubmitted_once_and_signs_the_user_in_at_each_marketplace() {
+    let app = app::start("127.0.0.1", app::two_marketplaces, None, Sessions::Cookie).await;
+    for tenant in tenants(&app) {
+        let mut browser = Browser::default();
+        let init = browser
+            .send(false, "GET", &openid_init(&app, &tenant), Vec::new())
+            .await;
+        assert_eq!(
+            init.status(),
+            StatusCode::FOUND,
+            "{}",
+            String::from_utf8_lossy(init.body())
+        );
+        let set = init.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let return_to = maestrano::sso::openid_return_to(&tenant, app.registry.router().prefix());
+        // The login cookie is scoped to this tenant's OpenID return route.
+        assert!(set.starts_with("mno_login=_"), "{set}");
+        assert!(
+            set.contains(&format!("Path={};", return_to.path())),
+            "{set}"
+        );
+        let provider = init.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            provider.starts_with(maestrano::sso::openid_identifier(&tenant).as_str()),
+            "{provider}"
+        );
+        let page = browser.send(false, "GET", &provider, Vec::new()).await;
+        let form = AutoSubmitForm::parse(std::str::from_utf8(page.body()).unwrap()).unwrap();
+        assert_eq!(form.method, "post");
+        assert!(
+            form.action.starts_with(return_to.as_str()),
+            "{}",
+            form.action
+        );
+
+        // Cross-site POST without the cookie: resubmitted with the openid fields only.
+        let first = browser
+            .send(true, "POST", &form.action, form.to_form_body())
+            .await;
+        let again = resubmission(&first).expect("a resubmission page");
+        assert_eq!(again.field("openid.sig"), form.field("openid.sig"));
+        assert!(app.state.members.lock().unwrap().is_empty());
+        let action = absolute(&form.action, &again.action);
+        let done = browser
+            .send(false, "POST", &action, again.to_form_body())
+            .await;
+        assert_eq!(
+            done.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            String::from_utf8_lossy(done.body())
+        );
+        assert!(
+            browser.cookie("mno_login").is_none(),
+            "the login cookie is cleared"
+        );
+        let page = home(&mut browser, &app, &tenant).await;
+        let text = String::from_utf8_lossy(page.body()).into_owned();
+        assert!(text.starts_with("Signed in as "), "{text}");
+
+        // The same assertion in another browser with a login of its own: refused.
+        let mut other = Browser::default();
+        let _ = other
+            .send(false, "GET", &openid_init(&app, &tenant), Vec::new())
+            .await;
+        let replay = other.submit(&form).await;
+        assert_eq!(replay.status(), StatusCode::FORBIDDEN);
+        // A GET to the return route from a browser that started no login.
+        let stray = Browser::default()
+            .send(false, "GET", &form.action, Vec::new())
+            .await;
+        assert_eq!(stray.status(), StatusCode::FORBIDDEN);
+        assert_eq!(app.state.members.lock().unwrap().len(), 1);
+        app.state.members.lock().unwrap().clear();
+    }
+}

@@ -2,14 +2,28 @@
 //!
 //! Every marketplace runs an OpenID 2.0 provider at `{sso.idp}/api/openid/provider/{api.id}`
 //! (mno-api-sandbox cd52c0b, config/routes.rb, `namespace :openid`), on ruby-openid 2.7.0,
-//! which answers with SReg and Attribute Exchange data. This module reads its messages
-//! ([`Fields`]: the key-value form of direct answers, even inside the HTML page the platform
-//! wraps them in, and the `openid.` fields of indirect ones), holds an [`Association`], and
-//! verifies a positive assertion as §11 requires ([`check_positive`]: `return_to`,
-//! `op_endpoint`, the nonce's time, the signature over every field it reads; then
-//! [`CheckedOpenId::check_replay`]: the nonce used once across instances). The verified
-//! assertion's AX values make the same [`SsoLogin`](crate::saml::SsoLogin) as a SAML login
-//! ([`VerifiedOpenId::login`]).
+//! which answers with SReg and Attribute Exchange data. Most apps use it through
+//! [`SsoFlow::openid_initiate`](crate::sso::SsoFlow::openid_initiate) and
+//! [`SsoFlow::openid_consume`](crate::sso::SsoFlow::openid_consume), which run these steps on
+//! the SDK's ports; each step is here, sans-IO, for other flows:
+//!
+//! - discovery ([`discovery_request`], [`read_discovery`], [`read_xrds`]): the provider's
+//!   endpoint from its XRDS document (read by the same hardened parser as SAML) or an HTML
+//!   page's links;
+//! - associations ([`AssociationRequest`], [`Association`]): HMAC-SHA256 (HMAC-SHA1 only where
+//!   the provider offers nothing better), the key sent by Diffie-Hellman or, over HTTPS only,
+//!   in clear;
+//! - the redirect ([`checkid_setup_url`]) with an AX fetch request for the Maestrano
+//!   attributes;
+//! - the messages ([`Fields`]: the key-value form of direct answers, even inside the HTML page
+//!   the platform wraps them in, and the `openid.` fields of indirect ones);
+//! - verification as §11 requires ([`check_positive`] with an association, or
+//!   [`check_positive_stateless`] and the provider's `check_authentication`: `return_to`,
+//!   `op_endpoint`, the nonce's time, the signature over every field read; then
+//!   [`verify_claimed_id`] on the claimed identifier's own discovery, and
+//!   [`CheckedOpenId::check_replay`]: the nonce used once across instances);
+//! - the login ([`VerifiedOpenId::login`]): the AX values make the same
+//!   [`SsoLogin`](crate::saml::SsoLogin) as a SAML login.
 //!
 //! ```
 //! use maestrano::openid::{Association, AssociationType, Fields};

@@ -5,7 +5,11 @@
 //!
 //! This is where a tenant's configuration meets the SAML protocol of [`crate::saml`]: the
 //! tenant's SP settings, AuthnRequest and SP metadata are built here from its
-//! configuration ([`sp_settings`], [`authn_request`], [`sp_metadata`]).
+//! configuration ([`sp_settings`], [`authn_request`], [`sp_metadata`]). The same flow serves
+//! the platform's other login, OpenID 2.0 ([`SsoFlow::openid_initiate`],
+//! [`SsoFlow::openid_consume`], on [`crate::openid`]), to the same handler with the same
+//! [`SsoLogin`](crate::saml::SsoLogin); each tenant offers the protocols its
+//! [`SsoOptions::protocols`](crate::saml::SsoOptions::protocols) name.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -518,7 +518,9 @@ fn the_prefix_is_configurable() {
         ),
         Err(MatchError::NotFound)
     );
-    assert_eq!(prefixed_only.routes().count(), 5);
+    // SAML init and consume, the two webhooks, Connec!, OpenID init, and OpenID return by
+    // POST and by GET.
+    assert_eq!(prefixed_only.routes().count(), 8);
 }
 
 #[tokio::test]
@@ -534,9 +536,9 @@ async fn the_registry_builds_a_router_and_lists_each_tenants_routes() {
         .unwrap();
     let router = registry.router();
     assert!(router.has_tenant(&key("mno-sandbox")));
-    assert_eq!(router.routes().count(), 5 + 2 * 5);
+    assert_eq!(router.routes().count(), 8 + 2 * 5);
     let routes = router.routes_for(&key("maestrano-uat"));
-    assert_eq!(routes.len(), 10);
+    assert_eq!(routes.len(), 13);
     assert!(
         routes
             .iter()
@@ -547,6 +549,22 @@ async fn the_registry_builds_a_router_and_lists_each_tenants_routes() {
         .map(|r| (r.method.clone(), r.path.as_str()))
         .collect();
     assert!(paths.contains(&(Method::GET, "/mno-enterprise/maestrano-uat/saml/initialize")));
+    // The OpenID routes are prefixed only: the developer platform configures no OpenID path.
+    for (method, path) in [
+        (
+            Method::GET,
+            "/mno-enterprise/maestrano-uat/openid/initialize",
+        ),
+        (Method::POST, "/mno-enterprise/maestrano-uat/openid/return"),
+        (Method::GET, "/mno-enterprise/maestrano-uat/openid/return"),
+    ] {
+        assert!(paths.contains(&(method.clone(), path)), "{method} {path}");
+        let endpoint = router.match_parts(&method, path, None).unwrap();
+        assert!(matches!(
+            endpoint.kind,
+            EndpointKind::OpenIdInitialize | EndpointKind::OpenIdReturn
+        ));
+    }
     assert!(paths.contains(&(
         Method::DELETE,
         "/maestrano/account/groups/:id/maestrano-uat"
