@@ -1,7 +1,8 @@
 //! Issue 16: a real browser logs in through `maestrano-axum` and the simulator with the app
 //! and the IdP on different sites (the app on `http://localhost:PORT`, the simulator's IdP on
 //! `http://127.0.0.1:PORT`), so its `SameSite=Lax` cookies are not sent with the IdP's POST,
-//! at each marketplace; then a webhook-driven logout ends the app session at the next page.
+//! at each marketplace, by SAML and by OpenID 2.0; then a webhook-driven logout ends the app
+//! session at the next page.
 //!
 //! Headless Chromium and ChromeDriver come from Debian (`chromium`, `chromium-driver`,
 //! installed by `.ci/setup`). Without them the test fails under CI and is skipped elsewhere,
@@ -137,6 +138,28 @@ async fn browser_login(driver: &Driver, sessions: Sessions) {
         assert!(
             text.ends_with(&format!("at {key}")),
             "{sessions:?} {key}: {text}"
+        );
+    }
+
+    // Then through OpenID 2.0, from a browser with no session: the provider's auto-submitted
+    // form is the cross-site POST this time.
+    for key in &keys {
+        let tenant = app.registry.with(key).unwrap();
+        client.delete_all_cookies().await.unwrap();
+        let init = format!(
+            "{}{}/{key}/openid/initialize",
+            app.app_url.as_str().trim_end_matches('/'),
+            app.registry.router().prefix()
+        );
+        assert_eq!(
+            maestrano::sso::openid_identifier(&tenant).host_str(),
+            Some("127.0.0.1")
+        );
+        client.goto(&init).await.unwrap();
+        let text = wait_for_app_page(&client).await;
+        assert!(
+            text.starts_with("Signed in as ") && text.ends_with(&format!("at {key}")),
+            "OpenID {sessions:?} {key}: {text}"
         );
     }
 

@@ -68,6 +68,15 @@ impl std::fmt::Debug for AssociationRequest {
     }
 }
 
+impl Drop for AssociationRequest {
+    fn drop(&mut self) {
+        // The private value decrypts the MAC key of the answer: gone with the request.
+        if let Some(private) = &mut self.private {
+            crypto_bigint::zeroize::Zeroize::zeroize(private);
+        }
+    }
+}
+
 fn modulus() -> Odd<BoxedUint> {
     let mut bytes = [0u8; DH_BYTES];
     for (i, pair) in DH_MODULUS.as_bytes().chunks(2).enumerate() {

@@ -27,12 +27,32 @@ const RELAY_PARAM: &str = "RelayState";
 /// Most discovery fetches for one identifier (redirects and `X-XRDS-Location`).
 const MAX_DISCOVERY_STEPS: usize = 3;
 
+/// Most associations kept per tenant: a login started just before a new association was made
+/// still comes back signed with the one before.
+const MAX_ASSOCIATIONS: usize = 4;
+/// How long after a failed `associate` logins go stateless before the flow tries again.
+const ASSOCIATE_RETRY: time::Duration = time::Duration::minutes(10);
+/// How long before its expiry an association is replaced for new logins.
+const ASSOCIATION_MARGIN: time::Duration = time::Duration::minutes(10);
+
 /// What the flow knows of one tenant's provider.
 #[derive(Debug, Clone)]
 pub(super) struct Provider {
     identifier: Url,
     endpoint: Url,
-    association: Option<Association>,
+    /// Newest last, none expired.
+    associations: Vec<Association>,
+    /// When associating last failed.
+    failed_at: Option<OffsetDateTime>,
+}
+
+impl Provider {
+    /// The association new logins are signed with, if it is not about to expire.
+    fn current(&self, now: OffsetDateTime) -> Option<&Association> {
+        self.associations
+            .last()
+            .filter(|a| a.expires_at() > now + ASSOCIATION_MARGIN)
+    }
 }
 
 /// The tenant's OpenID provider identifier, `{sso.idp}/api/openid/provider/{api.id}`
@@ -170,7 +190,7 @@ impl SsoFlow {
             }
         }
         let realm = format!("{}/", return_to.origin().ascii_serialization());
-        let handle = provider.association.as_ref().map(Association::handle);
+        let handle = provider.current(now).map(Association::handle);
         Ok(LoginRedirect {
             url: checkid_setup_url(&provider.endpoint, &back, &realm, handle),
             request_id: id,
@@ -194,9 +214,9 @@ impl SsoFlow {
         let now = self.clock.now();
         let provider = self.provider(tenant, http, false).await?;
         let held = provider
-            .association
-            .as_ref()
-            .filter(|a| Some(a.handle()) == fields.get("assoc_handle"));
+            .associations
+            .iter()
+            .find(|a| Some(a.handle()) == fields.get("assoc_handle"));
         let checked = match held {
             Some(association) => {
                 check_positive(&fields, received, &provider.endpoint, association, now)?
@@ -254,11 +274,11 @@ impl SsoFlow {
         let check = check_positive_stateless(fields, received, &provider.endpoint, now)?;
         let answer = direct(http, check.http_request()).await?;
         let (checked, invalidate) = check.finish(&answer)?;
-        if let (Some(handle), Some(held)) = (invalidate, &provider.association)
-            && handle == held.handle()
+        if let Some(handle) = invalidate
             && let Ok(mut providers) = self.providers.lock()
+            && let Some(kept) = providers.get_mut(tenant.marketplace())
         {
-            providers.remove(tenant.marketplace());
+            kept.associations.retain(|a| a.handle() != handle);
         }
         Ok(checked)
     }
@@ -267,9 +287,9 @@ impl SsoFlow {
         self.http.as_deref().ok_or(SsoFlowError::NoHttpClient)
     }
 
-    /// The tenant's provider: discovered and (when associations are on and `associate` is
-    /// asked) associated, kept until the tenant's identifier changes or the association
-    /// expires.
+    /// The tenant's provider: discovered once, kept until the tenant's identifier changes;
+    /// when associations are on and `associate` is asked, with a current association (made
+    /// now if there is none, unless the last attempt failed within [`ASSOCIATE_RETRY`]).
     async fn provider(
         &self,
         tenant: &Tenant,
@@ -278,13 +298,8 @@ impl SsoFlow {
     ) -> Result<Provider, SsoFlowError> {
         let identifier = openid_identifier(tenant);
         let now = self.clock.now();
-        let kept = self
-            .providers
-            .lock()
-            .ok()
-            .and_then(|p| p.get(tenant.marketplace()).cloned())
-            .filter(|p| p.identifier == identifier);
-        let mut provider = match kept {
+        let kept = self.kept_provider(tenant, &identifier);
+        let provider = match kept {
             Some(p) => p,
             None => {
                 let services = discover(http, &identifier).await?;
@@ -294,24 +309,67 @@ impl SsoFlow {
                         found: "none".into(),
                     },
                 )?;
-                Provider {
-                    identifier,
+                let found = Provider {
+                    identifier: identifier.clone(),
                     endpoint,
-                    association: None,
-                }
+                    associations: Vec::new(),
+                    failed_at: None,
+                };
+                self.update_provider(tenant, &identifier, found.clone(), |_| {});
+                found
             }
         };
-        let stale = provider
-            .association
-            .as_ref()
-            .is_none_or(|a| a.expires_at() <= now + time::Duration::minutes(10));
-        if associate && self.openid_associations && stale {
-            provider.association = self.associate(http, &provider.endpoint, now).await;
+        let retry = provider
+            .failed_at
+            .is_none_or(|at| now - at >= ASSOCIATE_RETRY);
+        if !(associate && self.openid_associations && provider.current(now).is_none() && retry) {
+            return Ok(provider);
         }
-        if let Ok(mut providers) = self.providers.lock() {
-            providers.insert(tenant.marketplace().clone(), provider.clone());
+        let made = self.associate(http, &provider.endpoint, now).await;
+        Ok(self.update_provider(tenant, &identifier, provider, |p| match made {
+            Some(association) => {
+                p.associations.retain(|a| a.expires_at() > now);
+                p.associations.push(association);
+                let extra = p.associations.len().saturating_sub(MAX_ASSOCIATIONS);
+                p.associations.drain(..extra);
+                p.failed_at = None;
+            }
+            None => p.failed_at = Some(now),
+        }))
+    }
+
+    /// The provider kept for `tenant`, if it is still the one `identifier` names.
+    fn kept_provider(&self, tenant: &Tenant, identifier: &Url) -> Option<Provider> {
+        self.providers
+            .lock()
+            .ok()
+            .and_then(|p| p.get(tenant.marketplace()).cloned())
+            .filter(|p| p.identifier == *identifier)
+    }
+
+    /// Applies `change` to the provider kept for `tenant` (or to `fallback` when none of that
+    /// identifier is kept, as after another task replaced it) and returns the result: changes
+    /// made by concurrent logins are merged, not overwritten.
+    fn update_provider(
+        &self,
+        tenant: &Tenant,
+        identifier: &Url,
+        fallback: Provider,
+        change: impl FnOnce(&mut Provider),
+    ) -> Provider {
+        let Ok(mut providers) = self.providers.lock() else {
+            let mut p = fallback;
+            change(&mut p);
+            return p;
+        };
+        let entry = providers
+            .entry(tenant.marketplace().clone())
+            .or_insert_with(|| fallback.clone());
+        if entry.identifier != *identifier {
+            *entry = fallback;
         }
-        Ok(provider)
+        change(entry);
+        entry.clone()
     }
 
     /// An HMAC-SHA256 association, or HMAC-SHA1 when the provider offers only that; `None`
