@@ -15,6 +15,7 @@
 //! Nothing is validated or spent on the first POST, and a POST that was already resubmitted
 //! and still has no cookie is refused: no login was started in this browser (login CSRF).
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use axum::response::{IntoResponse, Response};
@@ -106,6 +107,9 @@ pub(crate) fn was_resubmitted(form: &[u8]) -> bool {
     url::form_urlencoded::parse(form).any(|(k, _)| k == RESUBMITTED_FIELD)
 }
 
+/// Most fields one resubmission carries (an OpenID message has at most 1,024).
+const MAX_CARRIED_FIELDS: usize = 1024;
+
 /// Which fields of a cross-site POST are resubmitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Carried {
@@ -154,10 +158,15 @@ pub(crate) fn resubmit_page(
 
 fn resubmit_html(action: &str, form: &[u8], carried: Carried) -> Result<String, SsoFlowError> {
     let mut fields = String::new();
-    let mut seen: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    let mut seen: HashSet<std::borrow::Cow<'_, str>> = HashSet::new();
     for (k, v) in url::form_urlencoded::parse(form) {
         if !carried.carries(&k) {
             continue;
+        }
+        if seen.len() == MAX_CARRIED_FIELDS {
+            return Err(SsoFlowError::Form(format!(
+                "expected at most {MAX_CARRIED_FIELDS} fields, found more"
+            )));
         }
         if seen.contains(&k) {
             return Err(SsoFlowError::Form(format!(
@@ -169,7 +178,7 @@ fn resubmit_html(action: &str, form: &[u8], carried: Carried) -> Result<String, 
             escape(&k),
             escape(&v)
         ));
-        seen.push(k);
+        seen.insert(k);
     }
     Ok(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Signing in</title></head>\

@@ -494,18 +494,17 @@ impl Maestrano {
             return ErrorResponse::from(MatchError::NotFound).into_response();
         };
         let message = if parts.method == Method::POST {
-            match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+            match read_form(body).await {
                 Ok(form) => form.to_vec(),
-                Err(_) => {
-                    return ErrorResponse::from(SsoFlowError::Form(format!(
-                        "expected a form body of at most {MAX_FORM_BYTES} bytes, found more"
-                    )))
-                    .into_response();
-                }
+                Err(refused) => return *refused,
             }
         } else {
             parts.uri.query().unwrap_or("").as_bytes().to_vec()
         };
+        // Read (bounded, each field once) before anything is resubmitted or verified.
+        if let Err(e) = maestrano::openid::Fields::from_form(&message) {
+            return ErrorResponse::from(SsoFlowError::OpenId(e)).into_response();
+        }
         let Some(request_id) = login::cookie(&parts.headers, login::LOGIN_COOKIE) else {
             if parts.method != Method::POST || login::was_resubmitted(&message) {
                 tracing::warn!("no login was started in this browser for this assertion");
@@ -538,14 +537,9 @@ impl Maestrano {
 
     async fn consume(&self, tenant: &Tenant, request: Request<Body>) -> Response {
         let (parts, body) = request.into_parts();
-        let form = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
+        let form = match read_form(body).await {
             Ok(form) => form,
-            Err(_) => {
-                return ErrorResponse::from(SsoFlowError::Form(format!(
-                    "expected a form body of at most {MAX_FORM_BYTES} bytes, found more"
-                )))
-                .into_response();
-            }
+            Err(refused) => return *refused,
         };
         let Some(request_id) = login::cookie(&parts.headers, login::LOGIN_COOKIE) else {
             if login::was_resubmitted(&form) {
@@ -605,6 +599,20 @@ impl Maestrano {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// A login form body of at most [`MAX_FORM_BYTES`], or the answer refusing it.
+async fn read_form(body: Body) -> Result<axum::body::Bytes, Box<Response>> {
+    axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| {
+            Box::new(
+                ErrorResponse::from(SsoFlowError::Form(format!(
+                    "expected a form body of at most {MAX_FORM_BYTES} bytes, found more"
+                )))
+                .into_response(),
+            )
+        })
 }
 
 /// The redirect of a login `started` for `tenant`, with the login cookie scoped to `answer`

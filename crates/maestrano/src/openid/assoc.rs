@@ -67,6 +67,13 @@ impl std::fmt::Debug for Association {
     }
 }
 
+impl Drop for Association {
+    fn drop(&mut self) {
+        // The MAC key signs logins: gone with the association.
+        zeroize::Zeroize::zeroize(&mut self.mac_key);
+    }
+}
+
 /// Longest association lifetime taken from a provider, whatever `expires_in` says.
 const MAX_LIFETIME: Duration = Duration::days(14);
 

@@ -10,6 +10,7 @@ use http::{HeaderValue, Method};
 use sha2::Digest as _;
 use time::OffsetDateTime;
 use url::Url;
+use zeroize::Zeroize as _;
 
 use super::OPENID2_NS;
 use super::assoc::{Association, AssociationType};
@@ -72,21 +73,21 @@ impl Drop for AssociationRequest {
     fn drop(&mut self) {
         // The private value decrypts the MAC key of the answer: gone with the request.
         if let Some(private) = &mut self.private {
-            crypto_bigint::zeroize::Zeroize::zeroize(private);
+            private.zeroize();
         }
     }
 }
 
-fn modulus() -> Odd<BoxedUint> {
-    let mut bytes = [0u8; DH_BYTES];
-    for (i, pair) in DH_MODULUS.as_bytes().chunks(2).enumerate() {
-        let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-        bytes[i] = hex(pair[0]) << 4 | hex(pair[1]);
-    }
-    let p = BoxedUint::from_be_slice_truncated(&bytes, DH_BITS);
-    // The constant is odd, which is all `Odd::new` checks.
-    Odd::new(p).expect("the OpenID default modulus is odd")
-}
+/// The modulus and its Montgomery parameters, computed once.
+static GROUP: std::sync::LazyLock<(Odd<BoxedUint>, BoxedMontyParams)> =
+    std::sync::LazyLock::new(|| {
+        let p = BoxedUint::from_be_hex(DH_MODULUS, DH_BITS)
+            .into_option()
+            .and_then(|p| Odd::new(p).into_option())
+            .expect("the OpenID default modulus is 256 hex digits and odd");
+        let params = BoxedMontyParams::new(p.clone());
+        (p, params)
+    });
 
 /// Big-endian two's complement, shortest form (§4.2 `btwoc`).
 fn btwoc(value: &BoxedUint) -> Vec<u8> {
@@ -134,8 +135,8 @@ impl AssociationRequest {
                     "the random source returned a near-zero Diffie-Hellman private value".into(),
                 )));
             }
-            let params = BoxedMontyParams::new(modulus());
-            let g = BoxedMontyForm::new(BoxedUint::from_be_slice_truncated(&[2], DH_BITS), &params);
+            let params = &GROUP.1;
+            let g = BoxedMontyForm::new(BoxedUint::from_be_slice_truncated(&[2], DH_BITS), params);
             let public = g.pow(&x).retrieve();
             let public = base64::engine::general_purpose::STANDARD.encode(btwoc(&public));
             (Some(x), Some(public))
@@ -218,7 +219,7 @@ impl AssociationRequest {
             .iter()
             .position(|&b| b != 0)
             .unwrap_or(server_bytes.len())..];
-        let p = modulus();
+        let (p, params) = &*GROUP;
         let mut p_minus_1 = p.as_ref().to_be_bytes().to_vec();
         // p is odd: subtracting 1 borrows nothing.
         p_minus_1[DH_BYTES - 1] -= 1;
@@ -238,17 +239,20 @@ impl AssociationRequest {
                 server,
             ));
         }
-        let params = BoxedMontyParams::new(p);
-        let y = BoxedMontyForm::new(
-            BoxedUint::from_be_slice_truncated(&padded, DH_BITS),
-            &params,
-        );
-        let shared = btwoc(&y.pow(private).retrieve());
-        let hashed = match self.session {
+        let y = BoxedMontyForm::new(BoxedUint::from_be_slice_truncated(&padded, DH_BITS), params);
+        let mut secret = y.pow(private).retrieve();
+        let mut shared = btwoc(&secret);
+        let mut hashed = match self.session {
             SessionType::DhSha1 => sha1::Sha1::digest(&shared).to_vec(),
             _ => sha2::Sha256::digest(&shared).to_vec(),
         };
-        Association::from_answer(answer, self.kind, self.session, Some(&hashed), now)
+        let association =
+            Association::from_answer(answer, self.kind, self.session, Some(&hashed), now);
+        // The shared secret and its hash give the MAC key: gone once it is read.
+        secret.zeroize();
+        shared.zeroize();
+        hashed.zeroize();
+        association
     }
 }
 

@@ -84,13 +84,12 @@ pub fn discovery_request(identifier: &Url) -> Result<HttpRequest, OpenIdError> {
 pub fn read_discovery(fetched: &Url, response: &HttpResponse) -> Result<Discovered, OpenIdError> {
     let status = response.status();
     if status.is_redirection() {
-        let next = response
+        let location = response
             .headers()
             .get(LOCATION)
             .and_then(|l| l.to_str().ok())
-            .and_then(|l| fetched.join(l).ok())
             .ok_or_else(|| discovery("a redirect with a Location", "none".into()))?;
-        return Ok(Discovered::FetchNext(next));
+        return next_url(fetched, location);
     }
     if !status.is_success() {
         return Err(discovery(
@@ -329,13 +328,20 @@ fn html_attributes(tag: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The next URL to fetch: http(s) only, and never from HTTPS down to plain HTTP.
 fn next_url(fetched: &Url, location: &str) -> Result<Discovered, OpenIdError> {
     fetched
         .join(location.trim())
         .ok()
         .filter(is_web)
+        .filter(|next| fetched.scheme() != "https" || next.scheme() == "https")
         .map(Discovered::FetchNext)
-        .ok_or_else(|| discovery("an http(s) X-XRDS-Location", shown(location)))
+        .ok_or_else(|| {
+            discovery(
+                "an http(s) redirect or X-XRDS-Location, not down from HTTPS",
+                shown(location),
+            )
+        })
 }
 
 fn is_web(url: &Url) -> bool {
@@ -427,6 +433,33 @@ mod tests {
             ),
             Err(OpenIdError::Discovery { .. })
         ));
+    }
+
+    #[test]
+    fn a_redirect_goes_to_http_or_https_only_and_never_down_from_https() {
+        let redirect = |from: &str, to: &str| {
+            let response = http::Response::builder()
+                .status(302)
+                .header(LOCATION, to)
+                .body(Vec::new())
+                .unwrap();
+            read_discovery(&Url::parse(from).unwrap(), &response)
+        };
+        assert_eq!(
+            redirect("http://id.example/a", "/b").unwrap(),
+            Discovered::FetchNext(Url::parse("http://id.example/b").unwrap())
+        );
+        assert!(redirect("http://id.example/a", "https://id.example/b").is_ok());
+        for (from, to) in [
+            ("https://id.example/a", "http://id.example/b"),
+            ("http://id.example/a", "file:///etc/passwd"),
+            ("http://id.example/a", "gopher://id.example/"),
+        ] {
+            assert!(
+                matches!(redirect(from, to), Err(OpenIdError::Discovery { .. })),
+                "{from} -> {to}"
+            );
+        }
     }
 
     #[test]

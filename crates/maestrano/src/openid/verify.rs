@@ -1,5 +1,7 @@
 //! Verifying a positive assertion (OpenID 2.0 §11) with an association.
 
+use std::collections::{HashMap, HashSet};
+
 use time::{Duration, OffsetDateTime};
 use url::Url;
 
@@ -228,22 +230,32 @@ fn precheck<'a>(
         });
     }
     let handle = get("assoc_handle")?;
-    let signed_list: Vec<&str> = get("signed")?.split(',').collect();
+    let signed_text = get("signed")?;
+    let signed_list: Vec<&str> = signed_text.split(',').collect();
+    // Each name once, and no more names than fields: the list is bounded by the message.
+    let signed_set: HashSet<&str> = signed_list.iter().copied().collect();
+    if signed_set.len() != signed_list.len() || signed_list.len() > fields.len() {
+        return Err(OpenIdError::InvalidField {
+            name: "signed",
+            expected: "each signed field named once, and only fields of the message",
+            found: format!("{} names for {} fields", signed_list.len(), fields.len()),
+        });
+    }
     for name in MUST_SIGN {
-        if !signed_list.contains(&name) {
+        if !signed_set.contains(name) {
             return Err(OpenIdError::NotSigned { name: name.into() });
         }
     }
     // An extension field outside the signature could be read as if the provider sent it:
     // every `ns.<alias>` and every field of a declared alias must be signed.
-    let aliases: Vec<&str> = fields
+    let aliases: HashSet<&str> = fields
         .iter()
         .filter_map(|(key, _)| key.strip_prefix("ns."))
         .collect();
     for (key, _) in fields.iter() {
         let alias = key.split_once('.').map(|(alias, _)| alias);
-        let extension = key.starts_with("ns.") || alias.is_some_and(|a| aliases.contains(&a));
-        if extension && !signed_list.contains(&key) {
+        let extension = key.starts_with("ns.") || alias.is_some_and(|a| aliases.contains(a));
+        if extension && !signed_set.contains(key) {
             return Err(OpenIdError::NotSigned { name: key.into() });
         }
     }
@@ -293,9 +305,15 @@ impl CheckedOpenId {
 /// §11.1: the scheme, authority and path of `return_to` are those of the received URL, and
 /// each of its query parameters is in the received URL with the same value.
 fn check_return_to(return_to: &str, received: &Url) -> Result<(), OpenIdError> {
+    // Only the scheme, authority and path are named: the queries can carry the assertion
+    // itself (a GET return) and the pending request's id, which stay out of error texts.
+    let without_query = |u: &Url| format!("{}{}", u.origin().ascii_serialization(), u.path());
     let mismatch = || OpenIdError::ReturnToMismatch {
-        expected: received.to_string(),
-        found: shown(return_to),
+        expected: shown(&without_query(received)),
+        found: Url::parse(return_to).map_or_else(
+            |_| shown(return_to.split('?').next().unwrap_or("")),
+            |u| shown(&without_query(&u)),
+        ),
     };
     let url = Url::parse(return_to).map_err(|_| mismatch())?;
     if url.scheme() != received.scheme()
@@ -305,12 +323,16 @@ fn check_return_to(return_to: &str, received: &Url) -> Result<(), OpenIdError> {
     {
         return Err(mismatch());
     }
-    let got: Vec<(String, String)> = received.query_pairs().into_owned().collect();
+    // Each key's values in the received URL, read once.
+    let mut got: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in received.query_pairs() {
+        got.entry(k.into_owned()).or_default().push(v.into_owned());
+    }
     for (k, v) in url.query_pairs() {
         // Every occurrence of the key must carry the value, so that a framework taking the
         // first or the last one agrees.
-        let mut values = got.iter().filter(|(gk, _)| *gk == k).peekable();
-        if values.peek().is_none() || values.any(|(_, gv)| *gv != v) {
+        let values = got.get(k.as_ref()).map(Vec::as_slice).unwrap_or_default();
+        if values.is_empty() || values.iter().any(|gv| *gv != v) {
             return Err(mismatch());
         }
     }

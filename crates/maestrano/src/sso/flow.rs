@@ -294,6 +294,28 @@ impl SsoFlowError {
     }
 }
 
+/// Hands a verified login to the app's handler: the completed login, with the Maestrano
+/// session to keep.
+pub(super) async fn complete<H: LoginHandler>(
+    login: SsoLogin,
+    handler: &H,
+    relay_state: Option<String>,
+    legacy_crypto: Option<LegacyCrypto>,
+) -> Result<CompletedLogin<H::Output>, SsoFlowError> {
+    let output = handler
+        .on_login(&login)
+        .await
+        .map_err(SsoFlowError::Handler)?;
+    let session = SsoSession::from_login(&login);
+    Ok(CompletedLogin {
+        output,
+        login,
+        session,
+        relay_state,
+        legacy_crypto,
+    })
+}
+
 /// Refuses a login route of a protocol the tenant does not offer
 /// ([`SsoOptions::protocols`](crate::saml::SsoOptions::protocols)).
 pub(super) fn require(tenant: &Tenant, protocol: SsoProtocols) -> Result<(), SsoFlowError> {
@@ -686,17 +708,6 @@ impl SsoFlow {
             self.warn_legacy_once(tenant, legacy);
         }
         let login = SsoLogin::from_assertion(tenant.marketplace(), &assertion)?;
-        let output = handler
-            .on_login(&login)
-            .await
-            .map_err(SsoFlowError::Handler)?;
-        let session = SsoSession::from_login(&login);
-        Ok(CompletedLogin {
-            output,
-            login,
-            session,
-            relay_state,
-            legacy_crypto: assertion.legacy_crypto(),
-        })
+        complete(login, handler, relay_state, assertion.legacy_crypto()).await
     }
 }

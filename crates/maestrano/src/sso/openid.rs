@@ -6,11 +6,12 @@
 //! `resources :provider`), discovered once per tenant and kept until the tenant's
 //! configuration names another one.
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 use url::Url;
 
-use super::flow::{CompletedLogin, LoginHandler, SsoFlow, SsoFlowError, require};
-use super::session::SsoSession;
+use super::flow::{CompletedLogin, LoginHandler, SsoFlow, SsoFlowError, complete, require};
 use crate::config::tenant::Tenant;
 use crate::openid::{
     Association, AssociationRequest, AssociationType, CheckedOpenId, Discovered, Fields,
@@ -40,8 +41,8 @@ const ASSOCIATION_MARGIN: time::Duration = time::Duration::minutes(10);
 pub(super) struct Provider {
     identifier: Url,
     endpoint: Url,
-    /// Newest last, none expired.
-    associations: Vec<Association>,
+    /// Newest last; shared, so that a login's copy of the provider holds no copy of a key.
+    associations: Vec<Arc<Association>>,
     /// When associating last failed.
     failed_at: Option<OffsetDateTime>,
 }
@@ -51,6 +52,7 @@ impl Provider {
     fn current(&self, now: OffsetDateTime) -> Option<&Association> {
         self.associations
             .last()
+            .map(|a| &**a)
             .filter(|a| a.expires_at() > now + ASSOCIATION_MARGIN)
     }
 }
@@ -59,10 +61,17 @@ impl Provider {
 /// (`api.id` is a checked path segment).
 pub fn openid_identifier(tenant: &Tenant) -> Url {
     let config = tenant.config();
-    let idp = config.sso().idp();
-    let base = idp.as_str().trim_end_matches('/');
-    let url = format!("{base}/api/openid/provider/{}", config.api().id().as_str());
-    Url::parse(&url).unwrap_or_else(|_| idp.clone())
+    let mut url = config.sso().idp().clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    // `sso.idp` is an http(s) URL (the configuration refuses others), which always has path
+    // segments to extend: the `Err` of a URL that cannot be a base never happens here.
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments
+            .pop_if_empty()
+            .extend(["api", "openid", "provider", config.api().id().as_str()]);
+    }
+    url
 }
 
 /// The absolute URL of the tenant's OpenID return route, the `return_to` of its logins: the
@@ -90,15 +99,17 @@ pub fn openid_identifier(tenant: &Tenant) -> Url {
 /// # Ok::<(), maestrano::config::ConfigError>(())
 /// ```
 pub fn openid_return_to(tenant: &Tenant, prefix: &str) -> Url {
-    let config = tenant.config();
-    let idm = config.sso().idm();
-    let url = format!(
-        "{}{}/{}/openid/return",
-        idm.origin().ascii_serialization(),
-        prefix.trim_end_matches('/'),
-        tenant.marketplace().as_str()
-    );
-    Url::parse(&url).unwrap_or_else(|_| idm.clone())
+    let mut url = tenant.config().sso().idm().clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    // As in `openid_identifier`: `sso.idm` is an http(s) URL, so the path can be set.
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments
+            .clear()
+            .extend(prefix.split('/').filter(|s| !s.is_empty()))
+            .extend([tenant.marketplace().as_str(), "openid", "return"]);
+    }
+    url
 }
 
 impl SsoFlow {
@@ -216,6 +227,7 @@ impl SsoFlow {
         let held = provider
             .associations
             .iter()
+            .map(|a| &**a)
             .find(|a| Some(a.handle()) == fields.get("assoc_handle"));
         let checked = match held {
             Some(association) => {
@@ -246,18 +258,7 @@ impl SsoFlow {
         }
         self.spend_request(tenant, id, now).await?;
         let login = verified.login(tenant.marketplace())?;
-        let output = handler
-            .on_login(&login)
-            .await
-            .map_err(SsoFlowError::Handler)?;
-        let session = SsoSession::from_login(&login);
-        Ok(CompletedLogin {
-            output,
-            login,
-            session,
-            relay_state: named(RELAY_PARAM).map(str::to_owned),
-            legacy_crypto: None,
-        })
+        complete(login, handler, named(RELAY_PARAM).map(str::to_owned), None).await
     }
 
     /// §11.4.2: the provider verifies its own signature; an `invalidate_handle` naming the
@@ -272,7 +273,7 @@ impl SsoFlow {
         now: OffsetDateTime,
     ) -> Result<CheckedOpenId, SsoFlowError> {
         let check = check_positive_stateless(fields, received, &provider.endpoint, now)?;
-        let answer = direct(http, check.http_request()).await?;
+        let answer = direct(http, check.http_request(), false).await?;
         let (checked, invalidate) = check.finish(&answer)?;
         if let Some(handle) = invalidate
             && let Ok(mut providers) = self.providers.lock()
@@ -302,7 +303,7 @@ impl SsoFlow {
         let provider = match kept {
             Some(p) => p,
             None => {
-                let services = discover(http, &identifier).await?;
+                let (services, _) = discover(http, &identifier).await?;
                 let endpoint = crate::openid::op_endpoint(&services).cloned().ok_or(
                     OpenIdError::Discovery {
                         expected: "a server or signon service",
@@ -315,8 +316,8 @@ impl SsoFlow {
                     associations: Vec::new(),
                     failed_at: None,
                 };
-                self.update_provider(tenant, &identifier, found.clone(), |_| {});
-                found
+                // Another login may have stored it meanwhile, with its associations.
+                self.update_provider(tenant, &identifier, found, |_| {})
             }
         };
         let retry = provider
@@ -326,16 +327,18 @@ impl SsoFlow {
             return Ok(provider);
         }
         let made = self.associate(http, &provider.endpoint, now).await;
-        Ok(self.update_provider(tenant, &identifier, provider, |p| match made {
-            Some(association) => {
-                p.associations.retain(|a| a.expires_at() > now);
-                p.associations.push(association);
-                let extra = p.associations.len().saturating_sub(MAX_ASSOCIATIONS);
-                p.associations.drain(..extra);
-                p.failed_at = None;
-            }
-            None => p.failed_at = Some(now),
-        }))
+        Ok(
+            self.update_provider(tenant, &identifier, provider, |p| match made {
+                Some(association) => {
+                    p.associations.retain(|a| a.expires_at() > now);
+                    p.associations.push(Arc::new(association));
+                    let extra = p.associations.len().saturating_sub(MAX_ASSOCIATIONS);
+                    p.associations.drain(..extra);
+                    p.failed_at = None;
+                }
+                None => p.failed_at = Some(now),
+            }),
+        )
     }
 
     /// The provider kept for `tenant`, if it is still the one `identifier` names.
@@ -384,7 +387,7 @@ impl SsoFlow {
         for _ in 0..2 {
             let attempt = async {
                 let request = AssociationRequest::new(endpoint, kind, self.random.as_ref())?;
-                let answer = direct(http, request.http_request()?).await?;
+                let answer = direct(http, request.http_request()?, true).await?;
                 Ok::<_, SsoFlowError>(request.read_answer(&answer, now)?)
             };
             match attempt.await {
@@ -407,17 +410,19 @@ impl SsoFlow {
 }
 
 /// Sends a direct request and reads its key-value answer (also inside the platform's HTML
-/// page). A 400 carries the provider's error in key-value form too (§5.1.2.2).
+/// page). Only `associate` reads a 400 (`error_ok`): it carries the provider's refusal and
+/// the type it suggests (§8.2.4); a `check_authentication` answer counts only with a 200.
 async fn direct(
     http: &dyn HttpClient,
     request: crate::ports::HttpRequest,
+    error_ok: bool,
 ) -> Result<Fields, SsoFlowError> {
     let response = http
         .send(request)
         .await
         .map_err(|e| OpenIdError::Provider(e.to_string()))?;
     let status = response.status();
-    if !(status.is_success() || status == http::StatusCode::BAD_REQUEST) {
+    if !(status == http::StatusCode::OK || (error_ok && status == http::StatusCode::BAD_REQUEST)) {
         return Err(OpenIdError::Provider(format!(
             "expected status 200, found {}",
             status.as_u16()
@@ -428,25 +433,30 @@ async fn direct(
 }
 
 /// Discovery of `identifier`, following at most [`MAX_DISCOVERY_STEPS`] redirects and XRDS
-/// locations.
+/// locations: its services, and whether an HTTP redirect was followed (the identifier then
+/// is another URL, §7.2; a document's XRDS location leaves it as it is).
 async fn discover(
     http: &dyn HttpClient,
     identifier: &Url,
-) -> Result<Vec<crate::openid::Service>, SsoFlowError> {
+) -> Result<(Vec<crate::openid::Service>, bool), SsoFlowError> {
     let mut url = identifier.clone();
+    let mut redirected = false;
     for _ in 0..MAX_DISCOVERY_STEPS {
         let response = http
             .send(discovery_request(&url)?)
             .await
             .map_err(|e| OpenIdError::Provider(e.to_string()))?;
         match read_discovery(&url, &response)? {
-            Discovered::Services(services) => return Ok(services),
-            Discovered::FetchNext(next) => url = next,
+            Discovered::Services(services) => return Ok((services, redirected)),
+            Discovered::FetchNext(next) => {
+                redirected |= response.status().is_redirection();
+                url = next;
+            }
         }
     }
     Err(OpenIdError::Discovery {
-        expected: "OpenID services within 3 fetches",
-        found: "more redirects".into(),
+        expected: "OpenID services after the redirects and XRDS locations allowed",
+        found: format!("more than {MAX_DISCOVERY_STEPS} fetches"),
     }
     .into())
 }
@@ -468,7 +478,14 @@ async fn verify_claimed(
         .ok_or(OpenIdError::ClaimedIdMismatch {
             claimed_id: crate::types::shown(claimed),
         })?;
-    let services = discover(http, &url).await?;
+    let (services, redirected) = discover(http, &url).await?;
+    if redirected {
+        // The claimed identifier would be the URL redirected to, not the one asserted.
+        return Err(OpenIdError::ClaimedIdMismatch {
+            claimed_id: crate::types::shown(claimed),
+        }
+        .into());
+    }
     verify_claimed_id(&services, claimed, identity, endpoint)?;
     Ok(())
 }

@@ -308,3 +308,139 @@ fn the_sandbox_user_document_proves_the_claimed_id_for_its_own_endpoint_only() {
         Err(OpenIdError::ClaimedIdMismatch { .. })
     ));
 }
+
+/// The sandbox provider's own XRDS (app/views/api/openid/provider/show.xrds.builder at
+/// cd52c0b): an OP identifier service.
+const SANDBOX_PROVIDER_XRDS: &str = concat!(
+    r#"<?xml version="1.0" encoding="UTF-8"?><xrds:XRDS xmlns:openid="http://openid.net/xmlns/1.0" xmlns:xrds="xri://$xrds" xmlns="xri://$xrd*($v*2.0)"><XRD>"#,
+    r#"<Service priority="1"><Type>http://specs.openid.net/auth/2.0/server</Type><Type>http://openid.net/extensions/sreg/1.1</Type><Type>http://openid.net/sreg/1.0</Type><Type>http://openid.net/srv/ax/1.0</Type><URI>http://api-sandbox.maestrano.io/api/openid/provider/app-1a2b</URI></Service>"#,
+    r#"</XRD></xrds:XRDS>"#
+);
+
+#[tokio::test]
+async fn the_flow_verifies_with_the_provider_and_counts_its_answer_only_with_a_200() {
+    use maestrano::Tenant;
+    use maestrano::ports::HttpClient;
+    use maestrano::saml::{SsoOptions, SsoProtocols};
+    use maestrano::sso::{LoginHandler, SsoFlow, SsoFlowError};
+    use maestrano::test_util::{FakeHttpClient, FakeReply, ManualClock};
+    use std::sync::Arc;
+
+    struct Never;
+    #[maestrano::async_trait]
+    impl LoginHandler for Never {
+        type Output = ();
+        async fn on_login(
+            &self,
+            _: &maestrano::saml::SsoLogin,
+        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            panic!("no login: the assertion answers no request of this app")
+        }
+    }
+
+    let (all, vectors) = vectors();
+    let op = all["op_endpoint"].as_str().unwrap();
+    let identity = all["identity"].as_str().unwrap();
+    let received = Url::parse(all["return_to"].as_str().unwrap()).unwrap();
+    let json = r#"{"marketplace": "acme-corp", "app": {"host": "https://app.example.com"},
+        "api": {"id": "app-1a2b", "key": "s3cret", "host": "http://api-sandbox.maestrano.io"},
+        "sso": {"idp": "http://api-sandbox.maestrano.io",
+                "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"}}"#;
+    let tenant = Tenant::new(
+        maestrano::config::parse_marketplace(json.as_bytes())
+            .unwrap()
+            .with_sso_options(SsoOptions::default().with_protocols(SsoProtocols::OpenId)),
+    );
+    let xrds = |body: &str| FakeReply::Response {
+        status: 200,
+        headers: vec![("content-type".into(), "application/xrds+xml".into())],
+        body: body.as_bytes().to_vec(),
+    };
+    let valid = "ns:http://specs.openid.net/auth/2.0\nis_valid:true\n";
+    let fake = Arc::new(FakeHttpClient::new());
+    fake.on(
+        Some(http::Method::GET),
+        identity,
+        vec![xrds(SANDBOX_USER_XRDS)],
+    )
+    .on(
+        Some(http::Method::GET),
+        op,
+        vec![xrds(SANDBOX_PROVIDER_XRDS)],
+    )
+    .on(
+        Some(http::Method::POST),
+        op,
+        // A 400 that says is_valid:true is no verification; then the provider's 200.
+        vec![FakeReply::raw(400, valid), FakeReply::raw(200, valid)],
+    );
+    let positive = &vectors[0].positive;
+    let clock = Arc::new(ManualClock::new(nonce_time(positive)));
+    let flow = SsoFlow::builder()
+        .clock(clock)
+        .http_client(fake.clone() as Arc<dyn HttpClient>)
+        .build();
+    let body = form(positive);
+
+    let refused = flow
+        .openid_consume(&tenant, &received, &body, None, &Never)
+        .await;
+    assert!(
+        matches!(refused, Err(SsoFlowError::OpenId(OpenIdError::Provider(_)))),
+        "{refused:?}"
+    );
+    // Verified by the provider, the claimed identifier discovered, the nonce spent: then no
+    // request of this app is named in return_to, so no login.
+    let refused = flow
+        .openid_consume(&tenant, &received, &body, None, &Never)
+        .await;
+    assert!(
+        matches!(refused, Err(SsoFlowError::UnknownRequest)),
+        "{refused:?}"
+    );
+    let again = flow
+        .openid_consume(&tenant, &received, &body, None, &Never)
+        .await;
+    assert!(
+        matches!(again, Err(SsoFlowError::OpenId(OpenIdError::Replayed))),
+        "{again:?}"
+    );
+    let requests = fake.requests();
+    let check = requests
+        .iter()
+        .find(|r| r.method() == http::Method::POST)
+        .unwrap();
+    let sent = String::from_utf8(check.body().clone()).unwrap();
+    assert!(sent.contains("openid.mode=check_authentication"), "{sent}");
+    assert!(
+        requests.iter().any(|r| *r.uri() == identity),
+        "the claimed identifier was discovered"
+    );
+}
+
+#[test]
+fn a_signed_list_naming_a_field_twice_and_a_return_to_mismatch_keep_the_query_out_of_the_error() {
+    let (all, vectors) = vectors();
+    let op = Url::parse(all["op_endpoint"].as_str().unwrap()).unwrap();
+    let return_to = Url::parse(all["return_to"].as_str().unwrap()).unwrap();
+    let v = &vectors[0];
+    let now = nonce_time(&v.positive);
+    let kv = Fields::from_key_value(v.associate_kv.as_bytes()).unwrap();
+    let association = Association::from_plaintext_answer(&kv, v.kind, now).unwrap();
+    let signed = get(&v.positive, "openid.signed").to_owned();
+    let twice = with(&v.positive, "openid.signed", &format!("{signed},ns"));
+    let fields = Fields::from_form(&form(&twice)).unwrap();
+    assert!(matches!(
+        check_positive(&fields, &return_to, &op, &association, now),
+        Err(OpenIdError::InvalidField { name: "signed", .. })
+    ));
+    let fields = Fields::from_form(&form(&v.positive)).unwrap();
+    let elsewhere = Url::parse("https://app.example.com/other?openid.sig=secret").unwrap();
+    let e = check_positive(&fields, &elsewhere, &op, &association, now).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, OpenIdError::ReturnToMismatch { .. }));
+    assert!(
+        !text.contains("secret") && !text.contains("state=s1"),
+        "{text}"
+    );
+}
