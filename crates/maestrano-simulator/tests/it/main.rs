@@ -8,6 +8,7 @@ mod simulator {
     mod connec;
     mod devplatform;
     mod faults;
+    mod openid;
     mod outage;
     mod push;
     mod sso;
