@@ -416,25 +416,31 @@ fn is_xml_char(c: char) -> bool {
 fn check_document_chars(src: &str) -> Result<(), XmlError> {
     let bytes = src.as_bytes();
     let allowed = |b: u8| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r';
-    // A branch-free pass over blocks (which the compiler vectorizes); a block that fails is
-    // searched again for the position.
+    // One branch-free pass over blocks (which the compiler vectorizes) finds both a control
+    // character and an 0xEF byte, the first byte of U+FFFE and U+FFFF (EF BF BE, EF BF BF)
+    // and of few other characters; only a block holding one is looked at again.
     for (i, block) in bytes.chunks(64).enumerate() {
-        if !block.iter().fold(true, |ok, &b| ok & allowed(b)) {
+        let (ok, ef) = block.iter().fold((true, false), |(ok, ef), &b| {
+            (ok & allowed(b), ef | (b == 0xEF))
+        });
+        if !ok {
             let at = block.iter().position(|&b| !allowed(b)).unwrap_or(0);
             return Err(malformed(
                 i * 64 + at,
                 format!("control character U+{:04X}", block[at]),
             ));
         }
-    }
-    // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8; 0xEF starts few characters.
-    let mut from = 0;
-    while let Some(off) = bytes[from..].iter().position(|&b| b == 0xEF) {
-        let i = from + off;
-        if bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
-            return Err(malformed(i, "non-character U+FFFE or U+FFFF"));
+        if ef {
+            for (j, _) in block.iter().enumerate().filter(|(_, b)| **b == 0xEF) {
+                let at = i * 64 + j;
+                // The two bytes after it may lie in the next block.
+                if bytes.get(at + 1) == Some(&0xBF)
+                    && matches!(bytes.get(at + 2), Some(0xBE | 0xBF))
+                {
+                    return Err(malformed(at, "non-character U+FFFE or U+FFFF"));
+                }
+            }
         }
-        from = i + 1;
     }
     Ok(())
 }
@@ -1110,6 +1116,26 @@ fn push_normalised_eol(out: &mut String, raw: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_characters_and_controls_are_refused_wherever_they_fall() {
+        // At every offset, so that U+FFFE and U+FFFF also straddle the 64-byte blocks.
+        for pad in 0..70 {
+            for bad in ["\u{FFFE}", "\u{FFFF}", "\u{1}", "\u{1F}"] {
+                let xml = format!("<a>{}{bad}</a>", "x".repeat(pad));
+                assert!(
+                    matches!(
+                        Document::parse(xml.clone(), &XmlLimits::default()),
+                        Err(XmlError::Malformed { .. })
+                    ),
+                    "{pad} {bad:?}"
+                );
+            }
+            // Characters that start with 0xEF but are allowed.
+            let fine = format!("<a>{}\u{FFFD}\u{F000}\u{FEFF}</a>", "x".repeat(pad));
+            assert!(Document::parse(fine, &XmlLimits::default()).is_ok(), "{pad}");
+        }
+    }
 
     fn parse(s: &str) -> Result<Document, XmlError> {
         Document::parse(s.to_owned(), &XmlLimits::default())
