@@ -1133,7 +1133,10 @@ mod tests {
             }
             // Characters that start with 0xEF but are allowed.
             let fine = format!("<a>{}\u{FFFD}\u{F000}\u{FEFF}</a>", "x".repeat(pad));
-            assert!(Document::parse(fine, &XmlLimits::default()).is_ok(), "{pad}");
+            assert!(
+                Document::parse(fine, &XmlLimits::default()).is_ok(),
+                "{pad}"
+            );
         }
     }
 

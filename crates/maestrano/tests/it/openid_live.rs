@@ -50,6 +50,10 @@ fn python() -> Option<String> {
 }
 
 fn start_provider() -> Option<Provider> {
+    start_provider_with(&[])
+}
+
+fn start_provider_with(args: &[&str]) -> Option<Provider> {
     let Some(python) = python() else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -60,6 +64,7 @@ fn start_provider() -> Option<Provider> {
     };
     let mut child = Command::new(python)
         .arg(PROVIDER)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -314,4 +319,59 @@ async fn a_tampered_or_misdirected_assertion_of_the_live_provider_is_refused() {
         ),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn a_provider_offering_only_hmac_sha1_is_associated_with_it_and_logs_in() {
+    let Some(provider) = start_provider_with(&["--sha1-only"]) else {
+        return;
+    };
+    let http: Arc<dyn HttpClient> = Arc::new(ReqwestHttpClient::new().unwrap());
+    let tenant = tenant(provider.port, SsoProtocols::OpenId);
+    let f = flow(http.clone(), Arc::new(InMemorySingleUseStore::new()), true);
+    let redirect = f
+        .openid_initiate(&tenant, "198.51.100.7", &return_to(), None)
+        .await
+        .unwrap();
+    // Refused HMAC-SHA256, the SDK asked again for the HMAC-SHA1 the provider suggested.
+    let handle = redirect
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "openid.assoc_handle")
+        .map(|(_, v)| v.into_owned())
+        .expect("an association");
+    assert!(handle.starts_with("{HMAC-SHA1}"), "{handle}");
+    let (received, body) = browser(http.as_ref(), &redirect.url).await;
+    let done = f
+        .openid_consume(&tenant, &received, &body, Some(&redirect.request_id), &Keep)
+        .await
+        .unwrap();
+    assert_eq!(done.output.user.uid.as_str(), "usr-1");
+}
+
+#[tokio::test]
+async fn the_same_assertion_posted_twice_at_once_logs_in_once() {
+    let Some(provider) = start_provider() else {
+        return;
+    };
+    let http: Arc<dyn HttpClient> = Arc::new(ReqwestHttpClient::new().unwrap());
+    let tenant = tenant(provider.port, SsoProtocols::OpenId);
+    for associations in [false, true] {
+        let f = flow(
+            http.clone(),
+            Arc::new(InMemorySingleUseStore::new()),
+            associations,
+        );
+        let redirect = f
+            .openid_initiate(&tenant, "198.51.100.7", &return_to(), None)
+            .await
+            .unwrap();
+        let (received, body) = browser(http.as_ref(), &redirect.url).await;
+        let (a, b) = tokio::join!(
+            f.openid_consume(&tenant, &received, &body, None, &Keep),
+            f.openid_consume(&tenant, &received, &body, None, &Keep),
+        );
+        let wins = [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count();
+        assert_eq!(wins, 1, "associations {associations}: {a:?} / {b:?}");
+    }
 }

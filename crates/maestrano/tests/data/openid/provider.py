@@ -15,18 +15,23 @@ A checkid_setup is approved at once for the user of the sandbox's attribute set
 request asked for. The positive assertion is longer than a redirect allows, so python3-openid
 answers it as an auto-submitting POST form, as the platform does.
 
-Run: python provider.py  (prints "listening <port>" once it serves 127.0.0.1:<port>)
+Run: python provider.py [--sha1-only]  (prints "listening <port>" once it serves
+127.0.0.1:<port>). With --sha1-only the provider associates with HMAC-SHA1 alone (its
+SessionNegotiator allows nothing else), as an old provider would: it answers a request for
+HMAC-SHA256 with `unsupported-type` and suggests HMAC-SHA1.
 """
 import datetime
 import sys
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from openid.association import SessionNegotiator
 from openid.extensions import ax
 from openid.server import server as oidserver
 from openid.store.memstore import MemoryStore
 
 APP = "app-1a2b"
+SHA1_ONLY = "--sha1-only" in sys.argv[1:]
 USER = "usr-1"
 
 XRDS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -147,7 +152,10 @@ class Server(ThreadingHTTPServer):
 
     def openid(self, endpoint):
         if endpoint not in self.servers:
-            self.servers[endpoint] = oidserver.Server(self.store, endpoint)
+            srv = oidserver.Server(self.store, endpoint)
+            if SHA1_ONLY:
+                srv.negotiator = SessionNegotiator([("HMAC-SHA1", "DH-SHA1"), ("HMAC-SHA1", "no-encryption")])
+            self.servers[endpoint] = srv
         return self.servers[endpoint]
 
 
