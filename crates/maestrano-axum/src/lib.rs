@@ -1,7 +1,7 @@
 //! Mount every Maestrano marketplace of an app in axum with one layer.
 //!
-//! [`Maestrano`] serves each tenant's endpoints (SSO init and consume, SP metadata, account
-//! webhooks, Connec! notifications), at the SDK's prefixed routes and at the paths the
+//! [`Maestrano`] serves each tenant's endpoints (SAML init and consume, SP metadata, OpenID 2.0
+//! init and return, account webhooks, Connec! notifications), at the SDK's prefixed routes and at the paths the
 //! developer platform sends, and calls the app's [`LoginHandler`](maestrano::sso::LoginHandler)
 //! and [`WebhookSink`](maestrano::webhook::WebhookSink). The [`CurrentTenant`] extractor gives
 //! the app's own routes their tenant, [`ErrorResponse`] answers the SDK's errors with the right

@@ -219,6 +219,11 @@ struct Inner {
 ///   request that cookie names and answers with what the app's [`LoginHandler`] returns (its
 ///   own session cookie and a redirect, say). The IdP's POST is cross-site and comes without
 ///   the cookie: it is resubmitted once from the app's origin (see the crate page).
+/// - **OpenID 2.0 logins**, for tenants whose
+///   [`SsoOptions::protocols`](maestrano::saml::SsoOptions::protocols) offer it, go the same
+///   way through `{prefix}/:marketplace/openid/initialize` and `…/openid/return` to the same
+///   handler; give the flow ([`MaestranoBuilder::sso_flow`]) an HTTP client for the provider
+///   ([`SsoFlowBuilder::http_client`](maestrano::sso::SsoFlowBuilder::http_client)).
 /// - **Webhooks** go through [`WebhookHandler`] to the app's [`WebhookSink`], with its
 ///   statuses.
 /// - **Errors** answer as [`ErrorResponse`] does: the status, no detail.
