@@ -229,7 +229,8 @@ pub mod test_util;
 /// ports) are written with, so that an app implements them without naming the crate itself.
 pub use async_trait::async_trait;
 pub use config::registry::{
-    RefreshReport, RefusedTenant, Registry, RegistryBuilder, Snapshot, SnapshotOrigin,
+    DEFAULT_CREDENTIAL_OVERLAP, RefreshReport, RefusedTenant, Registry, RegistryBuilder, Snapshot,
+    SnapshotOrigin,
 };
 pub use config::tenant::Tenant;
 pub use error::{Error, Result};

@@ -180,10 +180,14 @@ impl Snapshot {
             let key = config.marketplace().clone();
             let previous = last_good(&key);
             match check_transport(&config, &policies.plain_http) {
-                Ok(()) => candidates.push(Candidate {
-                    tenant: Tenant::new(policies.apply(config)),
-                    previous,
-                }),
+                Ok(()) => {
+                    let mut tenant = Tenant::new(policies.apply(config));
+                    if let Some(p) = &previous {
+                        let until = loaded_at.saturating_add(policies.credential_overlap);
+                        tenant = tenant.with_retired(p, until, loaded_at);
+                    }
+                    candidates.push(Candidate { tenant, previous });
+                }
                 Err(error) => refused.push((key, error, previous)),
             }
         }
@@ -266,7 +270,11 @@ struct Policies {
     router: RouterOptions,
     sso_default: Option<SsoOptions>,
     sso_per_tenant: HashMap<MarketplaceKey, SsoOptions>,
+    credential_overlap: Duration,
 }
+
+/// How long webhooks may still carry a tenant's replaced credentials, by default.
+pub const DEFAULT_CREDENTIAL_OVERLAP: Duration = Duration::hours(1);
 
 impl Policies {
     /// The entry with the SAML policy and the SSO options the app set for it.
@@ -481,6 +489,16 @@ impl RegistryBuilder {
         self
     }
 
+    /// How long after a refresh that changed a tenant's `api.key` (or `api.id`) webhooks may
+    /// still authenticate with the old credentials (default
+    /// [`DEFAULT_CREDENTIAL_OVERLAP`], one hour): the marketplace may switch to the new key
+    /// later than the developer platform publishes it. Outbound calls use the new key at
+    /// once. `Duration::ZERO` accepts the new key only.
+    pub fn credential_overlap(mut self, overlap: Duration) -> Self {
+        self.policies.credential_overlap = overlap.max(Duration::ZERO);
+        self
+    }
+
     /// `insecure_allow_plain_http`: serve `marketplace` although its `api.host`,
     /// `connec.host` or `sso.idp` is plain `http://` on a host other than loopback. Off by
     /// default, since the tenant's credentials, its users' logins and its customers' data
@@ -633,6 +651,11 @@ impl Drop for RefreshGuard<'_> {
 }
 
 impl Registry {
+    /// Now, on the registry's clock (the one inbound checks of tenant credentials use).
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+
     /// Starts building a registry on `source`, with time from `clock`.
     pub fn builder(source: Arc<dyn ConfigSource>, clock: Arc<dyn Clock>) -> RegistryBuilder {
         RegistryBuilder {
@@ -641,7 +664,10 @@ impl Registry {
             ttl: Duration::hours(1),
             retry_after: Duration::seconds(30),
             key_refresh_interval: Duration::minutes(1),
-            policies: Policies::default(),
+            policies: Policies {
+                credential_overlap: DEFAULT_CREDENTIAL_OVERLAP,
+                ..Policies::default()
+            },
             cache: None,
             cache_max_age: Duration::days(7),
         }

@@ -13,13 +13,25 @@ use url::Url;
 
 use super::metadata::metadata_json;
 use super::model::MarketplaceConfig;
-use crate::types::{MarketplaceKey, UserUid};
+use time::OffsetDateTime;
+
+use crate::types::{ApiId, ApiKey, MarketplaceKey, UserUid};
 
 /// One tenant: an immutable, validated configuration, cheap to clone and to share across
 /// threads. A tenant handle never changes; a refresh makes new handles.
 #[derive(Clone)]
 pub struct Tenant {
     config: Arc<MarketplaceConfig>,
+    /// The credentials a refresh replaced, still accepted from the marketplace until then.
+    retired: Option<Arc<RetiredCredentials>>,
+}
+
+/// The `api.id` and `api.key` a refresh replaced, and until when webhooks may still carry
+/// them.
+pub(crate) struct RetiredCredentials {
+    pub(crate) id: ApiId,
+    pub(crate) key: ApiKey,
+    pub(crate) until: OffsetDateTime,
 }
 
 impl Tenant {
@@ -27,7 +39,52 @@ impl Tenant {
     pub fn new(config: MarketplaceConfig) -> Self {
         Self {
             config: Arc::new(config),
+            retired: None,
         }
+    }
+
+    /// This handle with the credentials of `previous` accepted until `until`, when they are
+    /// not this configuration's: a refresh that changed `api.key` (or `api.id`) keeps the old
+    /// ones for the overlap window; one that changed nothing carries a window still open.
+    pub(crate) fn with_retired(
+        mut self,
+        previous: &Tenant,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Self {
+        let (old, new) = (previous.config.api(), self.config.api());
+        let changed = old.id() != new.id() || !old.key().ct_eq(new.key().expose().as_bytes());
+        self.retired = if changed {
+            Some(Arc::new(RetiredCredentials {
+                id: old.id().clone(),
+                key: old.key().clone(),
+                until,
+            }))
+        } else {
+            previous.retired.clone().filter(|r| r.until > now)
+        };
+        self
+    }
+
+    /// Until when the credentials a refresh replaced are still accepted from the marketplace,
+    /// if there are such credentials
+    /// ([`RegistryBuilder::credential_overlap`](crate::RegistryBuilder::credential_overlap)).
+    pub fn retired_credentials_until(&self) -> Option<OffsetDateTime> {
+        self.retired.as_ref().map(|r| r.until)
+    }
+
+    /// Whether `(api_id, api_key)` are the tenant's credentials, or, until `now` reaches the
+    /// end of the overlap window, the ones a refresh replaced (compared in constant time, both
+    /// pairs always). Inbound authentication (webhooks) uses this; outbound calls always use
+    /// the current key.
+    pub fn check_credentials_at(&self, api_id: &[u8], api_key: &[u8], now: OffsetDateTime) -> bool {
+        let current = self.check_credentials(api_id, api_key);
+        let retired = self.retired.as_ref().is_some_and(|r| {
+            let id_ok = r.id.ct_eq(api_id);
+            let key_ok = r.key.ct_eq(api_key);
+            (id_ok & key_ok) & (now < r.until)
+        });
+        current | retired
     }
 
     /// The marketplace key.

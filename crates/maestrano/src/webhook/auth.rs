@@ -2,6 +2,8 @@
 
 use base64::Engine as _;
 
+use time::OffsetDateTime;
+
 use crate::config::tenant::Tenant;
 
 /// Longest `Authorization` header considered; a longer one is refused unread.
@@ -60,9 +62,14 @@ pub fn parse_basic(value: &[u8]) -> Result<(Vec<u8>, Vec<u8>), AuthError> {
     Ok((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
 }
 
-/// Checks the request's `Authorization` header against the tenant's `api.id:api.key`, in
-/// time that does not depend on where the values differ.
-pub fn authenticate(tenant: &Tenant, headers: &http::HeaderMap) -> Result<(), AuthError> {
+/// Checks the request's `Authorization` header against the tenant's `api.id:api.key` (or,
+/// until `now` passes the overlap window, the credentials a refresh replaced:
+/// [`Tenant::check_credentials_at`]), in time that does not depend on where the values differ.
+pub fn authenticate(
+    tenant: &Tenant,
+    headers: &http::HeaderMap,
+    now: OffsetDateTime,
+) -> Result<(), AuthError> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let value = values.next().ok_or(AuthError::Missing)?;
     if values.next().is_some() {
@@ -70,6 +77,12 @@ pub fn authenticate(tenant: &Tenant, headers: &http::HeaderMap) -> Result<(), Au
     }
     let (user, password) = parse_basic(value.as_bytes())?;
     if tenant.check_credentials(&user, &password) {
+        Ok(())
+    } else if tenant.check_credentials_at(&user, &password, now) {
+        tracing::info!(
+            marketplace = %tenant.marketplace(),
+            "webhook authenticated with the credentials a refresh replaced (overlap window)"
+        );
         Ok(())
     } else {
         Err(AuthError::Mismatch)

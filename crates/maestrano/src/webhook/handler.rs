@@ -179,7 +179,7 @@ impl WebhookHandler {
                 return Err(Box::new(unauthorized()));
             }
         };
-        if let Err(e) = authenticate(&tenant, request.headers()) {
+        if let Err(e) = authenticate(&tenant, request.headers(), self.registry.now()) {
             tracing::warn!(reason = %e, "webhook refused: invalid credentials");
             return Err(Box::new(unauthorized()));
         }

@@ -807,3 +807,89 @@ async fn a_tenant_colliding_with_the_apps_route_layout_is_refused_alone() {
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(sink.events.lock().unwrap().len(), 2);
 }
+
+/// A source whose document the test replaces, as the developer platform's changes.
+#[derive(Debug)]
+struct Switchable(Mutex<String>);
+
+#[async_trait]
+impl maestrano::config::ConfigSource for Switchable {
+    async fn load_all(
+        &self,
+    ) -> Result<Vec<maestrano::config::MarketplaceConfig>, maestrano::config::ConfigError> {
+        let json = self.0.lock().unwrap().clone();
+        maestrano::config::parse_marketplaces(json.as_bytes())
+    }
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_webhooks_accept_the_old_key_for_the_overlap_window_only() {
+    let doc = |key: &str| {
+        format!(
+            r#"{{"marketplaces": [{{"marketplace": "acme-corp",
+                "app": {{"host": "https://app.example.com"}},
+                "api": {{"id": "app-1a2b", "key": "{key}", "host": "https://hub.acme.example"}},
+                "sso": {{"idp": "https://hub.acme.example",
+                        "x509_fingerprint": "01:06:15:89:25:7d:78:12:28:a6:69:c7:de:63:ed:74:21:f9:f5:36"}}}}]}}"#
+        )
+    };
+    let source = Arc::new(Switchable(Mutex::new(doc("old-key"))));
+    let clock = Arc::new(ManualClock::new(datetime!(2026-12-07 12:00 UTC)));
+    let registry = Registry::builder(source.clone(), clock.clone())
+        .credential_overlap(time::Duration::minutes(30))
+        .build()
+        .await
+        .unwrap();
+    let sink = Arc::new(Sink::default());
+    let handler = WebhookHandler::new(registry.clone(), sink.clone());
+    let status = |key: &'static str| {
+        let handler = &handler;
+        async move {
+            handler
+                .handle(request(
+                    "DELETE",
+                    "/mno-enterprise/acme-corp/account/group/cld-1",
+                    Some(&basic("app-1a2b", key)),
+                    Vec::new(),
+                ))
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status("old-key").await, 200);
+    assert_eq!(status("new-key").await, 401);
+
+    // The developer platform publishes the new key.
+    *source.0.lock().unwrap() = doc("new-key");
+    registry.refresh().await.unwrap();
+    let tenant = registry
+        .with(&MarketplaceKey::new("acme-corp").unwrap())
+        .unwrap();
+    assert_eq!(
+        tenant.config().api().key().expose(),
+        "new-key",
+        "outbound calls use the new key"
+    );
+    assert_eq!(
+        tenant.retired_credentials_until(),
+        Some(datetime!(2026-12-07 12:30 UTC))
+    );
+    assert_eq!(status("new-key").await, 200);
+    assert_eq!(status("old-key").await, 200, "within the overlap window");
+    assert_eq!(status("other").await, 401);
+
+    // A refresh that changes nothing keeps the window; it still closes on time.
+    clock.advance(time::Duration::minutes(20));
+    registry.refresh().await.unwrap();
+    assert_eq!(status("old-key").await, 200);
+    clock.advance(time::Duration::minutes(10));
+    assert_eq!(status("old-key").await, 401, "the window has closed");
+    assert_eq!(status("new-key").await, 200);
+    registry.refresh().await.unwrap();
+    let tenant = registry
+        .with(&MarketplaceKey::new("acme-corp").unwrap())
+        .unwrap();
+    assert_eq!(tenant.retired_credentials_until(), None);
+    assert_eq!(sink.events.lock().unwrap().len(), 5);
+}
