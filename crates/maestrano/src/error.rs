@@ -96,6 +96,12 @@ impl From<crate::config::DevPlatformError> for Error {
     }
 }
 
+impl From<crate::config::SecretError> for Error {
+    fn from(e: crate::config::SecretError) -> Self {
+        Self::Config(e.into())
+    }
+}
+
 impl From<crate::idmap::FieldError> for Error {
     fn from(e: crate::idmap::FieldError) -> Self {
         Self::IdMap(e.into())
@@ -123,6 +129,7 @@ mod tests {
         converts::<crate::config::SettingError>();
         converts::<crate::config::DevPlatformError>();
         converts::<crate::config::ConfigCacheError>();
+        converts::<crate::config::SecretError>();
         converts::<crate::routes::RouteError>();
         converts::<crate::routes::MatchError>();
         converts::<crate::routes::TemplateError>();

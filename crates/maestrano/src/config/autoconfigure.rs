@@ -23,6 +23,7 @@ use super::error::{ConfigError, DevPlatformError, SettingError};
 use super::json::{ParsedList, kind, parse_entries, read_value};
 use super::model::MarketplaceConfig;
 use super::port::Loaded;
+use super::secrets::SecretSource;
 use crate::config::ConfigSource;
 use crate::ports::{HttpClient, HttpRequest, HttpResponse};
 use crate::redact::{Redactor, redact_credentials};
@@ -407,12 +408,42 @@ pub(crate) fn decode_entries(response: &HttpResponse) -> Result<ParsedList, Conf
 pub struct DevPlatformSource {
     settings: DevPlatformSettings,
     http: Arc<dyn HttpClient>,
+    /// Where the environment secret is read on every load, if not in `settings`.
+    secret: Option<(Arc<dyn SecretSource>, String)>,
 }
 
 impl DevPlatformSource {
     /// A source asking the developer platform described by `settings` through `http`.
     pub fn new(settings: DevPlatformSettings, http: Arc<dyn HttpClient>) -> Self {
-        Self { settings, http }
+        Self {
+            settings,
+            http,
+            secret: None,
+        }
+    }
+
+    /// This source with the environment secret read from `secrets` under `name` on every
+    /// load, instead of the one in the settings: a secret rotated in the store (a file mount,
+    /// Vault) is used from the next refresh on, without a restart. A secret that cannot be
+    /// read fails that load (the registry keeps its last good configuration).
+    pub fn with_secret_source(
+        mut self,
+        secrets: Arc<dyn SecretSource>,
+        name: impl Into<String>,
+    ) -> Self {
+        self.secret = Some((secrets, name.into()));
+        self
+    }
+
+    /// The settings of one load: the secret from the secret source when there is one.
+    async fn current_settings(&self) -> Result<DevPlatformSettings, ConfigError> {
+        let Some((secrets, name)) = &self.secret else {
+            return Ok(self.settings.clone());
+        };
+        let secret = secrets.secret(name).await?;
+        let mut settings = self.settings.clone();
+        settings.env_secret = secret;
+        Ok(settings)
     }
 
     /// The settings.
@@ -429,7 +460,8 @@ impl ConfigSource for DevPlatformSource {
 
     /// The marketplaces, with the developer platform's reply body as the document.
     async fn load_document(&self) -> Result<Loaded, ConfigError> {
-        let request = build_request(&self.settings)?;
+        let settings = self.current_settings().await?;
+        let request = build_request(&settings)?;
         tracing::debug!(url = %self.settings.url, "fetching marketplaces from the developer platform");
         let response = self
             .http
@@ -439,7 +471,7 @@ impl ConfigSource for DevPlatformSource {
         // The reply may echo the environment's credentials: none leaves in an error or a log.
         let result = decode_entries(&response).map_err(|mut e| {
             if let ConfigError::DevPlatform(d) = &mut e {
-                let r = Redactor::new(&self.settings.env_key, &self.settings.env_secret);
+                let r = Redactor::new(&settings.env_key, &settings.env_secret);
                 match d {
                     DevPlatformError::Rejected { message, .. } => r.text(message),
                     DevPlatformError::NotJson { excerpt, .. } => r.text(excerpt),

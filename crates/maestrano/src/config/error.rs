@@ -105,6 +105,10 @@ pub enum ConfigError {
     /// The developer platform did not return a usable list of marketplaces.
     #[error(transparent)]
     DevPlatform(#[from] DevPlatformError),
+    /// A secret the configuration needs could not be read
+    /// ([`SecretSource`](crate::config::SecretSource)).
+    #[error(transparent)]
+    Secret(#[from] super::secrets::SecretError),
     /// A configuration file could not be read.
     #[error("cannot read configuration file {}", path.display())]
     Io {

@@ -69,6 +69,7 @@ mod metadata;
 mod model;
 mod port;
 pub(crate) mod registry;
+mod secrets;
 mod source;
 pub(crate) mod tenant;
 mod urls;
@@ -84,6 +85,7 @@ pub use model::{
     MarketplaceConfigBuilder, SsoConfig, WebhooksConfig,
 };
 pub use port::{ConfigSource, Loaded};
+pub use secrets::{EnvSecrets, FileSecrets, SecretError, SecretSource};
 pub use source::{StaticSource, read_config_file};
 
 /// Largest configuration document accepted, from a file or from the developer platform:

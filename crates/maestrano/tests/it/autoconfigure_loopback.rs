@@ -132,3 +132,74 @@ async fn autoconfigure_over_loopback_then_a_refused_refresh() {
         "{head}"
     );
 }
+
+#[tokio::test]
+async fn a_secret_rotated_in_its_file_is_sent_from_the_next_refresh_on() {
+    use base64::Engine as _;
+    use maestrano::config::{FileSecrets, SecretError};
+
+    let two = std::fs::read(TWO).unwrap();
+    let (base, seen) = serve(vec![
+        (200, "application/json", two.clone()),
+        (200, "application/json", two),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("devpl_secret"), "first-secret\n").unwrap();
+    let settings = DevPlatformSettings::from_lookup(|name| match name {
+        "MNO_DEVPL_HOST" => Some(base.clone()),
+        "MNO_DEVPL_API_PATH" => Some("/api/config/v1/marketplaces".into()),
+        "MNO_DEVPL_ENV_KEY" => Some("123".into()),
+        // Replaced by the file's secret on every load.
+        "MNO_DEVPL_ENV_SECRET" => Some("unused".into()),
+        _ => None,
+    })
+    .unwrap();
+    let source = DevPlatformSource::new(settings, client())
+        .with_secret_source(Arc::new(FileSecrets::new(dir.path())), "devpl_secret");
+    let registry = Registry::builder(Arc::new(source), Arc::new(SystemClock))
+        .insecure_allow_plain_http(maestrano::MarketplaceKey::new("mno-sandbox").unwrap())
+        .build()
+        .await
+        .unwrap();
+    std::fs::write(dir.path().join("devpl_secret"), "rotated-secret\n").unwrap();
+    registry.refresh().await.unwrap();
+    let basic = |secret: &str| {
+        format!(
+            "authorization: Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("123:{secret}"))
+        )
+    };
+    let heads = seen.lock().unwrap().clone();
+    assert_eq!(heads.len(), 2);
+    assert!(
+        heads[0]
+            .to_ascii_lowercase()
+            .contains(&basic("first-secret").to_ascii_lowercase()),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        heads[1]
+            .to_ascii_lowercase()
+            .contains(&basic("rotated-secret").to_ascii_lowercase()),
+        "{}",
+        heads[1]
+    );
+
+    // A secret that cannot be read fails the refresh closed; the last good set is kept.
+    std::fs::remove_file(dir.path().join("devpl_secret")).unwrap();
+    let refused = registry.refresh().await;
+    assert!(
+        matches!(
+            refused,
+            Err(ConfigError::Secret(SecretError::Missing { .. }))
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        registry
+            .with(&MarketplaceKey::new("maestrano-uat").unwrap())
+            .is_ok()
+    );
+}
