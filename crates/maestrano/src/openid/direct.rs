@@ -78,16 +78,27 @@ impl Drop for AssociationRequest {
     }
 }
 
-/// The modulus and its Montgomery parameters, computed once.
-static GROUP: std::sync::LazyLock<(Odd<BoxedUint>, BoxedMontyParams)> =
-    std::sync::LazyLock::new(|| {
-        let p = BoxedUint::from_be_hex(DH_MODULUS, DH_BITS)
-            .into_option()
-            .and_then(|p| Odd::new(p).into_option())
-            .expect("the OpenID default modulus is 256 hex digits and odd");
-        let params = BoxedMontyParams::new(p.clone());
-        (p, params)
-    });
+/// The group, computed once: the modulus, its Montgomery parameters, and `p - 1` as the
+/// big-endian bytes a server value is compared with.
+struct Group {
+    params: BoxedMontyParams,
+    p_minus_1: [u8; DH_BYTES],
+}
+
+static GROUP: std::sync::LazyLock<Group> = std::sync::LazyLock::new(|| {
+    let p = BoxedUint::from_be_hex(DH_MODULUS, DH_BITS)
+        .into_option()
+        .and_then(|p| Odd::new(p).into_option())
+        .expect("the OpenID default modulus is 256 hex digits and odd");
+    let mut p_minus_1 = [0u8; DH_BYTES];
+    p_minus_1.copy_from_slice(&p.as_ref().to_be_bytes());
+    // p is odd: subtracting 1 borrows nothing.
+    p_minus_1[DH_BYTES - 1] -= 1;
+    Group {
+        params: BoxedMontyParams::new(p),
+        p_minus_1,
+    }
+});
 
 /// Big-endian two's complement, shortest form (§4.2 `btwoc`).
 fn btwoc(value: &BoxedUint) -> Vec<u8> {
@@ -135,8 +146,10 @@ impl AssociationRequest {
                     "the random source returned a near-zero Diffie-Hellman private value".into(),
                 )));
             }
-            let params = &GROUP.1;
-            let g = BoxedMontyForm::new(BoxedUint::from_be_slice_truncated(&[2], DH_BITS), params);
+            let g = BoxedMontyForm::new(
+                BoxedUint::from_be_slice_truncated(&[2], DH_BITS),
+                &GROUP.params,
+            );
             let public = g.pow(&x).retrieve();
             let public = base64::engine::general_purpose::STANDARD.encode(btwoc(&public));
             (Some(x), Some(public))
@@ -196,13 +209,7 @@ impl AssociationRequest {
             });
         }
         let Some(private) = &self.private else {
-            return Association::from_answer(
-                answer,
-                self.kind,
-                SessionType::NoEncryption,
-                None,
-                now,
-            );
+            return Association::from_plaintext_answer(answer, self.kind, now);
         };
         let get = |name: &'static str| answer.get(name).ok_or(OpenIdError::MissingField { name });
         let invalid =
@@ -219,10 +226,6 @@ impl AssociationRequest {
             .iter()
             .position(|&b| b != 0)
             .unwrap_or(server_bytes.len())..];
-        let (p, params) = &*GROUP;
-        let mut p_minus_1 = p.as_ref().to_be_bytes().to_vec();
-        // p is odd: subtracting 1 borrows nothing.
-        p_minus_1[DH_BYTES - 1] -= 1;
         let mut padded = [0u8; DH_BYTES];
         let fits = trimmed.len() <= DH_BYTES;
         if fits {
@@ -231,7 +234,7 @@ impl AssociationRequest {
         // 1 < y < p - 1 (§8.4.2 needs a value of the group; 0, 1 and p-1 make the secret
         // known), compared as big-endian numbers of the modulus's width.
         let above_one = trimmed.len() > 1 || trimmed.first().is_some_and(|&b| b > 1);
-        let in_range = fits && above_one && padded.as_slice() < p_minus_1.as_slice();
+        let in_range = fits && above_one && padded < GROUP.p_minus_1;
         if !in_range {
             return Err(invalid(
                 "dh_server_public",
@@ -239,7 +242,10 @@ impl AssociationRequest {
                 server,
             ));
         }
-        let y = BoxedMontyForm::new(BoxedUint::from_be_slice_truncated(&padded, DH_BITS), params);
+        let y = BoxedMontyForm::new(
+            BoxedUint::from_be_slice_truncated(&padded, DH_BITS),
+            &GROUP.params,
+        );
         let mut secret = y.pow(private).retrieve();
         let mut shared = btwoc(&secret);
         let mut hashed = match self.session {
@@ -287,18 +293,9 @@ pub(crate) fn read_check_authentication(answer: &Fields) -> Result<Option<String
     Ok(answer.get("invalidate_handle").map(str::to_owned))
 }
 
+/// A form POST of `body` to `endpoint`.
 fn post(endpoint: &Url, body: Vec<u8>) -> Result<HttpRequest, OpenIdError> {
-    let uri: http::Uri = endpoint
-        .as_str()
-        .parse()
-        .map_err(|_| OpenIdError::InvalidField {
-            name: "op_endpoint",
-            expected: "a URL an HTTP request can carry",
-            found: shown(endpoint.as_str()),
-        })?;
-    let mut request = http::Request::new(body);
-    *request.method_mut() = Method::POST;
-    *request.uri_mut() = uri;
+    let mut request = request(Method::POST, endpoint, body)?;
     request.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/x-www-form-urlencoded"),
@@ -308,9 +305,21 @@ fn post(endpoint: &Url, body: Vec<u8>) -> Result<HttpRequest, OpenIdError> {
 
 /// A GET of `url`, for discovery.
 pub(crate) fn get(url: &Url) -> Result<HttpRequest, OpenIdError> {
-    let mut request = post(url, Vec::new())?;
-    *request.method_mut() = Method::GET;
-    request.headers_mut().remove(CONTENT_TYPE);
+    request(Method::GET, url, Vec::new())
+}
+
+fn request(method: Method, url: &Url, body: Vec<u8>) -> Result<HttpRequest, OpenIdError> {
+    let uri: http::Uri = url
+        .as_str()
+        .parse()
+        .map_err(|_| OpenIdError::InvalidField {
+            name: "op_endpoint",
+            expected: "a URL an HTTP request can carry",
+            found: shown(url.as_str()),
+        })?;
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
     Ok(request)
 }
 

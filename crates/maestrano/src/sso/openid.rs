@@ -219,6 +219,8 @@ impl SsoFlow {
         require(tenant, SsoProtocols::OpenId)?;
         let http = self.http()?;
         let fields = Fields::from_form(message)?;
+        // A cancel needs no provider (the checks below would refuse it the same, after a
+        // discovery).
         if fields.get("mode") == Some("cancel") {
             return Err(OpenIdError::Cancelled.into());
         }
@@ -303,7 +305,8 @@ impl SsoFlow {
         let provider = match kept {
             Some(p) => p,
             None => {
-                let (services, _) = discover(http, &identifier).await?;
+                // The identifier comes from the tenant's own configuration (`sso.idp`).
+                let (services, _) = discover(http, &identifier, false).await?;
                 let endpoint = crate::openid::op_endpoint(&services).cloned().ok_or(
                     OpenIdError::Discovery {
                         expected: "a server or signon service",
@@ -433,11 +436,13 @@ async fn direct(
 }
 
 /// Discovery of `identifier`, following at most [`MAX_DISCOVERY_STEPS`] redirects and XRDS
-/// locations: its services, and whether an HTTP redirect was followed (the identifier then
-/// is another URL, §7.2; a document's XRDS location leaves it as it is).
+/// locations (only on `identifier`'s own origin when `same_origin`): its services, and
+/// whether an HTTP redirect was followed (the identifier then is another URL, §7.2; a
+/// document's XRDS location leaves it as it is).
 async fn discover(
     http: &dyn HttpClient,
     identifier: &Url,
+    same_origin: bool,
 ) -> Result<(Vec<crate::openid::Service>, bool), SsoFlowError> {
     let mut url = identifier.clone();
     let mut redirected = false;
@@ -449,6 +454,13 @@ async fn discover(
         match read_discovery(&url, &response)? {
             Discovered::Services(services) => return Ok((services, redirected)),
             Discovered::FetchNext(next) => {
+                if same_origin && next.origin() != identifier.origin() {
+                    return Err(OpenIdError::Discovery {
+                        expected: "a redirect or XRDS location on the identifier's own origin",
+                        found: crate::types::shown(next.as_str()),
+                    }
+                    .into());
+                }
                 redirected |= response.status().is_redirection();
                 url = next;
             }
@@ -461,8 +473,10 @@ async fn discover(
     .into())
 }
 
-/// §11.2: the claimed identifier (signed by the tenant's provider, so only its URLs are
-/// fetched) names that provider and the assertion's identity.
+/// §11.2: the claimed identifier names that provider and the assertion's identity. Only a
+/// claimed identifier on the provider's own origin is fetched (the platform's are
+/// `{provider}/users/{uid}`: mno-api-sandbox cd52c0b, config/routes.rb), so that no tenant's
+/// provider can make the app fetch another host, an internal one say.
 async fn verify_claimed(
     http: &dyn HttpClient,
     checked: &CheckedOpenId,
@@ -474,11 +488,11 @@ async fn verify_claimed(
         .ok_or(OpenIdError::MissingField { name: "identity" })?;
     let url = Url::parse(claimed)
         .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .filter(|u| u.origin() == endpoint.origin())
         .ok_or(OpenIdError::ClaimedIdMismatch {
             claimed_id: crate::types::shown(claimed),
         })?;
-    let (services, redirected) = discover(http, &url).await?;
+    let (services, redirected) = discover(http, &url, true).await?;
     if redirected {
         // The claimed identifier would be the URL redirected to, not the one asserted.
         return Err(OpenIdError::ClaimedIdMismatch {

@@ -405,6 +405,29 @@ async fn the_flow_verifies_with_the_provider_and_counts_its_answer_only_with_a_2
         matches!(again, Err(SsoFlowError::OpenId(OpenIdError::Replayed))),
         "{again:?}"
     );
+    // A claimed identifier on another host (even one the provider vouches for) is never
+    // fetched: no provider of one tenant makes the app reach an internal address.
+    let elsewhere = "http://169.254.169.254/latest/meta-data";
+    let other = with(
+        &with(&vectors[1].positive, "openid.claimed_id", elsewhere),
+        "openid.identity",
+        elsewhere,
+    );
+    let refused = flow
+        .openid_consume(&tenant, &received, &form(&other), None, &Never)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(SsoFlowError::OpenId(OpenIdError::ClaimedIdMismatch { .. }))
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.uri().host() != Some("169.254.169.254"))
+    );
     let requests = fake.requests();
     let check = requests
         .iter()
