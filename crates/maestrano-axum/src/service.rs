@@ -95,20 +95,32 @@ trait SignIn: Send + Sync {
         &self,
         flow: &SsoFlow,
         tenant: &Tenant,
-        form: &[u8],
+        answer: Answer<'_>,
         request_id: &str,
         request: &Parts,
     ) -> Result<Response, SsoFlowError>;
+}
 
-    async fn openid_consume(
-        &self,
-        flow: &SsoFlow,
-        tenant: &Tenant,
-        received: &Url,
-        message: &[u8],
-        request_id: &str,
-        request: &Parts,
-    ) -> Result<Response, SsoFlowError>;
+/// What a login's answer route received.
+#[derive(Clone, Copy)]
+enum Answer<'a> {
+    /// The IdP's SAML form.
+    Saml { form: &'a [u8] },
+    /// The OpenID provider's message (a form body, or a GET's query), received at `received`.
+    OpenId {
+        received: &'a Url,
+        message: &'a [u8],
+    },
+}
+
+impl<'a> Answer<'a> {
+    /// The fields the route received.
+    fn message(self) -> &'a [u8] {
+        match self {
+            Self::Saml { form } => form,
+            Self::OpenId { message, .. } => message,
+        }
+    }
 }
 
 /// The SDK's [`LoginHandler`], which needs nothing of the request.
@@ -158,7 +170,7 @@ impl<H: LoginWithRequest> SignIn for WithRequest<H> {
         &self,
         flow: &SsoFlow,
         tenant: &Tenant,
-        form: &[u8],
+        answer: Answer<'_>,
         request_id: &str,
         request: &Parts,
     ) -> Result<Response, SsoFlowError> {
@@ -166,27 +178,19 @@ impl<H: LoginWithRequest> SignIn for WithRequest<H> {
             handler: &self.0,
             request,
         };
-        let done = flow.consume(tenant, form, Some(request_id), &bound).await?;
-        Ok(done.output.into_response())
-    }
-
-    async fn openid_consume(
-        &self,
-        flow: &SsoFlow,
-        tenant: &Tenant,
-        received: &Url,
-        message: &[u8],
-        request_id: &str,
-        request: &Parts,
-    ) -> Result<Response, SsoFlowError> {
-        let bound = Bound {
-            handler: &self.0,
-            request,
+        let output = match answer {
+            Answer::Saml { form } => {
+                flow.consume(tenant, form, Some(request_id), &bound)
+                    .await?
+                    .output
+            }
+            Answer::OpenId { received, message } => {
+                flow.openid_consume(tenant, received, message, Some(request_id), &bound)
+                    .await?
+                    .output
+            }
         };
-        let done = flow
-            .openid_consume(tenant, received, message, Some(request_id), &bound)
-            .await?;
-        Ok(done.output.into_response())
+        Ok(output.into_response())
     }
 }
 
@@ -506,38 +510,11 @@ impl Maestrano {
         } else {
             parts.uri.query().unwrap_or("").as_bytes().to_vec()
         };
-        // Read (bounded, each field once) before anything is resubmitted or verified.
-        if let Err(e) = maestrano::openid::Fields::from_form(&message) {
-            return ErrorResponse::from(SsoFlowError::OpenId(e)).into_response();
-        }
-        let Some(request_id) = login::cookie(&parts.headers, login::LOGIN_COOKIE) else {
-            if parts.method != Method::POST || login::was_resubmitted(&message) {
-                tracing::warn!("no login was started in this browser for this assertion");
-                return ErrorResponse::no_login_in_this_browser().into_response();
-            }
-            return login::resubmit_page(path_and_query, &message, login::Carried::OpenId)
-                .unwrap_or_else(|e| ErrorResponse::from(e).into_response());
+        let answer = Answer::OpenId {
+            received: &received,
+            message: &message,
         };
-        let mut response = match self
-            .inner
-            .sign_in
-            .openid_consume(
-                &self.inner.flow,
-                tenant,
-                &received,
-                &message,
-                request_id,
-                &parts,
-            )
-            .await
-        {
-            Ok(response) => response,
-            Err(e) => ErrorResponse::from(e).into_response(),
-        };
-        if let Some(clear) = login::clear_login_cookie(&return_to) {
-            response.headers_mut().append(header::SET_COOKIE, clear);
-        }
-        response
+        self.answer(tenant, &parts, answer, &return_to).await
     }
 
     async fn consume(&self, tenant: &Tenant, request: Request<Body>) -> Response {
@@ -546,29 +523,57 @@ impl Maestrano {
             Ok(form) => form,
             Err(refused) => return *refused,
         };
+        let answer = Answer::Saml { form: &form };
+        self.answer(tenant, &parts, answer, tenant.acs_url()).await
+    }
+
+    /// An answer route, SAML or OpenID. With the login cookie: the flow's verdict on the
+    /// very request the cookie names, the cookie (scoped to `cookie_url`) cleared either way.
+    /// Without it: a POST is resubmitted once from the app's origin, with only the
+    /// provider's fields; a GET, or a POST already resubmitted, is refused (no login was
+    /// started in this browser).
+    async fn answer(
+        &self,
+        tenant: &Tenant,
+        parts: &Parts,
+        answer: Answer<'_>,
+        cookie_url: &Url,
+    ) -> Response {
+        let message = answer.message();
         let Some(request_id) = login::cookie(&parts.headers, login::LOGIN_COOKIE) else {
-            if login::was_resubmitted(&form) {
-                tracing::warn!("no login was started in this browser for this response");
+            if parts.method != Method::POST || login::was_resubmitted(message) {
+                tracing::warn!("no login was started in this browser for this answer");
                 return ErrorResponse::no_login_in_this_browser().into_response();
             }
+            let carried = match answer {
+                Answer::Saml { .. } => login::Carried::Saml,
+                Answer::OpenId { .. } => {
+                    // Read as the flow will (bounded, each field once) before it is
+                    // reflected in a page; with the cookie, the flow reads it itself.
+                    if let Err(e) = maestrano::openid::Fields::from_form(message) {
+                        return ErrorResponse::from(SsoFlowError::OpenId(e)).into_response();
+                    }
+                    login::Carried::OpenId
+                }
+            };
             let action = parts
                 .uri
                 .path_and_query()
                 .map_or(parts.uri.path(), |p| p.as_str());
-            return login::resubmit_page(action, &form, login::Carried::Saml)
+            return login::resubmit_page(action, message, carried)
                 .unwrap_or_else(|e| ErrorResponse::from(e).into_response());
         };
         let mut response = match self
             .inner
             .sign_in
-            .consume(&self.inner.flow, tenant, &form, request_id, &parts)
+            .consume(&self.inner.flow, tenant, answer, request_id, parts)
             .await
         {
             Ok(response) => response,
             Err(e) => ErrorResponse::from(e).into_response(),
         };
         // Answered (or refused) either way: the cookie has done its work.
-        if let Some(clear) = login::clear_login_cookie(tenant.acs_url()) {
+        if let Some(clear) = login::clear_login_cookie(cookie_url) {
             response.headers_mut().append(header::SET_COOKIE, clear);
         }
         response

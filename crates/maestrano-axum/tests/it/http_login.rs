@@ -493,6 +493,17 @@ async fn an_openid_login_is_resubmitted_once_and_signs_the_user_in_at_each_marke
             .await;
         let replay = other.submit(&form).await;
         assert_eq!(replay.status(), StatusCode::FORBIDDEN);
+        // A form with an openid field twice is refused, not reflected in a resubmission.
+        let twice = Browser::default()
+            .send(
+                true,
+                "POST",
+                &form.action,
+                b"openid.mode=id_res&openid.mode=cancel".to_vec(),
+            )
+            .await;
+        assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+        assert!(resubmission(&twice).is_none());
         // A GET to the return route from a browser that started no login.
         let stray = Browser::default()
             .send(false, "GET", &form.action, Vec::new())
