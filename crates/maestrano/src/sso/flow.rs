@@ -229,29 +229,35 @@ pub const DEFAULT_PENDING_PER_CLIENT: u32 = 32;
 /// How many logins one tenant may have pending at once, by default.
 pub const DEFAULT_PENDING_PER_TENANT: u32 = 10_000;
 
-/// The slot positions a client may use in its tenant: `per_client` positions among
+/// The slot positions a client may use in its tenant: `per_client` distinct positions among
 /// `per_tenant`, drawn with a hash keyed by the tenant's `api.key`, which every instance
 /// knows and no client does, so a flood cannot aim at the positions of another client.
-fn slot_positions(
-    tenant: &Tenant,
-    client: &str,
-    per_client: u32,
-    per_tenant: u32,
-) -> impl Iterator<Item = u32> {
-    let key = tenant.config().api().key().expose();
+/// A drawn position already among the client's moves on to the next free one, so a client
+/// always has `per_client` slots (two equal draws once left it one short, 1 time in 100 with
+/// 2 of 100 positions).
+fn slot_positions(tenant_key: &str, client: &str, per_client: u32, per_tenant: u32) -> Vec<u32> {
+    let per_tenant = per_tenant.max(1);
+    let per_client = per_client.clamp(1, per_tenant);
     // Tenant key and client hashed once; each position only adds its number.
     let mut prefix = Sha256::new();
     prefix.update(b"maestrano pending-login slot\0");
-    prefix.update((key.len() as u64).to_be_bytes());
-    prefix.update(key.as_bytes());
+    prefix.update((tenant_key.len() as u64).to_be_bytes());
+    prefix.update(tenant_key.as_bytes());
     prefix.update((client.len() as u64).to_be_bytes());
     prefix.update(client.as_bytes());
-    (0..per_client).map(move |i| {
+    let mut positions: Vec<u32> = Vec::with_capacity(per_client as usize);
+    for i in 0..per_client {
         let digest = prefix.clone().chain_update(i.to_be_bytes()).finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
-        (u64::from_be_bytes(first) % u64::from(per_tenant)) as u32
-    })
+        let mut position = (u64::from_be_bytes(first) % u64::from(per_tenant)) as u32;
+        // Fewer than `per_tenant` are taken, so a free position is found.
+        while positions.contains(&position) {
+            position = (position + 1) % per_tenant;
+        }
+        positions.push(position);
+    }
+    positions
 }
 
 /// Runs one login step in a span naming the marketplace and the endpoint (nothing of the
@@ -561,7 +567,8 @@ impl SsoFlow {
         let now = self.clock.now();
         let options = tenant.config().sso_options();
         let expires_at = now.saturating_add(options.request_ttl);
-        for position in slot_positions(tenant, client, self.per_client, self.per_tenant) {
+        let tenant_key = tenant.config().api().key().expose();
+        for position in slot_positions(tenant_key, client, self.per_client, self.per_tenant) {
             let key = OnceKey::login_slot(tenant.marketplace(), position);
             if self.store.insert_if_absent(&key, expires_at, now).await? {
                 return Ok((position, expires_at, now));
@@ -709,5 +716,36 @@ impl SsoFlow {
         }
         let login = SsoLogin::from_assertion(tenant.marketplace(), &assertion)?;
         complete(login, handler, relay_state, assertion.legacy_crypto()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slot_positions;
+
+    /// A client always has as many slots as it is allowed, however the draws fall: with 2 of
+    /// 100 positions, some of these 2,000 clients draw the same position twice.
+    #[test]
+    fn a_client_has_distinct_slot_positions() {
+        let mut collided = 0;
+        for client in 0..2_000 {
+            let client = format!("198.51.100.{client}");
+            let positions = slot_positions("tenant-key", &client, 2, 100);
+            assert_eq!(positions.len(), 2);
+            assert_ne!(positions[0], positions[1], "{client}");
+            assert!(positions.iter().all(|&p| p < 100));
+            // The first draw is the plain hash; a second that moved on shows a collision.
+            collided += usize::from(positions[1] == (positions[0] + 1) % 100);
+        }
+        assert!(collided > 0, "no client drew the same position twice");
+        // Every position of a tenant, for one client that may use them all.
+        let mut all = slot_positions("tenant-key", "203.0.113.9", 50, 50);
+        all.sort_unstable();
+        assert_eq!(all, (0..50).collect::<Vec<_>>());
+        // The draw depends on the tenant's key: another tenant, other positions.
+        assert_ne!(
+            slot_positions("tenant-key", "203.0.113.9", 8, 10_000),
+            slot_positions("other-key", "203.0.113.9", 8, 10_000)
+        );
     }
 }
