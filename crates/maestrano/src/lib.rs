@@ -254,6 +254,8 @@ pub mod __private {
     pub use crate::saml::response::{ASSERTION_NS, PROTOCOL_NS};
     pub use crate::saml::sign::sign_enveloped;
     pub use crate::saml::xml::escape as xml_escape;
+    #[cfg(feature = "__xml-oracle")]
+    pub use crate::saml::xml::differential as xml_differential;
     pub use crate::timestamp::{format_utc, parse_lenient};
     pub use crate::types::ct_eq_bytes;
 

@@ -5,7 +5,7 @@
 //! optionally minus one descendant subtree (the enveloped signature). Arbitrary XPath node
 //! sets are not, which removes a whole class of signature-wrapping tricks.
 
-use super::xml::{Document, NodeId, NodeKind, XML_NS};
+use super::xml::{Document, NodeId, NodeKind, XML_NS, short_eq};
 
 /// A canonicalization algorithm, as named by its XML-DSig URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
         stack
             .iter()
             .rev()
-            .find(|(p, _)| *p == prefix)
+            .find(|(p, _)| short_eq(p, prefix))
             .map(|(_, u)| *u)
     }
 

@@ -1,4 +1,4 @@
-//! A hardened, immutable XML tree for SAML messages, built on quick-xml.
+//! A hardened, immutable XML tree for SAML messages, on the crate's own tokenizer.
 //!
 //! The document is parsed once. Everything XML-DSig needs later (namespaces, comments,
 //! processing instructions, exact text) is kept, and everything a hostile document could use
@@ -12,8 +12,14 @@
 
 use std::ops::Range;
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::reader::Reader;
+use tokens::{Token, Tokenizer};
+
+#[cfg(feature = "__xml-oracle")]
+mod oracle;
+mod tokens;
+
+#[cfg(feature = "__xml-oracle")]
+pub use oracle::differential;
 
 /// The XML namespace, bound to the `xml` prefix by definition.
 pub(crate) const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
@@ -365,7 +371,7 @@ impl Iterator for Children<'_> {
     }
 }
 
-/// Text being accumulated between two markup events: quick-xml splits text at entity
+/// Text being accumulated between two markup events: the tokenizer splits text at
 /// references and CDATA sections, but the tree keeps one text node per run of character data.
 enum PendingText {
     None,
@@ -661,7 +667,7 @@ impl<'a> Parser<'a> {
         self.ns_stack
             .iter()
             .rev()
-            .find(|(p, _)| self.str(*p) == prefix)
+            .find(|(p, _)| short_eq(self.str(*p), prefix))
             .map(|(_, u)| *u)
     }
 
@@ -729,128 +735,132 @@ impl<'a> Parser<'a> {
         check_document_chars(self.src)?;
         let src = self.src;
         self.reserve_for(src);
-        let mut reader = Reader::from_str(src);
-        {
-            let cfg = reader.config_mut();
-            cfg.check_end_names = true;
-            cfg.check_comments = true;
-            cfg.allow_unmatched_ends = false;
-            cfg.allow_dangling_amp = false;
-            cfg.expand_empty_elements = false;
-            cfg.trim_text_start = false;
-            cfg.trim_text_end = false;
-        }
+        let mut tokens = Tokenizer::new(src);
         loop {
-            let position = reader.buffer_position() as usize;
-            let event = reader
-                .read_event()
-                .map_err(|e| malformed(reader.error_position() as usize, e.to_string()))?;
-            match event {
-                Event::Decl(decl) => {
-                    if self.seen_markup {
-                        return Err(malformed(position, "XML declaration not at the start"));
-                    }
-                    let version = decl
-                        .version()
-                        .map_err(|e| malformed(position, e.to_string()))?;
-                    if &*version != "1.0" {
-                        return Err(malformed(
-                            position,
-                            format!("expected XML version 1.0, found {version:?}"),
-                        ));
-                    }
-                    if let Some(enc) = decl.encoding() {
-                        let enc = enc.map_err(|e| malformed(position, e.to_string()))?;
-                        if !enc.eq_ignore_ascii_case("utf-8") {
-                            return Err(malformed(
-                                position,
-                                format!("expected encoding UTF-8, found {enc:?}"),
-                            ));
-                        }
-                    }
+            let position = tokens.position();
+            match tokens.next_token()? {
+                Token::Decl { version, encoding } => {
+                    self.declaration(version, encoding, position)?;
                 }
-                Event::DocType(_) => return Err(XmlError::Dtd),
-                Event::Start(start) => {
+                Token::Start(name) => {
                     self.flush_text()?;
-                    self.open_element(&start, position, reader.buffer_position() as usize)?;
+                    let id = self.open_element(name, || tokens.attribute(), position)?;
+                    let (empty, tag_end) = tokens.tag_end();
+                    self.nodes[id].src_range.1 = tag_end as u32;
+                    if empty {
+                        self.close_element(tag_end);
+                    }
                 }
-                Event::Empty(start) => {
+                Token::End(end) => {
                     self.flush_text()?;
-                    self.open_element(&start, position, reader.buffer_position() as usize)?;
-                    self.close_element(reader.buffer_position() as usize);
+                    self.close_element(end);
                 }
-                Event::End(_) => {
-                    self.flush_text()?;
-                    if self.stack.is_empty() {
-                        return Err(malformed(position, "end tag without a start tag"));
-                    }
-                    self.close_element(reader.buffer_position() as usize);
-                }
-                Event::Text(text) => {
-                    let raw = text.into_inner();
-                    if raw.contains("]]>") {
-                        return Err(malformed(position, "']]>' in text"));
-                    }
-                    self.add_text_piece(&raw, position)?;
-                }
-                Event::CData(cdata) => {
-                    let raw = cdata.into_inner();
-                    if self.stack.is_empty() {
-                        return Err(malformed(position, "CDATA outside the root element"));
-                    }
-                    self.add_text_piece(&raw, position)?;
-                }
-                Event::GeneralRef(r) => {
-                    let c = resolve_reference(&r, position)?;
+                Token::Text(raw) => self.text(raw, position)?,
+                Token::CData(raw) => self.cdata(raw, position)?,
+                Token::Ref(name) => {
+                    let c = resolve_reference(name, position)?;
                     self.add_text_char(c, position)?;
                 }
-                Event::Comment(comment) => {
-                    self.flush_text()?;
-                    if !self.stack.is_empty() {
-                        let raw = comment.into_inner();
-                        let span = if raw.contains('\r') {
-                            let mut s = String::new();
-                            push_normalised_eol(&mut s, &raw);
-                            self.push_decoded(&s)
-                        } else {
-                            self.span_of(&raw)
-                        };
-                        let id = self.push_node(NodeKind::Comment(span))?;
-                        self.close_node(id);
-                    }
-                }
-                Event::PI(pi) => {
-                    self.flush_text()?;
-                    let target = pi.target();
-                    if target.eq_ignore_ascii_case("xml") {
-                        return Err(malformed(position, "XML declaration not at the start"));
-                    }
-                    if !is_ncname(target) {
-                        return Err(malformed(position, "bad processing instruction target"));
-                    }
-                    if !self.stack.is_empty() {
-                        let target = self.span_of(target);
-                        let content = pi.content().trim_start_matches([' ', '\t', '\n', '\r']);
-                        let data = if content.contains('\r') {
-                            let mut s = String::new();
-                            push_normalised_eol(&mut s, content);
-                            self.push_decoded(&s)
-                        } else {
-                            self.span_of(content)
-                        };
-                        let id = self.push_node(NodeKind::Pi { target, data })?;
-                        self.close_node(id);
-                    }
-                }
-                Event::Eof => break,
+                Token::Comment(raw) => self.comment(raw)?,
+                Token::Pi { target, content } => self.pi(target, content, position)?,
+                Token::Eof => break,
             }
             self.seen_markup = true;
         }
+        self.finish()
+    }
+
+    /// The XML declaration: only at the start, version 1.0, UTF-8 if it names an encoding.
+    fn declaration(
+        &mut self,
+        version: &str,
+        encoding: Option<&str>,
+        position: usize,
+    ) -> Result<(), XmlError> {
+        if self.seen_markup {
+            return Err(malformed(position, "XML declaration not at the start"));
+        }
+        if version != "1.0" {
+            return Err(malformed(
+                position,
+                format!("expected XML version 1.0, found {version:?}"),
+            ));
+        }
+        if let Some(enc) = encoding
+            && !enc.eq_ignore_ascii_case("utf-8")
+        {
+            return Err(malformed(
+                position,
+                format!("expected encoding UTF-8, found {enc:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, raw: &str, position: usize) -> Result<(), XmlError> {
+        if raw.contains("]]>") {
+            return Err(malformed(position, "']]>' in text"));
+        }
+        self.add_text_piece(raw, position)
+    }
+
+    fn cdata(&mut self, raw: &str, position: usize) -> Result<(), XmlError> {
+        if self.stack.is_empty() {
+            return Err(malformed(position, "CDATA outside the root element"));
+        }
+        self.add_text_piece(raw, position)
+    }
+
+    fn comment(&mut self, raw: &str) -> Result<(), XmlError> {
+        self.flush_text()?;
         if !self.stack.is_empty() {
-            return Err(malformed(src.len(), "unclosed element at end of document"));
+            let span = if raw.contains('\r') {
+                let mut s = String::new();
+                push_normalised_eol(&mut s, raw);
+                self.push_decoded(&s)
+            } else {
+                self.span_of(raw)
+            };
+            let id = self.push_node(NodeKind::Comment(span))?;
+            self.close_node(id);
+        }
+        Ok(())
+    }
+
+    fn pi(&mut self, target: &str, content: &str, position: usize) -> Result<(), XmlError> {
+        self.flush_text()?;
+        if target.eq_ignore_ascii_case("xml") {
+            return Err(malformed(position, "XML declaration not at the start"));
+        }
+        if !is_ncname(target) {
+            return Err(malformed(position, "bad processing instruction target"));
+        }
+        if !self.stack.is_empty() {
+            let target = self.span_of(target);
+            let content = content.trim_start_matches([' ', '\t', '\n', '\r']);
+            let data = if content.contains('\r') {
+                let mut s = String::new();
+                push_normalised_eol(&mut s, content);
+                self.push_decoded(&s)
+            } else {
+                self.span_of(content)
+            };
+            let id = self.push_node(NodeKind::Pi { target, data })?;
+            self.close_node(id);
+        }
+        Ok(())
+    }
+
+    /// The checks at the end of the document.
+    fn finish(self) -> Result<Self, XmlError> {
+        if !self.stack.is_empty() {
+            return Err(malformed(
+                self.src.len(),
+                "unclosed element at end of document",
+            ));
         }
         if self.nodes.is_empty() {
-            return Err(malformed(src.len(), "no root element"));
+            return Err(malformed(self.src.len(), "no root element"));
         }
         Ok(self)
     }
@@ -876,12 +886,14 @@ impl<'a> Parser<'a> {
         self.attrs.reserve(eq.min(cap));
     }
 
-    fn open_element(
+    /// Opens the element of a start tag named `qname`, whose raw attributes (name, value)
+    /// `next_attr` yields; the element's id.
+    fn open_element<'k>(
         &mut self,
-        start: &BytesStart<'_>,
+        qname: &str,
+        mut next_attr: impl FnMut() -> Result<Option<(&'k str, &'k str)>, XmlError>,
         position: usize,
-        tag_end: usize,
-    ) -> Result<(), XmlError> {
+    ) -> Result<NodeId, XmlError> {
         if self.root_done {
             return Err(malformed(position, "content after the root element"));
         }
@@ -891,8 +903,6 @@ impl<'a> Parser<'a> {
                 max: self.limits.max_depth,
             });
         }
-        let name = start.name();
-        let qname: &str = name.as_ref();
         let (prefix, local) = split_qname(qname)
             .ok_or_else(|| malformed(position, format!("bad element name {qname:?}")))?;
         let (prefix, local) = (self.span_of(prefix), self.span_of(local));
@@ -903,14 +913,9 @@ impl<'a> Parser<'a> {
         // prefix may be declared after it on the same element.
         let mut raw_attrs = std::mem::take(&mut self.scratch_attrs);
         raw_attrs.clear();
-        // Duplicates are checked below by expanded name (and by prefix for declarations),
-        // which is stricter than quick-xml's check of the raw names and needs no allocation.
-        let mut attributes = start.attributes();
-        attributes.with_checks(false);
-        for attr in attributes {
-            let attr = attr.map_err(|e| malformed(position, e.to_string()))?;
-            let key: &str = attr.key.as_ref();
-            let value = self.decode_attr_value(&attr.value, position)?;
+        // Duplicates are checked below by expanded name (and by prefix for declarations).
+        while let Some((key, raw_value)) = next_attr()? {
+            let value = self.decode_attr_value(raw_value, position)?;
             if key == "xmlns" || key.starts_with("xmlns:") {
                 let prefix_str = key.strip_prefix("xmlns:").unwrap_or("");
                 if key.starts_with("xmlns:") && !is_ncname(prefix_str) {
@@ -1036,9 +1041,8 @@ impl<'a> Parser<'a> {
         };
         let id = self.push_node(NodeKind::Element(element))?;
         self.nodes[id].src_range.0 = position as u32;
-        self.nodes[id].src_range.1 = tag_end as u32;
         self.stack.push(id);
-        Ok(())
+        Ok(id)
     }
 
     /// A span holding the XML namespace URI, shared by every `xml:` attribute.
@@ -1068,11 +1072,16 @@ impl<'a> Parser<'a> {
     /// white space characters replaced by spaces as XML 1.0 §3.3.3 requires for CDATA
     /// attributes (all attributes are CDATA without a DTD).
     fn decode_attr_value(&mut self, raw: &str, position: usize) -> Result<Span, XmlError> {
+        // One branch-free pass decides whether the value is used as written: no `<`, `&` or
+        // white space other than a space (the only bytes below 0x20 the document may hold).
+        if !raw
+            .bytes()
+            .fold(false, |hit, b| hit | (b < 0x20) | (b == b'&') | (b == b'<'))
+        {
+            return Ok(self.span_of(raw));
+        }
         if raw.contains('<') {
             return Err(malformed(position, "'<' in an attribute value"));
-        }
-        if !raw.contains(['&', '\t', '\n', '\r']) {
-            return Ok(self.span_of(raw));
         }
         let start = self.decoded.len();
         let mut rest = raw;
@@ -1099,6 +1108,12 @@ impl<'a> Parser<'a> {
         self.decoded.push_str(rest);
         Ok(Span::decoded(start..self.decoded.len()))
     }
+}
+
+/// Whether two short strings (prefixes) are equal, compared in line: a call to `memcmp`
+/// for a few bytes cost more than the comparison.
+pub(crate) fn short_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// Appends `raw` with `\r\n` and lone `\r` turned into `\n` (XML 1.0 §2.11).
