@@ -113,6 +113,16 @@ async fn handle(State(state): State<Arc<DevPlatform>>, request: Request) -> Resp
                 &json!({"error": "Internal Server Error"}),
             );
         }
+        Some(ApiFault::Unavailable { retry_after }) => {
+            let mut r = json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": "Service Unavailable"}),
+            );
+            if let Ok(v) = http::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+                r.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            return r;
+        }
         // The developer platform only reads: losing the reply after handling is the same as
         // losing the connection before.
         Some(ApiFault::DropConnection | ApiFault::DropAfterHandling) => {

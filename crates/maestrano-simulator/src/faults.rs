@@ -56,6 +56,12 @@ pub enum ApiFault {
     /// Answer HTTP 500 with the API's own error body (the account API's `errors.system`
     /// envelope, a JSON-API error for Connec!).
     InternalError,
+    /// Answer HTTP 503 with `Retry-After` in whole seconds and the API's own error body: an
+    /// overloaded or maintained host asking clients to come back later.
+    Unavailable {
+        /// What `Retry-After` says.
+        retry_after: Duration,
+    },
     /// Close the connection without answering.
     DropConnection,
     /// Handle the request (a create creates its record), then close the connection without

@@ -77,6 +77,14 @@ async fn handle(State(m): State<Arc<Marketplace>>, request: Request) -> Response
     match m.faults.take(api) {
         Some(ApiFault::Delay(d)) => tokio::time::sleep(d).await,
         Some(ApiFault::InternalError) => return fault_reply(&m, api),
+        Some(ApiFault::Unavailable { retry_after }) => {
+            let mut r = fault_reply(&m, api);
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            if let Ok(v) = http::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+                r.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            return r;
+        }
         Some(ApiFault::DropConnection) => {
             if let Some(c) = request.extensions().get::<ConnectionControl>() {
                 return c.drop_connection().await;

@@ -234,7 +234,10 @@ pub use config::registry::{
 };
 pub use config::tenant::Tenant;
 pub use error::{Error, Result};
-pub use rest::{RestError, RetryPolicy};
+pub use rest::{
+    ApiService, Bulkhead, BulkheadOptions, BulkheadState, DEFAULT_FAILURE_THRESHOLD,
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_OPEN_FOR, DEFAULT_OPEN_FOR, RestError, RetryPolicy,
+};
 pub use types::{
     ApiId, ApiKey, BillId, GroupUid, IdError, MarketplaceKey, RecurringBillId, ResellerUid, Secret,
     UserUid,
@@ -253,9 +256,9 @@ pub mod __private {
     pub use crate::saml::dsig::DSIG_NS;
     pub use crate::saml::response::{ASSERTION_NS, PROTOCOL_NS};
     pub use crate::saml::sign::sign_enveloped;
-    pub use crate::saml::xml::escape as xml_escape;
     #[cfg(feature = "__xml-oracle")]
     pub use crate::saml::xml::differential as xml_differential;
+    pub use crate::saml::xml::escape as xml_escape;
     pub use crate::timestamp::{format_utc, parse_lenient};
     pub use crate::types::ct_eq_bytes;
 

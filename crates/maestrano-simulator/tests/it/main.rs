@@ -5,6 +5,7 @@ mod simulator {
     pub(crate) mod support;
 
     mod account;
+    mod bulkhead;
     mod connec;
     mod devplatform;
     mod faults;

@@ -33,6 +33,7 @@ struct Inner {
     requests: ConnecRequests,
     http: Arc<dyn HttpClient>,
     retrier: Option<Retrier>,
+    bulkhead: Option<crate::rest::Bulkhead>,
     timeout: Option<Duration>,
     max_pages: u32,
     redactor: crate::redact::Redactor,
@@ -84,6 +85,7 @@ impl ConnecClient {
                 requests,
                 http,
                 retrier: None,
+                bulkhead: None,
                 max_pages: DEFAULT_MAX_PAGES,
                 redactor: crate::redact::Redactor::new(
                     tenant.config().api().id().as_str(),
@@ -101,6 +103,14 @@ impl ConnecClient {
     /// Retries idempotent calls with `retrier`, and enforces `connec.timeout` on each attempt.
     pub fn with_retry(self, retrier: Retrier) -> Self {
         self.edit(|i| i.retrier = Some(retrier))
+    }
+
+    /// Keeps this tenant's calls inside its place in `bulkhead` (shared by the app's clients):
+    /// at most so many in flight, each attempt timed out, none while its circuit is open
+    /// ([`RestError::Saturated`](crate::RestError::Saturated),
+    /// [`RestError::CircuitOpen`](crate::RestError::CircuitOpen)).
+    pub fn with_bulkhead(self, bulkhead: crate::rest::Bulkhead) -> Self {
+        self.edit(|i| i.bulkhead = Some(bulkhead))
     }
 
     /// Sends `CONNEC-EXTERNAL-IDS: true`.
@@ -126,8 +136,13 @@ impl ConnecClient {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ConnecError> {
         let i = &self.inner;
         let method = request.method().clone();
+        let guard = i
+            .bulkhead
+            .as_ref()
+            .map(|b| (b, i.tenant.marketplace(), crate::rest::ApiService::Connec));
         let result =
-            crate::rest::retry::execute(&*i.http, i.retrier.as_ref(), i.timeout, request).await;
+            crate::rest::retry::execute(&*i.http, i.retrier.as_ref(), i.timeout, request, guard)
+                .await;
         if let Err(e) = &result {
             tracing::warn!(marketplace = %i.tenant.marketplace(), group = %i.requests.group(), %method, error = %e, "Connec! call failed below HTTP");
         }

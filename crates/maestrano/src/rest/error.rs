@@ -3,6 +3,7 @@
 //! client's own error wraps them (`ApiError::Rest`, `ConnecError::Rest`) beside the refusals
 //! only that API explains.
 
+use super::bulkhead::ApiService;
 use crate::ports::TransportError;
 
 /// A REST request that could not be built, a reply that could not be read, or no reply.
@@ -65,6 +66,33 @@ pub enum RestError {
         /// The limit.
         limit: usize,
     },
+    /// Refused before sending: this marketplace already has the [`Bulkhead`]'s most calls in
+    /// flight to the service (its host is slow); the others are not held up.
+    ///
+    /// [`Bulkhead`]: crate::Bulkhead
+    #[error(
+        "too many {service} calls in flight for this marketplace: expected fewer than {limit}, \
+         found {limit}"
+    )]
+    Saturated {
+        /// The service.
+        service: ApiService,
+        /// The bound on calls in flight.
+        limit: u32,
+    },
+    /// Refused before sending: the service of this marketplace failed again and again (or
+    /// asked, with `Retry-After`, to be left alone) and its circuit is open.
+    #[error(
+        "the {service} of this marketplace is failing: expected its circuit closed, found it \
+         open for {} ms more",
+        retry_in.as_millis()
+    )]
+    CircuitOpen {
+        /// The service.
+        service: ApiService,
+        /// How long until a probe call may go (zero while a probe is in flight).
+        retry_in: std::time::Duration,
+    },
     /// No reply was received: see [`TransportError::may_have_been_sent`].
     #[error(transparent)]
     Transport(#[from] TransportError),
@@ -79,7 +107,10 @@ impl RestError {
             | Self::InvalidResponse { status, .. }
             | Self::ResponseTooLarge { status, .. }
             | Self::NestingTooDeep { status, .. } => Some(*status),
-            Self::InvalidInput { .. } | Self::Transport(_) => None,
+            Self::InvalidInput { .. }
+            | Self::Saturated { .. }
+            | Self::CircuitOpen { .. }
+            | Self::Transport(_) => None,
         }
     }
 
@@ -87,7 +118,7 @@ impl RestError {
     /// not (refused by a builder, or a transport failure before anything was written).
     pub fn may_have_been_sent(&self) -> bool {
         match self {
-            Self::InvalidInput { .. } => false,
+            Self::InvalidInput { .. } | Self::Saturated { .. } | Self::CircuitOpen { .. } => false,
             Self::Transport(e) => e.may_have_been_sent(),
             _ => true,
         }
@@ -98,7 +129,7 @@ impl RestError {
     /// request may have been sent.
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            Self::InvalidInput { .. } => false,
+            Self::InvalidInput { .. } | Self::Saturated { .. } | Self::CircuitOpen { .. } => false,
             Self::UnexpectedStatus { status, .. }
             | Self::NotJson { status, .. }
             | Self::InvalidResponse { status, .. }
@@ -118,6 +149,8 @@ impl RestError {
             }
             Self::InvalidResponse { detail, .. } => r.text(detail),
             Self::InvalidInput { .. }
+            | Self::Saturated { .. }
+            | Self::CircuitOpen { .. }
             | Self::ResponseTooLarge { .. }
             | Self::NestingTooDeep { .. }
             | Self::Transport(_) => {}

@@ -24,10 +24,13 @@ use std::time::Duration;
 
 use http::Method;
 
+use super::RestError;
+use super::bulkhead::{ApiService, Bulkhead};
 use super::wire::clone_request;
 use crate::ports::{
     Clock, HttpClient, HttpRequest, HttpResponse, Sleep, TransportError, TransportErrorKind,
 };
+use crate::types::MarketplaceKey;
 
 /// When and how often an idempotent call is tried again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +174,7 @@ impl RetryPolicy {
 }
 
 /// `Retry-After` in seconds, when the reply has one.
-fn retry_after(r: &HttpResponse) -> Option<Duration> {
+pub(super) fn retry_after(r: &HttpResponse) -> Option<Duration> {
     let v = r.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?;
     v.trim()
         .parse::<u32>()
@@ -203,28 +206,58 @@ impl Retrier {
     }
 }
 
+/// Where a call goes, for its [`Bulkhead`]: the marketplace and the service.
+pub(crate) type Guard<'a> = Option<(&'a Bulkhead, &'a MarketplaceKey, ApiService)>;
+
 /// Sends `request` through `http`, retrying as `retrier` allows. With `attempt_timeout` (and a
 /// retrier to provide a sleep), each attempt is cut off after that long, and never runs past
-/// the deadline. Returns the last outcome.
+/// the deadline. With a bulkhead, the call is refused when its marketplace's service is
+/// saturated or its circuit open, each attempt's outcome is counted, no retry goes once the
+/// circuit opened, and the bulkhead's timeout also bounds each attempt. Returns the last
+/// outcome.
 pub(crate) async fn execute(
     http: &dyn HttpClient,
     retrier: Option<&Retrier>,
     attempt_timeout: Option<Duration>,
     request: HttpRequest,
-) -> Result<HttpResponse, TransportError> {
+    guard: Guard<'_>,
+) -> Result<HttpResponse, RestError> {
+    let mut permit = match guard {
+        Some((bulkhead, marketplace, service)) => Some(bulkhead.admit(marketplace, service)?),
+        None => None,
+    };
+    // The bulkhead's timeout, on its own sleep, when the retrier brings none.
+    let bulkhead_timeout = guard.and_then(|(b, _, _)| b.timeout());
     let Some(retrier) = retrier else {
-        return http.send(request).await;
+        let outcome = match bulkhead_timeout {
+            Some((limit, sleep)) => {
+                let limit = attempt_timeout.map_or(limit, |t| t.min(limit));
+                race(http.send(request), sleep, limit).await
+            }
+            None => http.send(request).await,
+        };
+        if let Some(p) = &mut permit {
+            p.record(&outcome);
+        }
+        return Ok(outcome?);
     };
     let policy = &retrier.policy;
     let method = request.method().clone();
     let start = retrier.clock.now();
     let elapsed =
         |clock: &dyn Clock| Duration::try_from(clock.now() - start).unwrap_or(Duration::ZERO);
+    let attempt_timeout = match (attempt_timeout, bulkhead_timeout) {
+        (Some(a), Some((b, _))) => Some(a.min(b)),
+        (a, b) => a.or(b.map(|(b, _)| b)),
+    };
     let mut attempt = 1;
     loop {
         let remaining = policy.deadline.saturating_sub(elapsed(&*retrier.clock));
         let limit = attempt_timeout.map_or(remaining, |t| t.min(remaining));
         let outcome = race(http.send(clone_request(&request)), &*retrier.sleep, limit).await;
+        if let Some(p) = &mut permit {
+            p.record(&outcome);
+        }
         let decision = match &outcome {
             Ok(r) => policy.decide(
                 &method,
@@ -240,12 +273,16 @@ pub(crate) async fn execute(
             ),
         };
         match decision {
+            RetryDecision::RetryAfter(_) if permit.as_ref().is_some_and(|p| !p.may_retry()) => {
+                tracing::debug!(attempt, "not retrying: the circuit opened");
+                return Ok(outcome?);
+            }
             RetryDecision::RetryAfter(wait) => {
                 tracing::debug!(attempt, ?wait, "retrying an API call");
                 retrier.sleep.sleep(wait).await;
                 attempt += 1;
             }
-            RetryDecision::Stop => return outcome,
+            RetryDecision::Stop => return Ok(outcome?),
         }
     }
 }

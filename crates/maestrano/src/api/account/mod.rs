@@ -305,6 +305,7 @@ pub struct AccountClient {
     requests: AccountRequests,
     http: Arc<dyn HttpClient>,
     retrier: Option<Retrier>,
+    bulkhead: Option<crate::rest::Bulkhead>,
     redactor: crate::redact::Redactor,
 }
 
@@ -318,12 +319,22 @@ impl AccountClient {
             tenant,
             http,
             retrier: None,
+            bulkhead: None,
         }
     }
 
     /// Retries idempotent calls with `retrier`.
     pub fn with_retry(mut self, retrier: Retrier) -> Self {
         self.retrier = Some(retrier);
+        self
+    }
+
+    /// Keeps this tenant's calls inside its place in `bulkhead` (shared by the app's clients):
+    /// at most so many in flight, each attempt timed out, none while its circuit is open
+    /// ([`RestError::Saturated`](crate::RestError::Saturated),
+    /// [`RestError::CircuitOpen`](crate::RestError::CircuitOpen)).
+    pub fn with_bulkhead(mut self, bulkhead: crate::rest::Bulkhead) -> Self {
+        self.bulkhead = Some(bulkhead);
         self
     }
 
@@ -334,7 +345,14 @@ impl AccountClient {
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ApiError> {
         let method = request.method().clone();
-        let result = execute(&*self.http, self.retrier.as_ref(), None, request).await;
+        let guard = self.bulkhead.as_ref().map(|b| {
+            (
+                b,
+                self.tenant.marketplace(),
+                crate::rest::ApiService::Account,
+            )
+        });
+        let result = execute(&*self.http, self.retrier.as_ref(), None, request, guard).await;
         if let Err(e) = &result {
             tracing::warn!(marketplace = %self.tenant.marketplace(), %method, error = %e, "account API call failed below HTTP");
         }

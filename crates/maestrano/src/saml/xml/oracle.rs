@@ -212,8 +212,10 @@ mod tests {
                 let text = match path.extension().and_then(|e| e.to_str()) {
                     Some("xml") => String::from_utf8(bytes).ok(),
                     Some("base64") | None => {
-                        let compact: Vec<u8> =
-                            bytes.into_iter().filter(|b| !b.is_ascii_whitespace()).collect();
+                        let compact: Vec<u8> = bytes
+                            .into_iter()
+                            .filter(|b| !b.is_ascii_whitespace())
+                            .collect();
                         base64::engine::general_purpose::STANDARD
                             .decode(compact)
                             .ok()
@@ -245,9 +247,39 @@ mod tests {
         let corpus = corpus();
         assert!(corpus.len() > 60, "{}", corpus.len());
         let pieces = [
-            "<", ">", "&", "\"", "'", "=", " ", "/", "?", "!", "-", "--", "]]>", "<!--", "-->",
-            "?>", "/>", "</", "<![CDATA[", "&amp;", "&#x41;", "&#0;", "&bogus;", "<?xml ",
-            "<!DOCTYPE a>", "<a>", "</a>", "<b/>", " x='1'", " x=\"1\"", "\r\n", "\t", "é",
+            "<",
+            ">",
+            "&",
+            "\"",
+            "'",
+            "=",
+            " ",
+            "/",
+            "?",
+            "!",
+            "-",
+            "--",
+            "]]>",
+            "<!--",
+            "-->",
+            "?>",
+            "/>",
+            "</",
+            "<![CDATA[",
+            "&amp;",
+            "&#x41;",
+            "&#0;",
+            "&bogus;",
+            "<?xml ",
+            "<!DOCTYPE a>",
+            "<a>",
+            "</a>",
+            "<b/>",
+            " x='1'",
+            " x=\"1\"",
+            "\r\n",
+            "\t",
+            "é",
         ];
         // A fixed generator: the run is the same every time.
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
@@ -278,10 +310,8 @@ mod tests {
                             }
                             mutated.replace_range(at..end, "");
                         }
-                        _ => mutated.replace_range(
-                            at..at,
-                            &pieces[next(pieces.len())].repeat(1 + next(2)),
-                        ),
+                        _ => mutated
+                            .replace_range(at..at, &pieces[next(pieces.len())].repeat(1 + next(2))),
                     }
                 }
                 if let Err(e) = differential(&mutated, &limits()) {

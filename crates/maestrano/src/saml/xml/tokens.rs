@@ -365,8 +365,8 @@ impl<'s> Tokenizer<'s> {
                 }
             }
         }
-        let version = version
-            .ok_or_else(|| malformed(at, "bad XML declaration: expected a version"))?;
+        let version =
+            version.ok_or_else(|| malformed(at, "bad XML declaration: expected a version"))?;
         Ok(Token::Decl { version, encoding })
     }
 }
@@ -418,15 +418,30 @@ mod tests {
             ("<a><!-- a ---></a>", "'--' inside a comment"),
             ("<a><!-- a </a>", "unclosed comment"),
             ("<a><![CDATA[ x </a>", "unclosed CDATA"),
-            ("<a><!ELEMENT a></a>", "expected a comment or a CDATA section"),
+            (
+                "<a><!ELEMENT a></a>",
+                "expected a comment or a CDATA section",
+            ),
             ("<a><?pi </a>", "unclosed processing instruction"),
             ("<a>&amp</a>", "expected ';'"),
             ("<?xml encoding='UTF-8'?><a/>", "bad XML declaration"),
-            ("<?xml version='1.0' standalone='yes' encoding='UTF-8'?><a/>", "bad XML declaration"),
-            ("<?xml version='1.0' standalone='maybe'?><a/>", "bad XML declaration"),
-            ("<?xml version='1.0'encoding='UTF-8'?><a/>", "bad XML declaration"),
+            (
+                "<?xml version='1.0' standalone='yes' encoding='UTF-8'?><a/>",
+                "bad XML declaration",
+            ),
+            (
+                "<?xml version='1.0' standalone='maybe'?><a/>",
+                "bad XML declaration",
+            ),
+            (
+                "<?xml version='1.0'encoding='UTF-8'?><a/>",
+                "bad XML declaration",
+            ),
             ("<?xml?><a/>", "bad XML declaration"),
-            ("<a/><?xml version='1.0'?>", "XML declaration not at the start"),
+            (
+                "<a/><?xml version='1.0'?>",
+                "XML declaration not at the start",
+            ),
             ("<>", "bad element name"),
             ("<a></a><b/>", "content after the root element"),
         ] {
