@@ -5,8 +5,8 @@
 //! developer platform sends, and calls the app's [`LoginHandler`](maestrano::sso::LoginHandler)
 //! and [`WebhookSink`](maestrano::webhook::WebhookSink). The [`CurrentTenant`] extractor gives
 //! the app's own routes their tenant, [`ErrorResponse`] answers the SDK's errors with the right
-//! status and no detail, and [`WebhookService`] is the webhook handler alone as a
-//! `tower::Service`.
+//! status and no detail, [`WebhookService`] is the webhook handler alone as a
+//! `tower::Service`, and [`health_router`] serves the per-tenant health report to a probe.
 //!
 //! A whole app: configuration, the endpoints, a store, and the app's two handlers.
 //!
@@ -96,12 +96,14 @@
 
 mod error;
 mod extract;
+mod health;
 mod login;
 mod service;
 mod webhook;
 
 pub use error::ErrorResponse;
 pub use extract::CurrentTenant;
+pub use health::health_router;
 pub use service::{
     ClientAddress, LoginWithRequest, Maestrano, MaestranoBuilder, MaestranoLayer, MaestranoService,
 };

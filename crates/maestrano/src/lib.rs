@@ -193,6 +193,7 @@ mod types;
 pub mod api;
 pub mod config;
 pub mod connec;
+pub mod health;
 pub mod idmap;
 pub mod openid;
 pub mod ports;

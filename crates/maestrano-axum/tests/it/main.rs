@@ -3,5 +3,6 @@
 
 mod app;
 mod browser;
+mod health;
 mod http_login;
 mod logs;

@@ -781,6 +781,9 @@ impl Registry {
                     .unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
                 state.next_attempt_at = now.saturating_add(self.inner.ttl);
                 state.last_error = None;
+                metrics::counter!("maestrano_config_refreshes_total", "outcome" => "ok")
+                    .increment(1);
+                metrics::gauge!("maestrano_tenants").set(report.tenants as f64);
                 tracing::info!(
                     generation = report.generation,
                     marketplaces = report.tenants,
@@ -793,6 +796,8 @@ impl Registry {
             Err(error) => {
                 state.next_attempt_at = now.saturating_add(self.inner.retry_after);
                 state.last_error = Some(error.clone());
+                metrics::counter!("maestrano_config_refreshes_total", "outcome" => "error")
+                    .increment(1);
                 tracing::warn!(
                     %error,
                     generation = previous.generation,

@@ -136,12 +136,13 @@ impl ConnecClient {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ConnecError> {
         let i = &self.inner;
         let method = request.method().clone();
-        let guard = i
-            .bulkhead
-            .as_ref()
-            .map(|b| (b, i.tenant.marketplace(), crate::rest::ApiService::Connec));
+        let site = crate::rest::retry::CallSite {
+            marketplace: i.tenant.marketplace(),
+            service: crate::rest::ApiService::Connec,
+            bulkhead: i.bulkhead.as_ref(),
+        };
         let result =
-            crate::rest::retry::execute(&*i.http, i.retrier.as_ref(), i.timeout, request, guard)
+            crate::rest::retry::execute(&*i.http, i.retrier.as_ref(), i.timeout, request, site)
                 .await;
         if let Err(e) = &result {
             tracing::warn!(marketplace = %i.tenant.marketplace(), group = %i.requests.group(), %method, error = %e, "Connec! call failed below HTTP");

@@ -45,6 +45,16 @@ pub enum ApiService {
     Connec,
 }
 
+impl ApiService {
+    /// The `service` label of the SDK's metrics: `account` or `connec`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Connec => "connec",
+        }
+    }
+}
+
 impl fmt::Display for ApiService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -234,6 +244,11 @@ impl Bulkhead {
 
     fn cells(&self) -> std::sync::MutexGuard<'_, HashMap<(MarketplaceKey, ApiService), Cell>> {
         self.inner.cells.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The clock the breaker runs on.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
     }
 
     /// The timeout of each attempt, and the sleep that measures it.

@@ -206,8 +206,66 @@ impl Retrier {
     }
 }
 
-/// Where a call goes, for its [`Bulkhead`]: the marketplace and the service.
-pub(crate) type Guard<'a> = Option<(&'a Bulkhead, &'a MarketplaceKey, ApiService)>;
+/// Where a call goes: the marketplace and the service (the labels of its metrics), and the
+/// bulkhead that holds it, if any.
+#[derive(Clone, Copy)]
+pub(crate) struct CallSite<'a> {
+    pub(crate) marketplace: &'a MarketplaceKey,
+    pub(crate) service: ApiService,
+    pub(crate) bulkhead: Option<&'a Bulkhead>,
+}
+
+/// The outcome label of a call in `maestrano_api_calls_total`.
+fn outcome_label(outcome: &Result<HttpResponse, RestError>) -> &'static str {
+    match outcome {
+        Ok(r) => match r.status().as_u16() {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        },
+        Err(RestError::Saturated { .. }) => "saturated",
+        Err(RestError::CircuitOpen { .. }) => "circuit_open",
+        Err(RestError::Transport(e)) if e.kind() == TransportErrorKind::Timeout => "timeout",
+        Err(_) => "transport",
+    }
+}
+
+/// Sends `request` as [`execute_unmetered`] does, and counts the call in
+/// `maestrano_api_calls_total{marketplace, service, outcome}`, with its duration in
+/// `maestrano_api_call_seconds{marketplace, service}` when a clock is at hand (the
+/// retrier's or the bulkhead's: the core reads no clock of its own).
+pub(crate) async fn execute(
+    http: &dyn HttpClient,
+    retrier: Option<&Retrier>,
+    attempt_timeout: Option<Duration>,
+    request: HttpRequest,
+    site: CallSite<'_>,
+) -> Result<HttpResponse, RestError> {
+    let clock = retrier
+        .map(|r| &*r.clock)
+        .or_else(|| site.bulkhead.map(|b| b.clock()));
+    let started = clock.map(|c| c.now());
+    let outcome = execute_unmetered(http, retrier, attempt_timeout, request, site).await;
+    let (marketplace, service) = (site.marketplace.to_string(), site.service.label());
+    metrics::counter!(
+        "maestrano_api_calls_total",
+        "marketplace" => marketplace.clone(),
+        "service" => service,
+        "outcome" => outcome_label(&outcome)
+    )
+    .increment(1);
+    if let (Some(clock), Some(started)) = (clock, started) {
+        let seconds = (clock.now() - started).as_seconds_f64().max(0.0);
+        metrics::histogram!(
+            "maestrano_api_call_seconds",
+            "marketplace" => marketplace,
+            "service" => service
+        )
+        .record(seconds);
+    }
+    outcome
+}
 
 /// Sends `request` through `http`, retrying as `retrier` allows. With `attempt_timeout` (and a
 /// retrier to provide a sleep), each attempt is cut off after that long, and never runs past
@@ -215,19 +273,19 @@ pub(crate) type Guard<'a> = Option<(&'a Bulkhead, &'a MarketplaceKey, ApiService
 /// saturated or its circuit open, each attempt's outcome is counted, no retry goes once the
 /// circuit opened, and the bulkhead's timeout also bounds each attempt. Returns the last
 /// outcome.
-pub(crate) async fn execute(
+async fn execute_unmetered(
     http: &dyn HttpClient,
     retrier: Option<&Retrier>,
     attempt_timeout: Option<Duration>,
     request: HttpRequest,
-    guard: Guard<'_>,
+    site: CallSite<'_>,
 ) -> Result<HttpResponse, RestError> {
-    let mut permit = match guard {
-        Some((bulkhead, marketplace, service)) => Some(bulkhead.admit(marketplace, service)?),
+    let mut permit = match site.bulkhead {
+        Some(bulkhead) => Some(bulkhead.admit(site.marketplace, site.service)?),
         None => None,
     };
     // The bulkhead's timeout, on its own sleep, when the retrier brings none.
-    let bulkhead_timeout = guard.and_then(|(b, _, _)| b.timeout());
+    let bulkhead_timeout = site.bulkhead.and_then(|b| b.timeout());
     let Some(retrier) = retrier else {
         let outcome = match bulkhead_timeout {
             Some((limit, sleep)) => {

@@ -262,7 +262,7 @@ fn slot_positions(tenant_key: &str, client: &str, per_client: u32, per_tenant: u
 
 /// Runs one login step in a span naming the marketplace and the endpoint (nothing of the
 /// user), then logs its outcome in that span: `done` on success, a warning naming the class
-/// of a refusal. The error's text says what was expected and found; it never holds the
+/// of a refusal; and counts it in `maestrano_sso_steps_total{marketplace, endpoint, outcome}`. The error's text says what was expected and found; it never holds the
 /// response itself or a credential.
 pub(super) async fn traced<T>(
     tenant: &Tenant,
@@ -276,6 +276,15 @@ pub(super) async fn traced<T>(
         Ok(value) => done(value),
         Err(e) => tracing::warn!(refusal = e.class(), error = %e, "login refused"),
     });
+    // Labelled by the tenant (from the configuration, so bounded) and the class, never by
+    // anything of the user or of the message.
+    metrics::counter!(
+        "maestrano_sso_steps_total",
+        "marketplace" => tenant.marketplace().to_string(),
+        "endpoint" => endpoint,
+        "outcome" => result.as_ref().map_or_else(|e| e.class(), |_| "ok")
+    )
+    .increment(1);
     result
 }
 

@@ -11,6 +11,7 @@ use super::events::{DEFAULT_MAX_BODY_BYTES, WebhookEvent, parse_notification};
 use super::ledger::DeliveryBusy;
 use crate::config::registry::{Registry, Snapshot};
 use crate::routes::EndpointKind;
+use crate::types::MarketplaceKey;
 
 /// The application's side of the webhooks: apply each event (scoped to its marketplace).
 ///
@@ -123,6 +124,8 @@ impl WebhookHandler {
                 // for an unknown marketplace beside a 401 for a known one would list the
                 // tenants the app serves.
                 tracing::warn!(reason = %e, "webhook refused before authentication");
+                // No marketplace label: the path is the sender's, not yet a tenant's.
+                count_webhook(None, "unauthenticated");
                 return unauthorized();
             }
         };
@@ -138,6 +141,7 @@ impl WebhookHandler {
         match self.sink.on_event(event).instrument(span.clone()).await {
             Ok(()) => {
                 span.in_scope(|| tracing::info!(event = name, "webhook applied"));
+                count_webhook(Some(&marketplace), "applied");
                 json_response(StatusCode::OK, serde_json::json!({ "success": true }))
             }
             Err(e) => {
@@ -148,11 +152,13 @@ impl WebhookHandler {
                             "webhook delivery already being applied; the marketplace will retry"
                         )
                     });
+                    count_webhook(Some(&marketplace), "busy");
                     return busy_response(busy);
                 }
                 span.in_scope(|| {
                     tracing::error!(event = name, error = %e, "webhook sink failed; the marketplace will retry")
                 });
+                count_webhook(Some(&marketplace), "sink_failed");
                 error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the application could not apply the event",
@@ -176,11 +182,13 @@ impl WebhookHandler {
                 tracing::warn!(
                     "webhook refused before authentication: marketplace left the configuration"
                 );
+                count_webhook(None, "unauthenticated");
                 return Err(Box::new(unauthorized()));
             }
         };
         if let Err(e) = authenticate(&tenant, request.headers(), self.registry.now()) {
             tracing::warn!(reason = %e, "webhook refused: invalid credentials");
+            count_webhook(Some(&marketplace), "invalid_credentials");
             return Err(Box::new(unauthorized()));
         }
         Ok(match endpoint.kind {
@@ -202,6 +210,14 @@ impl WebhookHandler {
                     Err(e) => {
                         let reason = e.reason();
                         tracing::warn!(%reason, "webhook refused: malformed body");
+                        count_webhook(
+                            Some(&marketplace),
+                            if e.is_too_large() {
+                                "too_large"
+                            } else {
+                                "malformed_body"
+                            },
+                        );
                         let status = if e.is_too_large() {
                             StatusCode::PAYLOAD_TOO_LARGE
                         } else {
@@ -222,6 +238,18 @@ impl WebhookHandler {
             }
         })
     }
+}
+
+/// Counts a webhook request in `maestrano_webhook_requests_total{marketplace, outcome}`:
+/// `applied`, `busy`, `sink_failed`, or the refusal (`unauthenticated`, with no marketplace,
+/// `invalid_credentials`, `malformed_body`, `too_large`).
+fn count_webhook(marketplace: Option<&MarketplaceKey>, outcome: &'static str) {
+    metrics::counter!(
+        "maestrano_webhook_requests_total",
+        "marketplace" => marketplace.map(|m| m.to_string()).unwrap_or_default(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 /// The one answer to every request refused before authentication.

@@ -43,6 +43,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "push",
         &["config", "connec", "idmap", "ports", "rest", "types"],
     ),
+    ("health", &["config", "idmap", "rest", "timestamp"]),
     (
         "adapters",
         &[

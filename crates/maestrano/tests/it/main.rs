@@ -12,6 +12,7 @@ mod autoconfigure_loopback;
 mod config;
 mod connec_client;
 mod delivery;
+mod health;
 mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;

@@ -345,14 +345,12 @@ impl AccountClient {
 
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, ApiError> {
         let method = request.method().clone();
-        let guard = self.bulkhead.as_ref().map(|b| {
-            (
-                b,
-                self.tenant.marketplace(),
-                crate::rest::ApiService::Account,
-            )
-        });
-        let result = execute(&*self.http, self.retrier.as_ref(), None, request, guard).await;
+        let site = crate::rest::retry::CallSite {
+            marketplace: self.tenant.marketplace(),
+            service: crate::rest::ApiService::Account,
+            bulkhead: self.bulkhead.as_ref(),
+        };
+        let result = execute(&*self.http, self.retrier.as_ref(), None, request, site).await;
         if let Err(e) = &result {
             tracing::warn!(marketplace = %self.tenant.marketplace(), %method, error = %e, "account API call failed below HTTP");
         }
