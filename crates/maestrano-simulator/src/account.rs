@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use super::state::{Marketplace, lock};
 use super::wire::{query_pairs, random_hex, reply};
 use maestrano::__private::{format_utc, parse_lenient};
+use maestrano::{GroupUid, UserUid};
 
 /// Most bills (and, separately, recurring bills) one marketplace keeps.
 pub(crate) const MAX_BILLS: usize = 100_000;
@@ -27,6 +28,34 @@ const PERIODS: &[&str] = &["day", "week", "semimonth", "month", "year"];
 pub(crate) struct AccountStore {
     pub(crate) bills: Vec<Map<String, Value>>,
     pub(crate) recurring_bills: Vec<Map<String, Value>>,
+    /// Groups that left the application since the start: no longer listed.
+    pub(crate) departed_groups: Vec<GroupUid>,
+    /// Memberships that ended since the start: the user is no longer among the group's.
+    pub(crate) ended_memberships: Vec<(GroupUid, UserUid)>,
+}
+
+impl AccountStore {
+    fn has_group(&self, group: &GroupUid) -> bool {
+        !self.departed_groups.contains(group)
+    }
+
+    /// Whether `user` is a member of `group` now, per the spec and what ended since.
+    fn is_member(
+        &self,
+        spec: &super::config::MarketplaceSpec,
+        group: &GroupUid,
+        user: &UserUid,
+    ) -> bool {
+        self.has_group(group)
+            && !self
+                .ended_memberships
+                .iter()
+                .any(|(g, u)| g == group && u == user)
+            && spec
+                .memberships
+                .iter()
+                .any(|m| &m.group == group && &m.user == user)
+    }
 }
 
 /// The envelope of a success.
@@ -209,7 +238,15 @@ fn objects(m: &Marketplace, resource: Resource) -> Vec<Map<String, Value>> {
     match resource {
         Resource::Bills => lock(&m.account).bills.clone(),
         Resource::RecurringBills => lock(&m.account).recurring_bills.clone(),
-        Resource::Groups => m.spec.groups.iter().map(|g| group_json(m, g)).collect(),
+        Resource::Groups => {
+            let store = lock(&m.account);
+            m.spec
+                .groups
+                .iter()
+                .filter(|g| store.has_group(&g.uid))
+                .map(|g| group_json(m, g))
+                .collect()
+        }
         Resource::Users => m.spec.users.iter().map(|u| user_json(m, u)).collect(),
         Resource::Resellers => m
             .spec
@@ -403,12 +440,43 @@ fn matches(object: &Map<String, Value>, c: &Condition) -> bool {
 }
 
 fn list(m: &Marketplace, resource: Resource, uri: &http::Uri) -> Response {
-    let conditions = match conditions(resource, query_pairs(uri)) {
+    let mut pairs = query_pairs(uri);
+    // `GET users?group_id=cld-…` lists that group's users (mno-api-sandbox,
+    // app/controllers/api/v1/account/users_controller.rb: `params.delete(:group_id)` makes
+    // the group the parent); an unknown group has none.
+    let group = match resource {
+        Resource::Users => pairs
+            .iter()
+            .position(|(k, _)| k == "group_id")
+            .map(|i| pairs.remove(i).1),
+        _ => None,
+    };
+    let conditions = match conditions(resource, pairs) {
         Ok(c) => c,
         Err(errors) => return error(StatusCode::BAD_REQUEST, &errors),
     };
+    let members: Option<Vec<String>> = group.map(|g| {
+        let store = lock(&m.account);
+        match GroupUid::new(&g) {
+            Ok(g) => m
+                .spec
+                .users
+                .iter()
+                .filter(|u| store.is_member(&m.spec, &g, &u.uid))
+                .map(|u| u.uid.to_string())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    });
     let data: Vec<Value> = objects(m, resource)
         .into_iter()
+        .filter(|o| {
+            members.as_ref().is_none_or(|ids| {
+                o.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| ids.iter().any(|i| i == id))
+            })
+        })
         .filter(|o| conditions.iter().all(|c| matches(o, c)))
         .map(Value::Object)
         .collect();

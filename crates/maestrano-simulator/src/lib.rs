@@ -547,6 +547,52 @@ impl MarketplaceHandle {
         webhooks::deliver(&self.this, &webhook, credentials, options.retry).await
     }
 
+    /// The company `group` cancels the application: it leaves the account API (no longer
+    /// listed, its users no longer its members) and the webhook the platform sends for it
+    /// is returned, to [`deliver`](Self::deliver), or to drop as a lost webhook would be.
+    /// `false` in the second value when the group was not (or no longer) there.
+    pub fn cancel_group(&self, group: &GroupUid) -> (Webhook, bool) {
+        let mut store = lock(&self.this.account);
+        let known = self.this.spec.groups.iter().any(|g| &g.uid == group)
+            && !store.departed_groups.contains(group);
+        if known {
+            store.departed_groups.push(group.clone());
+        }
+        (
+            Webhook::GroupDestroyed {
+                group: group.clone(),
+            },
+            known,
+        )
+    }
+
+    /// `user` leaves the company `group`: `GET users?group_id=` no longer lists them, and
+    /// the webhook the platform sends for it is returned, as [`cancel_group`](Self::cancel_group)
+    /// does. `false` when they were not a member.
+    pub fn remove_member(&self, group: &GroupUid, user: &UserUid) -> (Webhook, bool) {
+        let mut store = lock(&self.this.account);
+        let known = self
+            .this
+            .spec
+            .memberships
+            .iter()
+            .any(|m| &m.group == group && &m.user == user)
+            && !store
+                .ended_memberships
+                .iter()
+                .any(|(g, u)| g == group && u == user);
+        if known {
+            store.ended_memberships.push((group.clone(), user.clone()));
+        }
+        (
+            Webhook::UserRemovedFromGroup {
+                group: group.clone(),
+                user: user.clone(),
+            },
+            known,
+        )
+    }
+
     /// The bills created through the account API, as the API returns them.
     pub fn bills(&self) -> Vec<Value> {
         lock(&self.this.account)

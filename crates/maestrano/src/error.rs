@@ -76,6 +76,9 @@ pub enum Error {
     /// An amount or currency was invalid.
     #[error(transparent)]
     Money(#[from] crate::api::MoneyError),
+    /// A reconciliation run stopped.
+    #[error(transparent)]
+    Reconcile(#[from] crate::reconcile::ReconcileError),
 }
 
 impl From<crate::config::FieldError> for Error {
@@ -125,6 +128,7 @@ mod tests {
         converts::<crate::ports::TransportError>();
         converts::<crate::ports::RandomError>();
         converts::<crate::config::ConfigError>();
+        converts::<crate::reconcile::ReconcileError>();
         converts::<crate::config::FieldError>();
         converts::<crate::config::SettingError>();
         converts::<crate::config::DevPlatformError>();

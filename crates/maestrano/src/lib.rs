@@ -198,6 +198,7 @@ pub mod idmap;
 pub mod openid;
 pub mod ports;
 pub mod push;
+pub mod reconcile;
 pub mod routes;
 pub mod saml;
 pub mod sso;

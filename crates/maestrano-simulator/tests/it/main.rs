@@ -12,6 +12,7 @@ mod simulator {
     mod openid;
     mod outage;
     mod push;
+    mod reconcile;
     mod sso;
     mod webhooks;
 }

@@ -30,15 +30,19 @@ pub enum Purpose {
     /// A slot a pending login holds, which bounds how many logins a client and a tenant may
     /// have pending: the scope is the marketplace key, the id the slot's number.
     LoginSlot,
+    /// A job's lease on a marketplace, so that one instance runs it at a time (the
+    /// reconciliation): the scope is the marketplace key, the id the job's name.
+    Lease,
 }
 
 impl Purpose {
-    /// The purpose as stored: `"assertion"`, `"authn_request"` or `"login_slot"`.
+    /// The purpose as stored: `"assertion"`, `"authn_request"`, `"login_slot"` or `"lease"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Assertion => "assertion",
             Self::AuthnRequest => "authn_request",
             Self::LoginSlot => "login_slot",
+            Self::Lease => "lease",
         }
     }
 
@@ -108,6 +112,15 @@ impl OnceKey {
             purpose: Purpose::LoginSlot,
             scope: marketplace.as_str().to_owned(),
             id: slot.to_string(),
+        }
+    }
+
+    /// The key of the lease of job `job` on `marketplace`.
+    pub fn lease(marketplace: &MarketplaceKey, job: &str) -> Self {
+        Self {
+            purpose: Purpose::Lease,
+            scope: marketplace.as_str().to_owned(),
+            id: job.to_owned(),
         }
     }
 

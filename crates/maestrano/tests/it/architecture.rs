@@ -44,6 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["config", "connec", "idmap", "ports", "rest", "types"],
     ),
     ("health", &["config", "idmap", "rest", "timestamp"]),
+    ("reconcile", &["api", "ports", "types", "webhook"]),
     (
         "adapters",
         &[
@@ -57,8 +58,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "error",
         &[
-            "api", "config", "connec", "idmap", "openid", "ports", "routes", "saml", "sso",
-            "types", "webhook",
+            "api",
+            "config",
+            "connec",
+            "idmap",
+            "openid",
+            "ports",
+            "reconcile",
+            "routes",
+            "saml",
+            "sso",
+            "types",
+            "webhook",
         ],
     ),
 ];
