@@ -21,6 +21,7 @@ use maestrano::connec::{ConnecClient, Entity};
 use maestrano::idmap::{ConnectedObject, RemoteUrls};
 use maestrano::idmap::{IdMapStore, LocalRef, Realm, RemoteRef};
 use maestrano::ports::{Clock, HttpClient, OsRandom, RandomSource};
+use maestrano::reconcile::{BoxError, HeldAccounts};
 use maestrano::saml::{IdentityMode, SsoLogin};
 use maestrano::sso::{LoginHandler, SsoFlow, SsoSession};
 use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookSink};
@@ -111,6 +112,8 @@ struct Inner {
     maestrano: Maestrano,
     db: Arc<Mutex<Db>>,
     sessions: Sessions,
+    /// The webhook side, also given the events a reconciliation finds missed.
+    sink: Arc<dyn WebhookSink>,
 }
 
 /// The application. Cheap to clone.
@@ -183,6 +186,51 @@ impl LoginHandler for Provisioner {
             axum::response::Html(page),
         )
             .into_response())
+    }
+}
+
+/// The app's organizations and memberships, as a reconciliation reads them.
+struct Held(Arc<Mutex<Db>>);
+
+#[async_trait]
+impl HeldAccounts for Held {
+    async fn groups(
+        &self,
+        marketplace: &MarketplaceKey,
+        after: Option<&GroupUid>,
+        limit: usize,
+    ) -> Result<Vec<GroupUid>, BoxError> {
+        let db = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // The map is ordered by (marketplace, group): the groups come in uid order.
+        Ok(db
+            .organizations
+            .keys()
+            .filter(|(m, g)| m == marketplace && after.is_none_or(|a| g.as_str() > a.as_str()))
+            .take(limit)
+            .map(|(_, g)| g.clone())
+            .collect())
+    }
+
+    async fn members(
+        &self,
+        marketplace: &MarketplaceKey,
+        group: &GroupUid,
+    ) -> Result<Vec<UserUid>, BoxError> {
+        let db = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (m, u, g, _) in &db.memberships {
+            if m == marketplace && g == group {
+                // A virtual uid (`usr-1.cld-1`) stands for its real user.
+                let real = u
+                    .as_str()
+                    .strip_suffix(&format!(".{group}"))
+                    .map(UserUid::new)
+                    .transpose()?
+                    .unwrap_or_else(|| u.clone());
+                out.push(real);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -306,7 +354,8 @@ impl DemoApp {
             .registry(registry.clone())
             .http_client(http.clone())
             .build();
-        let maestrano = Maestrano::builder(registry.clone(), provisioner, Arc::new(applier))
+        let sink: Arc<dyn WebhookSink> = Arc::new(applier);
+        let maestrano = Maestrano::builder(registry.clone(), provisioner, sink.clone())
             .sso_flow(flow)
             .forward_init_param(maestrano_simulator::SIM_USER_PARAM)
             .build();
@@ -319,8 +368,19 @@ impl DemoApp {
                 maestrano,
                 db,
                 sessions,
+                sink,
             }),
         }
+    }
+
+    /// The app's webhook sink.
+    pub(crate) fn sink(&self) -> Arc<dyn WebhookSink> {
+        self.inner.sink.clone()
+    }
+
+    /// What the app holds, for a reconciliation.
+    pub(crate) fn held(&self) -> Arc<dyn HeldAccounts> {
+        Arc::new(Held(self.inner.db.clone()))
     }
 
     /// The registry of tenants.

@@ -8,7 +8,9 @@ use maestrano::Registry;
 use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
 use maestrano::config::DevPlatformSource;
 use maestrano::idmap::{Realm, RemoteRef};
-use maestrano::ports::{Clock, HttpClient, SystemClock};
+use maestrano::api::AccountClient;
+use maestrano::ports::{Clock, HttpClient, InMemorySingleUseStore, SystemClock};
+use maestrano::reconcile::Reconciler;
 use maestrano::saml::{SsoOptions, SsoProtocols};
 use maestrano::sso::SessionStatus;
 use maestrano::{GroupUid, MarketplaceKey, Tenant, UserUid};
@@ -539,6 +541,44 @@ pub(crate) async fn run(out: &mut (dyn Write + Send)) -> Result<(), StepError> {
              [WebhookHandler: per-tenant credentials]",
             other.marketplace(),
             tenant.marketplace()
+        ),
+    );
+
+    // 11. The other marketplace's company cancels, and the platform's webhook never arrives
+    //     (the simulator drops it); a reconciliation run catches it up through the same sink.
+    let other_handle = sim.marketplace(other.marketplace())?;
+    let (_lost, cancelled) = other_handle.cancel_group(&other_group);
+    check(cancelled, "the company was not there to cancel")?;
+    let held = |app: &DemoApp| {
+        app.db()
+            .organizations
+            .contains_key(&(other.marketplace().clone(), other_group.clone()))
+    };
+    check(held(&app), "the organization went before any webhook")?;
+    let reconciler = Reconciler::new(
+        AccountClient::new(other.clone(), http.clone()),
+        app.held(),
+        app.sink(),
+        Arc::new(InMemorySingleUseStore::new()),
+        clock.clone(),
+    );
+    let report = reconciler.run(None).await?;
+    check(
+        report.groups_destroyed == [other_group.clone()] && report.next.is_none(),
+        format!("reconciliation: {report:?}"),
+    )?;
+    check(!held(&app), "the organization is still there")?;
+    let again = reconciler.run(None).await?;
+    check(
+        again.groups_destroyed.is_empty() && again.members_removed.is_empty(),
+        format!("a second reconciliation: {again:?}"),
+    )?;
+    say(
+        out,
+        format!(
+            "reconciliation at {}: the lost webhook for {other_group} caught up, organization \
+             removed; a second run finds nothing [Reconciler::run]",
+            other.marketplace()
         ),
     );
 

@@ -19,7 +19,7 @@ async fn the_quickstart_scenario_checks_out() {
     let result = demo_app::scenario::run(&mut transcript).await;
     let text = String::from_utf8_lossy(&transcript);
     assert!(result.is_ok(), "{text}\nfailed: {result:?}");
-    assert_eq!(text.matches('✔').count(), 12, "{text}");
+    assert_eq!(text.matches('✔').count(), 13, "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
