@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use maestrano::Registry;
 use maestrano::adapters::{ReqwestHttpClient, SqliteStore};
+use maestrano::api::AccountClient;
 use maestrano::config::DevPlatformSource;
 use maestrano::idmap::{Realm, RemoteRef};
-use maestrano::api::AccountClient;
 use maestrano::ports::{Clock, HttpClient, InMemorySingleUseStore, SystemClock};
 use maestrano::reconcile::Reconciler;
 use maestrano::saml::{SsoOptions, SsoProtocols};

@@ -165,8 +165,16 @@ struct Inner {
 }
 
 /// Per-marketplace concurrency limits, timeouts and circuit breakers for the account API and
-/// Connec! clients ([module documentation](self)). One per app, shared by every client
-/// (`with_bulkhead`); cheap to clone.
+/// Connec! clients. One per app, shared by every client (`with_bulkhead`); cheap to clone.
+///
+/// For each marketplace and service it keeps a bound on the calls in flight (past it a call is
+/// refused at once with [`RestError::Saturated`] instead of queueing, so a hung host holds at
+/// most that many of the app's tasks), a timeout per attempt (with a [`Sleep`]), and a circuit
+/// breaker: after `failure_threshold` failures in a row (no reply, a timeout, a 5xx or a 429),
+/// or at once when a 429 or 503 says `Retry-After`, calls are refused with
+/// [`RestError::CircuitOpen`] for `open_for` (or as long as `Retry-After` asks, up to
+/// `max_open_for`); then one call goes through as a probe, and its outcome closes the circuit
+/// or opens it again. Time comes from the [`Clock`].
 ///
 /// ```
 /// use std::sync::Arc;
