@@ -76,6 +76,9 @@ pub enum Error {
     /// An amount or currency was invalid.
     #[error(transparent)]
     Money(#[from] crate::api::MoneyError),
+    /// An offboarding erase stopped.
+    #[error(transparent)]
+    Offboard(#[from] crate::offboard::OffboardError),
     /// A reconciliation run stopped.
     #[error(transparent)]
     Reconcile(#[from] crate::reconcile::ReconcileError),
@@ -129,6 +132,7 @@ mod tests {
         converts::<crate::ports::RandomError>();
         converts::<crate::config::ConfigError>();
         converts::<crate::reconcile::ReconcileError>();
+        converts::<crate::offboard::OffboardError>();
         converts::<crate::config::FieldError>();
         converts::<crate::config::SettingError>();
         converts::<crate::config::DevPlatformError>();

@@ -195,6 +195,7 @@ pub mod config;
 pub mod connec;
 pub mod health;
 pub mod idmap;
+pub mod offboard;
 pub mod openid;
 pub mod ports;
 pub mod push;

@@ -269,6 +269,8 @@ pub(super) struct Sql {
     unlink: String,
     unlink_local: String,
     unlink_local_in: String,
+    erase: String,
+    delivery_erase: String,
     list_first: String,
     list_after: String,
     once_insert: String,
@@ -340,6 +342,12 @@ impl Sql {
                  WHERE provider = $1 AND realm = $2 AND entity = $3 AND remote_id = $4"
             ),
             unlink_local: format!("DELETE FROM {t} WHERE class_name = $1 AND local_id = $2"),
+            erase: format!(
+                "DELETE FROM {t} WHERE provider = $1 AND ($2::text IS NULL OR realm = $2)"
+            ),
+            delivery_erase: format!(
+                "DELETE FROM {d} WHERE marketplace = $1 AND ($2::text IS NULL OR grp = $2)"
+            ),
             unlink_local_in: format!(
                 "DELETE FROM {t}
                  WHERE class_name = $1 AND local_id = $2 AND provider = $3 AND realm = $4"
@@ -896,6 +904,11 @@ impl IdMapStore for PostgresStore {
         Ok(n > 0)
     }
 
+    async fn erase(&self, provider: &str, realm: Option<&str>) -> Result<u64, IdMapError> {
+        self.execute("erase links", &self.sql.erase, &[&provider, &realm])
+            .await
+    }
+
     async fn unlink_local(
         &self,
         local: &LocalRef,
@@ -1030,6 +1043,19 @@ impl SingleUseStore for PostgresStore {
 /// (`SELECT … FOR UPDATE` in one transaction): instances on one database queue per entity.
 #[async_trait]
 impl DeliveryStore for PostgresStore {
+    async fn erase(
+        &self,
+        marketplace: &crate::types::MarketplaceKey,
+        group: Option<&str>,
+    ) -> Result<u64, IdMapError> {
+        self.execute(
+            "erase deliveries",
+            &self.sql.delivery_erase,
+            &[&marketplace.as_str(), &group],
+        )
+        .await
+    }
+
     async fn apply(
         &self,
         key: &DeliveryKey,

@@ -31,6 +31,7 @@ pub(super) struct OutboxSql {
     failed: String,
     discard: String,
     backlog: String,
+    erase: String,
 }
 
 impl OutboxSql {
@@ -93,6 +94,9 @@ impl OutboxSql {
                  ORDER BY failed_at, id LIMIT $3"
             ),
             discard: format!("DELETE FROM {t} WHERE id = $1 AND failed_at IS NOT NULL"),
+            erase: format!(
+                "DELETE FROM {t} WHERE provider = $1 AND ($2::text IS NULL OR realm = $2)"
+            ),
             backlog: format!(
                 "SELECT count(*) FILTER (WHERE failed_at IS NULL),
                         count(*) FILTER (WHERE failed_at IS NOT NULL)
@@ -507,6 +511,19 @@ impl PushOutbox for PostgresStore {
             .await
             .map_err(&err)?;
         Ok(client.execute(&stmt, &[&id.get()]).await.map_err(&err)? > 0)
+    }
+
+    async fn erase_pushes(&self, provider: &str, realm: Option<&str>) -> Result<u64, OutboxError> {
+        let err = store("erase pushes");
+        let client = self.client("erase pushes").await?;
+        let stmt = client
+            .prepare_cached(&self.outbox.erase)
+            .await
+            .map_err(&err)?;
+        client
+            .execute(&stmt, &[&provider, &realm])
+            .await
+            .map_err(&err)
     }
 
     async fn backlog(&self) -> Result<Backlog, OutboxError> {

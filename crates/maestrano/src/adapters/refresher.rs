@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::config::registry::Registry;
+use crate::offboard::Offboarding;
 use crate::ports::{OsRandom, RandomSource};
 
 /// How often the [`Refresher`] looks at the registry.
@@ -77,6 +78,34 @@ impl Refresher {
         options: RefresherOptions,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
+        Self::start(registry, options, None, runtime)
+    }
+
+    /// As [`spawn`](Self::spawn), and erases with `offboarding` what the SDK stored for each
+    /// marketplace a refresh removes from the configuration.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime, as `tokio::spawn` does.
+    pub fn spawn_offboarding(
+        registry: Registry,
+        options: RefresherOptions,
+        offboarding: Offboarding,
+    ) -> Self {
+        Self::start(
+            registry,
+            options,
+            Some(offboarding),
+            &tokio::runtime::Handle::current(),
+        )
+    }
+
+    fn start(
+        registry: Registry,
+        options: RefresherOptions,
+        offboarding: Option<Offboarding>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Self {
         let task = runtime.spawn(async move {
             // At least 100 ms between looks, whatever the options say: never a busy loop.
             let interval = options.interval.max(Duration::from_millis(100));
@@ -84,7 +113,14 @@ impl Refresher {
                 let pause = interval.saturating_add(jitter(options.jitter));
                 tokio::time::sleep(pause).await;
                 // Errors are traced by the registry, which keeps its last good snapshot.
-                let _ = registry.refresh_if_stale().await;
+                if let (Ok(Some(report)), Some(offboarding)) =
+                    (registry.refresh_if_stale().await, &offboarding)
+                    && let Err(error) = offboarding.erase_removed(&report).await
+                {
+                    // Erasing again is safe; the removed marketplace is reported once, so
+                    // this is the operator's to finish with `Offboarding::erase`.
+                    tracing::error!(%error, removed = ?report.removed, "offboarding after a refresh failed");
+                }
             }
         });
         Self { task }

@@ -710,6 +710,20 @@ impl IdMapStore for SqliteStore {
         .await
     }
 
+    async fn erase(&self, provider: &str, realm: Option<&str>) -> Result<u64, IdMapError> {
+        let (provider, realm) = (provider.to_owned(), realm.map(str::to_owned));
+        self.query("erase links", move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "DELETE FROM maestrano_id_maps
+                     WHERE provider = ?1 AND (?2 IS NULL OR realm = ?2)",
+                )?
+                .execute(params![provider, realm])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn unlink_local(
         &self,
         local: &LocalRef,
@@ -850,6 +864,24 @@ impl SingleUseStore for SqliteStore {
 /// on one record at once.
 #[async_trait]
 impl DeliveryStore for SqliteStore {
+    async fn erase(
+        &self,
+        marketplace: &crate::types::MarketplaceKey,
+        group: Option<&str>,
+    ) -> Result<u64, IdMapError> {
+        let (marketplace, group) = (marketplace.to_string(), group.map(str::to_owned));
+        self.query("erase deliveries", move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "DELETE FROM maestrano_deliveries
+                     WHERE marketplace = ?1 AND (?2 IS NULL OR grp = ?2)",
+                )?
+                .execute(params![marketplace, group])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn apply(
         &self,
         key: &DeliveryKey,

@@ -385,6 +385,20 @@ impl PushOutbox for SqliteStore {
         Ok(n > 0)
     }
 
+    async fn erase_pushes(&self, provider: &str, realm: Option<&str>) -> Result<u64, OutboxError> {
+        let (provider, realm) = (provider.to_owned(), realm.map(str::to_owned));
+        let n = self
+            .query("erase pushes", move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM maestrano_push_outbox
+                     WHERE provider = ?1 AND (?2 IS NULL OR realm = ?2)",
+                )?
+                .execute(rusqlite::params![provider, realm])
+            })
+            .await?;
+        Ok(n as u64)
+    }
+
     async fn backlog(&self) -> Result<Backlog, OutboxError> {
         let (pending, failed) = self
             .query("count pushes", |conn| {

@@ -208,6 +208,24 @@ impl IdMapStore for InMemoryIdMapStore {
         Ok(keys.len() as u64)
     }
 
+    async fn erase(&self, provider: &str, realm: Option<&str>) -> Result<u64, IdMapError> {
+        let mut state = self.lock();
+        let gone: Vec<RemoteRef> = state
+            .by_remote
+            .keys()
+            .filter(|r| {
+                r.realm().provider() == provider && realm.is_none_or(|g| r.realm().realm() == g)
+            })
+            .cloned()
+            .collect();
+        for remote in &gone {
+            if let Some(map) = state.by_remote.remove(remote) {
+                state.by_local.remove(&local_key(&map));
+            }
+        }
+        Ok(gone.len() as u64)
+    }
+
     async fn list(&self, realm: &Realm, page: &PageRequest) -> Result<IdMapPage, IdMapError> {
         page.validate()?;
         let state = self.lock();
@@ -468,6 +486,24 @@ impl PushOutbox for InMemoryIdMapStore {
             state.outbox.remove(id.get());
         }
         Ok(failed)
+    }
+
+    async fn erase_pushes(&self, provider: &str, realm: Option<&str>) -> Result<u64, OutboxError> {
+        let mut state = self.lock();
+        let outbox = &mut state.outbox;
+        let gone: Vec<i64> = outbox
+            .rows
+            .iter()
+            .filter(|(_, row)| {
+                let r = row.intent.realm();
+                r.provider() == provider && realm.is_none_or(|g| r.realm() == g)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for &id in &gone {
+            outbox.remove(id);
+        }
+        Ok(gone.len() as u64)
     }
 
     async fn backlog(&self) -> Result<Backlog, OutboxError> {

@@ -335,6 +335,10 @@ pub trait PushOutbox: IdMapStore {
 
     /// How many pushes are pending and failed, over every realm.
     async fn backlog(&self) -> Result<Backlog, OutboxError>;
+
+    /// Removes every push of `provider` (a marketplace that left), or of its one `realm` (a
+    /// company that cancelled), pending, claimed or failed, and returns how many went.
+    async fn erase_pushes(&self, provider: &str, realm: Option<&str>) -> Result<u64, OutboxError>;
 }
 
 /// Bounds a reason before it is stored: at most 1,000 characters, NUL replaced by U+FFFD

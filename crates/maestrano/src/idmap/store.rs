@@ -690,6 +690,11 @@ pub trait IdMapStore: Send + Sync + Debug {
 
     /// The links in one realm, ordered by entity then remote id, a page at a time.
     async fn list(&self, realm: &Realm, page: &PageRequest) -> Result<IdMapPage, IdMapError>;
+
+    /// Removes every link of `provider` (a marketplace that left), or of its one `realm` (a
+    /// company that cancelled), and returns how many went: the offboarding of
+    /// [`Offboarding`](crate::offboard::Offboarding).
+    async fn erase(&self, provider: &str, realm: Option<&str>) -> Result<u64, IdMapError>;
 }
 
 macro_rules! forward_store {
@@ -744,6 +749,9 @@ macro_rules! forward_store {
                 page: &PageRequest,
             ) -> Result<IdMapPage, IdMapError> {
                 (**self).list(realm, page).await
+            }
+            async fn erase(&self, provider: &str, realm: Option<&str>) -> Result<u64, IdMapError> {
+                (**self).erase(provider, realm).await
             }
         }
     )*};

@@ -89,6 +89,7 @@ pub async fn run(a: DeliveryLedger, b: DeliveryLedger) {
         other_content_at_the_same_time_is_a_new_version,
         the_recorded_version_never_moves_back,
         marketplaces_groups_and_kinds_are_namespaces,
+        erasing_a_group_or_a_marketplace_forgets_only_it,
         hostile_text_is_data,
         racing_claims_of_one_delivery_have_one_winner,
         racing_redeliveries_are_applied_once,
@@ -263,6 +264,45 @@ async fn marketplaces_groups_and_kinds_are_namespaces(run: &Run) {
         let c = applied(d, what);
         assert!(complete(c).await, "{what}");
     }
+}
+
+async fn erasing_a_group_or_a_marketplace_forgets_only_it(run: &Run) {
+    let (m, other_m) = (run.marketplace("erase"), run.marketplace("erase-other"));
+    let (e1, e2) = (
+        entity("p-1", "cld-1", T0, "Ann"),
+        entity("p-2", "cld-2", T0, "Bo"),
+    );
+    for (market, e) in [(&m, &e1), (&m, &e2), (&other_m, &e1)] {
+        assert!(complete(applied(claim(&run.a, market, e, T0).await, "first")).await);
+    }
+    let n = run.b.erase(&m, Some("cld-1")).await.expect("erase answers");
+    assert_eq!(n, 1, "one record of group cld-1");
+    // The group's record is gone: the same version is new again; the rest is kept.
+    assert!(matches!(
+        claim(&run.a, &m, &e1, T0).await,
+        Delivery::Apply(_)
+    ));
+    assert!(matches!(
+        claim(&run.a, &m, &e2, T0).await,
+        Delivery::AlreadyApplied
+    ));
+    assert!(matches!(
+        claim(&run.a, &other_m, &e1, T0).await,
+        Delivery::AlreadyApplied
+    ));
+    let n = run.b.erase(&m, None).await.expect("erase answers");
+    assert_eq!(
+        n, 2,
+        "the marketplace's two records (one of them a fresh claim)"
+    );
+    assert!(matches!(
+        claim(&run.a, &m, &e2, T0).await,
+        Delivery::Apply(_)
+    ));
+    assert!(matches!(
+        claim(&run.a, &other_m, &e1, T0).await,
+        Delivery::AlreadyApplied
+    ));
 }
 
 async fn hostile_text_is_data(run: &Run) {

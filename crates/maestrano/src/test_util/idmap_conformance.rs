@@ -57,6 +57,7 @@ pub async fn run(store: Arc<dyn IdMapStore>) {
         remote_conflict_writes_nothing,
         local_conflict_writes_nothing,
         unlink_removes_only_what_it_names,
+        erase_removes_a_realm_or_a_provider,
         batch_lookups,
         batch_input_is_validated,
         listing_pages_through_one_realm,
@@ -322,6 +323,51 @@ async fn unlink_removes_only_what_it_names(s: &Store) {
     assert_eq!(ok(s.unlink_local(&a, None).await, "unlink_local"), 1);
     assert_eq!(ok(s.unlink_local(&a, None).await, "unlink_local"), 0);
     assert_eq!(ok(s.links_of(&b).await, "links_of").len(), 1);
+}
+
+async fn erase_removes_a_realm_or_a_provider(s: &Store) {
+    let (ra, rb) = (
+        realm("conformance-erase", "cld-a"),
+        realm("conformance-erase", "cld-b"),
+    );
+    let other = realm("conformance-erase-other", "cld-a");
+    for (i, r) in [&ra, &ra, &rb, &other].into_iter().enumerate() {
+        let map = IdMap::new(
+            local("Item", &format!("e{i}")),
+            remote(r, "items", &format!("x{i}")),
+            T0,
+        );
+        ok(s.link(map).await, "link");
+    }
+    assert_eq!(
+        ok(s.erase("conformance-erase", Some("cld-a")).await, "erase"),
+        2
+    );
+    assert_eq!(
+        ok(s.links_of(&local("Item", "e0")).await, "links_of"),
+        vec![]
+    );
+    assert_eq!(
+        ok(s.links_of(&local("Item", "e2")).await, "links_of").len(),
+        1
+    );
+    // The local side is free again: the record can be linked anew.
+    ok(
+        s.link(IdMap::new(
+            local("Item", "e0"),
+            remote(&ra, "items", "x9"),
+            T1,
+        ))
+        .await,
+        "relink after erase",
+    );
+    assert_eq!(ok(s.erase("conformance-erase", None).await, "erase"), 2);
+    assert_eq!(ok(s.erase("conformance-erase", None).await, "erase"), 0);
+    assert_eq!(
+        ok(s.links_of(&local("Item", "e3")).await, "links_of").len(),
+        1,
+        "another provider is untouched"
+    );
 }
 
 async fn batch_lookups(s: &Store) {

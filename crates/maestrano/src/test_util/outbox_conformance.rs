@@ -94,6 +94,7 @@ pub async fn run(a: Arc<dyn PushOutbox>, b: Arc<dyn PushOutbox>) {
         a_failure_with_a_newer_version_keeps_the_newer_pending,
         claims_come_oldest_first_within_the_limit,
         providers_and_realms_are_namespaces,
+        erasing_a_realm_or_a_provider_removes_only_its_pushes,
         hostile_text_is_data,
         racing_claims_hand_each_push_to_one_claimant,
         racing_enqueues_of_one_record_keep_one_push,
@@ -537,6 +538,39 @@ async fn claims_come_oldest_first_within_the_limit(run: &Run, a: &Store, b: &Sto
             "a claim of {bad} is refused"
         );
     }
+}
+
+async fn erasing_a_realm_or_a_provider_removes_only_its_pushes(run: &Run, a: &Store, b: &Store) {
+    let mine = run.intent("erase", "1", json!({}));
+    let other_group = PushIntent::new(
+        mine.local().clone(),
+        Realm::new(run.provider("erase"), "cld-other").expect("realm"),
+        "invoices",
+        json!({}),
+    )
+    .expect("intent");
+    let theirs = run.intent("erase-other", "1", json!({}));
+    for intent in [mine, other_group, theirs] {
+        a.enqueue(intent, T0).await.expect("enqueue");
+    }
+    // A claimed push goes too.
+    assert_eq!(claim(b, run, "erase", 1, T0).await.len(), 1);
+    let provider = run.provider("erase");
+    let n = b
+        .erase_pushes(&provider, Some("cld-1a2b"))
+        .await
+        .expect("erase answers");
+    assert_eq!(n, 1, "the push of realm cld-1a2b");
+    let left = claim(a, run, "erase", 10, T0 + LEASE + Duration::seconds(1)).await;
+    assert_eq!(left.len(), 1, "the other group's push is kept");
+    assert_eq!(left[0].intent.realm().realm(), "cld-other");
+    assert_eq!(b.erase_pushes(&provider, None).await.expect("erase"), 1);
+    assert!(claim(a, run, "erase", 10, T0 + LEASE * 3).await.is_empty());
+    assert_eq!(
+        claim(a, run, "erase-other", 10, T0).await.len(),
+        1,
+        "another provider's is kept"
+    );
 }
 
 async fn providers_and_realms_are_namespaces(run: &Run, a: &Store, b: &Store) {

@@ -421,6 +421,14 @@ pub trait DeliveryStore: Send + Sync + fmt::Debug {
         key: &DeliveryKey,
         step: &DeliveryStep,
     ) -> Result<DeliveryOutcome, IdMapError>;
+
+    /// Removes the records of `marketplace` (a marketplace that left), or of its one `group`
+    /// (a company that cancelled), and returns how many went.
+    async fn erase(
+        &self,
+        marketplace: &MarketplaceKey,
+        group: Option<&str>,
+    ) -> Result<u64, IdMapError>;
 }
 
 /// Records in process memory: one instance only; past
@@ -438,6 +446,20 @@ struct Records {
 
 #[async_trait]
 impl DeliveryStore for InMemoryDeliveryStore {
+    async fn erase(
+        &self,
+        marketplace: &MarketplaceKey,
+        group: Option<&str>,
+    ) -> Result<u64, IdMapError> {
+        let mut records = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let before = records.by_key.len();
+        let gone =
+            |k: &DeliveryKey| &k.marketplace == marketplace && group.is_none_or(|g| k.group == g);
+        records.by_key.retain(|k, _| !gone(k));
+        records.order.retain(|k| !gone(k));
+        Ok((before - records.by_key.len()) as u64)
+    }
+
     async fn apply(
         &self,
         key: &DeliveryKey,
@@ -619,6 +641,16 @@ impl DeliveryLedger {
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
+    }
+
+    /// Forgets the deliveries of `marketplace`, or of its one `group`: the offboarding of
+    /// [`Offboarding`](crate::offboard::Offboarding). How many records went.
+    pub async fn erase(
+        &self,
+        marketplace: &MarketplaceKey,
+        group: Option<&str>,
+    ) -> Result<u64, IdMapError> {
+        self.store.erase(marketplace, group).await
     }
 
     /// Claims `entity` of `kind`, notified by `marketplace`, for applying at `now`.

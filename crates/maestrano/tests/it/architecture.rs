@@ -45,10 +45,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("health", &["config", "idmap", "rest", "timestamp"]),
     ("reconcile", &["api", "ports", "types", "webhook"]),
+    ("offboard", &["config", "idmap", "types", "webhook"]),
     (
         "adapters",
         &[
-            "config", "idmap", "ports", "push", "saml", "types", "webhook",
+            "config", "idmap", "offboard", "ports", "push", "saml", "types", "webhook",
         ],
     ),
     (
@@ -62,6 +63,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config",
             "connec",
             "idmap",
+            "offboard",
             "openid",
             "ports",
             "reconcile",

@@ -151,6 +151,19 @@ impl DeliveryStore for CheckThenWrite {
         }
         Ok(outcome)
     }
+
+    async fn erase(
+        &self,
+        marketplace: &maestrano::MarketplaceKey,
+        group: Option<&str>,
+    ) -> Result<u64, IdMapError> {
+        let mut records = self.records.lock().unwrap();
+        let before = records.len();
+        records.retain(|k, _| {
+            !(k.marketplace() == marketplace && group.is_none_or(|g| k.group() == g))
+        });
+        Ok((before - records.len()) as u64)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ mod health;
 mod idmap_memory;
 mod idmap_postgres;
 mod idmap_sqlite;
+mod offboard;
 mod openid;
 mod openid_live;
 mod outbox;

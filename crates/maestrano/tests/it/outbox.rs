@@ -136,6 +136,9 @@ impl IdMapStore for Flawed {
     async fn list(&self, realm: &Realm, page: &PageRequest) -> Result<IdMapPage, IdMapError> {
         self.inner.list(realm, page).await
     }
+    async fn erase(&self, provider: &str, realm: Option<&str>) -> Result<u64, IdMapError> {
+        self.inner.erase(provider, realm).await
+    }
 }
 
 #[async_trait]
@@ -223,6 +226,9 @@ impl PushOutbox for Flawed {
     }
     async fn backlog(&self) -> Result<Backlog, OutboxError> {
         self.inner.backlog().await
+    }
+    async fn erase_pushes(&self, provider: &str, realm: Option<&str>) -> Result<u64, OutboxError> {
+        self.inner.erase_pushes(provider, realm).await
     }
 }
 
