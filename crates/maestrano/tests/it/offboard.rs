@@ -106,8 +106,18 @@ async fn links(store: &SqliteStore, n: u32) -> usize {
         .len()
 }
 
-#[tokio::test]
-async fn a_cancelled_company_and_a_departed_marketplace_are_erased_alone() {
+/// A registry over [`Shrinking`] (refreshing at every look when `ttl` is zero), the names of
+/// the marketplace that stays and of the one that leaves, and a SQLite store with its ledger.
+async fn setup(
+    ttl: time::Duration,
+) -> (
+    Registry,
+    String,
+    String,
+    tempfile::TempDir,
+    Arc<SqliteStore>,
+    DeliveryLedger,
+) {
     let configs =
         StaticSource::from_json_file(format!("{DATA}shapes/dev-platform/marketplaces-two.json"))
             .unwrap()
@@ -121,16 +131,21 @@ async fn a_cancelled_company_and_a_departed_marketplace_are_erased_alone() {
         configs,
         loads: AtomicU64::new(0),
     });
-    let clock = Arc::new(ManualClock::new(T0));
-    let registry = Registry::builder(source, clock)
+    let registry = Registry::builder(source, Arc::new(ManualClock::new(T0)))
+        .ttl(ttl)
         .insecure_allow_plain_http(key("mno-sandbox"))
         .build()
         .await
         .unwrap();
-
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("app.sqlite3")).unwrap());
     let ledger = DeliveryLedger::new(store.clone());
+    (registry, kept, departing, dir, store, ledger)
+}
+
+#[tokio::test]
+async fn a_cancelled_company_and_a_departed_marketplace_are_erased_alone() {
+    let (registry, kept, departing, _dir, store, ledger) = setup(time::Duration::hours(1)).await;
     fill(&store, &ledger, &kept, "cld-1", 1).await;
     fill(&store, &ledger, &kept, "cld-2", 2).await;
     fill(&store, &ledger, &departing, "cld-1", 3).await;
@@ -197,28 +212,7 @@ async fn a_cancelled_company_and_a_departed_marketplace_are_erased_alone() {
 
 #[tokio::test]
 async fn the_refresher_erases_a_marketplace_its_refresh_removed() {
-    let configs =
-        StaticSource::from_json_file(format!("{DATA}shapes/dev-platform/marketplaces-two.json"))
-            .unwrap()
-            .marketplaces()
-            .to_vec();
-    let (kept, departing) = (
-        configs[0].marketplace().to_string(),
-        configs[1].marketplace().to_string(),
-    );
-    let source = Arc::new(Shrinking {
-        configs,
-        loads: AtomicU64::new(0),
-    });
-    let registry = Registry::builder(source, Arc::new(ManualClock::new(T0)))
-        .ttl(time::Duration::ZERO)
-        .insecure_allow_plain_http(key("mno-sandbox"))
-        .build()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("app.sqlite3")).unwrap());
-    let ledger = DeliveryLedger::new(store.clone());
+    let (registry, kept, departing, _dir, store, ledger) = setup(time::Duration::ZERO).await;
     fill(&store, &ledger, &kept, "cld-1", 1).await;
     fill(&store, &ledger, &departing, "cld-1", 3).await;
     let offboarding = Offboarding::new()
