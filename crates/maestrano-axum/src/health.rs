@@ -5,9 +5,10 @@ use axum::response::{IntoResponse, Response};
 use maestrano::health::{HealthCheck, HealthStatus};
 
 /// A router serving `check`'s [`HealthReport`](maestrano::health::HealthReport) as JSON at
-/// `path` (GET and HEAD): 200 while every tenant can serve logins (`ok` or `degraded`, the
-/// problems listed), 503 once one cannot (`failing`), so that a probe takes the instance out
-/// of rotation only then. Never cached.
+/// `path` (GET and HEAD): 200 while the instance serves any tenant (`ok` or `degraded`, the
+/// problems listed, a tenant that cannot serve logins among them), 503 only when no tenant
+/// can (`failing`), so that a probe never takes the instance away from the tenants it still
+/// serves. Never cached.
 ///
 /// The report lists the marketplaces the app serves and what is wrong with each: mount it on
 /// the listener the probe and the operators reach, not on the public one (the public routes

@@ -36,7 +36,9 @@ pub enum HealthStatus {
     /// Serving, with something to act on soon (a certificate near its end, an open circuit,
     /// a configuration that could not be refreshed).
     Degraded,
-    /// Cannot serve logins (every IdP certificate expired).
+    /// Cannot serve logins (every IdP certificate expired). For the whole app: every tenant
+    /// is failing (one failing tenant alone makes the app `Degraded`, so that a probe never
+    /// takes the instance away from the tenants it still serves).
     Failing,
 }
 
@@ -205,6 +207,7 @@ impl HealthCheck {
         let warning =
             time::Duration::try_from(self.certificate_warning).unwrap_or(time::Duration::MAX);
         let mut tenants = Vec::with_capacity(snapshot.tenants().len());
+        let mut all_failing = snapshot.tenants().len() > 0;
         for tenant in snapshot.tenants() {
             let marketplace = tenant.marketplace();
             let mut status = HealthStatus::Ok;
@@ -268,7 +271,9 @@ impl HealthCheck {
                     status = status.max(HealthStatus::Degraded);
                 }
             }
-            worst = worst.max(status);
+            // One tenant's failure is the others' degradation at most: see `HealthStatus`.
+            worst = worst.max(status.min(HealthStatus::Degraded));
+            all_failing &= status == HealthStatus::Failing;
             tenants.push(TenantHealth {
                 marketplace: marketplace.to_string(),
                 status,
@@ -279,6 +284,9 @@ impl HealthCheck {
             });
         }
         tenants.sort_by(|a, b| a.marketplace.cmp(&b.marketplace));
+        if all_failing {
+            worst = HealthStatus::Failing;
+        }
         let outbox = match &self.outbox {
             None => None,
             Some(o) => Some(match o.backlog().await {

@@ -16,10 +16,18 @@
 //!
 //! Wiring: [`Offboarding::sink`] wraps the app's sink, so a `GroupDestroyed` the app applied
 //! (from a webhook or from a [reconciliation](crate::reconcile)) also erases the group;
-//! [`Offboarding::erase_removed`] erases the marketplaces a refresh removed
-//! ([`RefreshReport::removed`]).
+//! [`Offboarding::erase_removed`] erases at once the marketplaces a refresh removed
+//! ([`RefreshReport::removed`], less those only [refused](RefreshReport::refused));
+//! `adapters::Refresher::spawn_offboarding` erases a removed marketplace only once it has
+//! stayed out of the configuration for the [grace period](Offboarding::with_grace), so that a
+//! developer platform that leaves a marketplace out of one reply costs it nothing.
+//!
+//! The identity map's provider names are shared: a marketplace's links are under its key, an
+//! app's links to other providers under their names. An app that links other providers must
+//! not name them like a marketplace key, or erasing that marketplace erases them too.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -100,11 +108,27 @@ pub enum OffboardError {
 /// assert_eq!(erased.id_maps, 0);
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Offboarding {
     id_map: Option<Arc<dyn IdMapStore>>,
     outbox: Option<Arc<dyn PushOutbox>>,
     ledger: Option<DeliveryLedger>,
+    grace: Duration,
+}
+
+/// How long a marketplace removed from the configuration stays out before the refresher
+/// erases it, by default.
+pub const DEFAULT_OFFBOARDING_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+impl Default for Offboarding {
+    fn default() -> Self {
+        Self {
+            id_map: None,
+            outbox: None,
+            ledger: None,
+            grace: DEFAULT_OFFBOARDING_GRACE,
+        }
+    }
 }
 
 impl std::fmt::Debug for Offboarding {
@@ -113,6 +137,7 @@ impl std::fmt::Debug for Offboarding {
             .field("id_map", &self.id_map.is_some())
             .field("outbox", &self.outbox.is_some())
             .field("ledger", &self.ledger.is_some())
+            .field("grace", &self.grace)
             .finish()
     }
 }
@@ -141,6 +166,18 @@ impl Offboarding {
         self
     }
 
+    /// How long a removed marketplace must stay out of the configuration before the
+    /// refresher erases it (default [`DEFAULT_OFFBOARDING_GRACE`], a day).
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The grace period.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
     /// Erases `scope` from every store given.
     pub async fn erase(&self, scope: &OffboardScope) -> Result<Erased, OffboardError> {
         let (marketplace, group) = scope.parts();
@@ -166,13 +203,18 @@ impl Offboarding {
         Ok(erased)
     }
 
-    /// Erases every marketplace `report` says a refresh removed.
+    /// Erases, now, every marketplace `report` says a refresh removed, except those it only
+    /// refused (an entry refused alone is a configuration error to fix, not a departure).
     pub async fn erase_removed(
         &self,
         report: &RefreshReport,
     ) -> Result<Vec<(MarketplaceKey, Erased)>, OffboardError> {
         let mut out = Vec::with_capacity(report.removed.len());
-        for marketplace in &report.removed {
+        for marketplace in report
+            .removed
+            .iter()
+            .filter(|m| !report.refused.contains(m))
+        {
             let erased = self
                 .erase(&OffboardScope::Marketplace(marketplace.clone()))
                 .await?;

@@ -12,12 +12,18 @@
 //!   group as parent), so a member the app holds and the list lacks has left:
 //!   `UserRemovedFromGroup`.
 //!
-//! Nothing is emitted when a call fails: a group is reported gone only by a list that was
-//! read whole. The events go to the same sink as the webhooks, which must already apply an
+//! A missing event is emitted only on two readings that agree, because what follows it (an
+//! [offboarding](crate::offboard)) cannot be undone: a group the list lacks is looked up on
+//! its own (`GET account/groups/{id}`) and is gone only if that answers not found; a group
+//! the list shows with no member at all is left alone (every company has its owner), so an
+//! empty list from a glitch removes nobody. Nothing is emitted when a call fails. The events
+//! go to the same sink as the webhooks, which must already apply an
 //! event twice without harm (the platform retries deliveries); once applied, the app no longer
 //! holds what it removed, so the next run emits nothing for it. Runs of one marketplace hold a
-//! lease in the [`SingleUseStore`], so that instances started together do the work once; a
-//! run stopped half-way (a crash, or the batch bound) resumes from the cursor it returned.
+//! lease in the [`SingleUseStore`], so that instances started together do the work once (a
+//! run gives its lease back only while it is still its own: one that outlasted it lets it
+//! expire); a run stopped half-way (a crash, or the batch bound) resumes from the cursor it
+//! returned.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -117,6 +123,10 @@ pub enum ReconcileError {
 /// let mut cursor = None;
 /// loop {
 ///     let report = reconciler.run(cursor.as_ref()).await?;
+///     // Another instance is on it: leave it to that one.
+///     if report.skipped {
+///         break;
+///     }
 ///     cursor = report.next;
 ///     if cursor.is_none() {
 ///         break;
@@ -193,8 +203,15 @@ impl Reconciler {
             });
         }
         let result = self.batch(&marketplace, after).await;
-        // Given back whatever happened, so the next run need not wait for the lease to end.
-        let freed = self.store.take(&key, self.clock.now()).await;
+        // Given back whatever happened, so the next run need not wait for the lease to end;
+        // but only while it is still this run's: past its end another run may hold it.
+        let end = self.clock.now();
+        let freed = if end < until {
+            self.store.take(&key, end).await.map(|_| ())
+        } else {
+            tracing::warn!(%marketplace, "reconciliation outlasted its lease; not freeing it");
+            Ok(())
+        };
         let report = result?;
         freed?;
         tracing::info!(
@@ -230,7 +247,7 @@ impl Reconciler {
             .collect();
         for group in held.iter().take(self.batch) {
             report.groups_checked += 1;
-            if !live.contains(group) {
+            if !live.contains(group) && self.confirmed_gone(group).await? {
                 self.emit(WebhookEvent::GroupDestroyed {
                     marketplace: marketplace.clone(),
                     group_uid: group.clone(),
@@ -244,7 +261,7 @@ impl Reconciler {
                 .members(marketplace, group)
                 .await
                 .map_err(ReconcileError::Held)?;
-            if members.is_empty() {
+            if members.is_empty() || !live.contains(group) {
                 continue;
             }
             let current: HashSet<UserUid> = self
@@ -254,6 +271,14 @@ impl Reconciler {
                 .into_iter()
                 .map(|u| u.id)
                 .collect();
+            if current.is_empty() {
+                tracing::warn!(
+                    %marketplace,
+                    %group,
+                    "the account API lists no member of a company it lists: not reconciled"
+                );
+                continue;
+            }
             for user in members {
                 if !current.contains(&user) {
                     self.emit(WebhookEvent::UserRemovedFromGroup {
@@ -270,6 +295,19 @@ impl Reconciler {
             report.next = held.get(self.batch - 1).cloned();
         }
         Ok(report)
+    }
+
+    /// Whether the account API, asked for `group` alone, says it is not found: a group the
+    /// list lacked and the lookup still returns is not reported gone.
+    async fn confirmed_gone(&self, group: &GroupUid) -> Result<bool, ReconcileError> {
+        match self.client.group(group).await {
+            Err(ApiError::NotFound { .. }) => Ok(true),
+            Ok(_) => {
+                tracing::warn!(%group, "a company missing from the list is still there: not reconciled");
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn emit(&self, event: WebhookEvent) -> Result<(), ReconcileError> {

@@ -92,7 +92,7 @@ async fn the_probe_sees_each_tenant_and_a_failed_refresh_without_leaving_rotatio
 }
 
 #[tokio::test]
-async fn a_tenant_whose_certificates_all_expired_takes_the_instance_out_of_rotation() {
+async fn an_instance_whose_tenants_all_have_expired_certificates_leaves_rotation() {
     let app = app::start("127.0.0.1", app::two_marketplaces, None, Sessions::Cookie).await;
     // The same configuration, read by an app whose clock is past every certificate's end.
     let source = StaticSource::from_json(&app.sim.dev_platform_json()).unwrap();

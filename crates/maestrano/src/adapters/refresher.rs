@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use crate::config::registry::Registry;
-use crate::offboard::Offboarding;
+use time::OffsetDateTime;
+
+use crate::offboard::{OffboardScope, Offboarding};
 use crate::ports::{OsRandom, RandomSource};
+use crate::types::MarketplaceKey;
 
 /// How often the [`Refresher`] looks at the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +85,9 @@ impl Refresher {
     }
 
     /// As [`spawn`](Self::spawn), and erases with `offboarding` what the SDK stored for each
-    /// marketplace a refresh removes from the configuration.
+    /// marketplace a refresh removes from the configuration (not one only refused), once it
+    /// has stayed out for the [grace period](Offboarding::with_grace); one that comes back
+    /// meanwhile is kept.
     ///
     /// # Panics
     ///
@@ -109,17 +114,30 @@ impl Refresher {
         let task = runtime.spawn(async move {
             // At least 100 ms between looks, whatever the options say: never a busy loop.
             let interval = options.interval.max(Duration::from_millis(100));
+            // Removed marketplaces and when they are due for erasing; at most the number of
+            // marketplaces the configuration ever held.
+            let mut departing: Vec<(MarketplaceKey, OffsetDateTime)> = Vec::new();
             loop {
                 let pause = interval.saturating_add(jitter(options.jitter));
                 tokio::time::sleep(pause).await;
                 // Errors are traced by the registry, which keeps its last good snapshot.
-                if let (Ok(Some(report)), Some(offboarding)) =
-                    (registry.refresh_if_stale().await, &offboarding)
-                    && let Err(error) = offboarding.erase_removed(&report).await
-                {
-                    // Erasing again is safe; the removed marketplace is reported once, so
-                    // this is the operator's to finish with `Offboarding::erase`.
-                    tracing::error!(%error, removed = ?report.removed, "offboarding after a refresh failed");
+                let refreshed = registry.refresh_if_stale().await;
+                if let Some(offboarding) = &offboarding {
+                    let now = registry.now();
+                    if let Ok(Some(report)) = &refreshed {
+                        let grace = time::Duration::try_from(offboarding.grace())
+                            .unwrap_or(time::Duration::MAX);
+                        for m in report
+                            .removed
+                            .iter()
+                            .filter(|m| !report.refused.contains(m))
+                        {
+                            if !departing.iter().any(|(k, _)| k == m) {
+                                departing.push((m.clone(), now.saturating_add(grace)));
+                            }
+                        }
+                    }
+                    departing = offboard_due(&registry, offboarding, departing, now).await;
                 }
             }
         });
@@ -134,6 +152,32 @@ impl Drop for Refresher {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Erases the departing marketplaces whose grace has passed and that are still out of the
+/// configuration; returns those still waiting (a failed erase waits for the next look).
+async fn offboard_due(
+    registry: &Registry,
+    offboarding: &Offboarding,
+    departing: Vec<(MarketplaceKey, OffsetDateTime)>,
+    now: OffsetDateTime,
+) -> Vec<(MarketplaceKey, OffsetDateTime)> {
+    let snapshot = registry.snapshot();
+    let mut waiting = Vec::new();
+    for (m, due) in departing {
+        if snapshot.get(&m).is_ok() {
+            tracing::info!(marketplace = %m, "a removed marketplace came back: not offboarded");
+        } else if now < due {
+            waiting.push((m, due));
+        } else if let Err(error) = offboarding
+            .erase(&OffboardScope::Marketplace(m.clone()))
+            .await
+        {
+            tracing::error!(marketplace = %m, %error, "offboarding failed; trying again");
+            waiting.push((m, due));
+        }
+    }
+    waiting
 }
 
 /// A duration drawn uniformly from `[0, max)` (zero when the random source fails: the jitter

@@ -133,8 +133,9 @@ enum Breaker {
     Closed(u32),
     /// Calls are refused until then.
     Open(OffsetDateTime),
-    /// One call is through as a probe; the others are refused.
-    Probing,
+    /// One call is through as a probe since then; the others are refused, until `open_for`
+    /// has passed without its outcome (a hung probe), when the next call probes again.
+    Probing(OffsetDateTime),
 }
 
 #[derive(Debug)]
@@ -161,7 +162,8 @@ struct Inner {
     options: BulkheadOptions,
     clock: Arc<dyn Clock>,
     sleep: Option<Arc<dyn Sleep>>,
-    cells: Mutex<HashMap<(MarketplaceKey, ApiService), Cell>>,
+    /// Shared by the clones, and kept when [`Bulkhead::with_sleep`] rebuilds the rest.
+    cells: Arc<Mutex<HashMap<(MarketplaceKey, ApiService), Cell>>>,
 }
 
 /// Per-marketplace concurrency limits, timeouts and circuit breakers for the account API and
@@ -206,18 +208,20 @@ impl Bulkhead {
                 options,
                 clock,
                 sleep: None,
-                cells: Mutex::new(HashMap::new()),
+                cells: Arc::default(),
             }),
         }
     }
 
-    /// Waits with `sleep`, so that [`BulkheadOptions::with_timeout`] can cut attempts off.
+    /// Waits with `sleep`, so that [`BulkheadOptions::with_timeout`] can cut attempts off
+    /// (without it the timeout is not applied, and a call lasts as long as the HTTP client
+    /// lets it). The state is the same as this bulkhead's and its clones'.
     pub fn with_sleep(self, sleep: Arc<dyn Sleep>) -> Self {
         let inner = Inner {
             options: self.inner.options.clone(),
             clock: self.inner.clock.clone(),
             sleep: Some(sleep),
-            cells: Mutex::new(HashMap::new()),
+            cells: self.inner.cells.clone(),
         };
         Self {
             inner: Arc::new(inner),
@@ -246,7 +250,7 @@ impl Bulkhead {
                 Breaker::Open(until) if until > now => Some(until),
                 _ => None,
             },
-            probing: cell.breaker == Breaker::Probing,
+            probing: matches!(cell.breaker, Breaker::Probing(_)),
         }
     }
 
@@ -286,12 +290,19 @@ impl Bulkhead {
                 });
             }
             Breaker::Open(_) => true,
-            Breaker::Probing => {
+            Breaker::Probing(since)
+                if now
+                    < since.saturating_add(
+                        options.open_for.try_into().unwrap_or(time::Duration::MAX),
+                    ) =>
+            {
                 return Err(RestError::CircuitOpen {
                     service,
                     retry_in: Duration::ZERO,
                 });
             }
+            // The probe has hung for as long as the circuit stays open: probe again.
+            Breaker::Probing(_) => true,
         };
         if cell.in_flight >= options.max_in_flight {
             return Err(RestError::Saturated {
@@ -301,7 +312,7 @@ impl Bulkhead {
         }
         cell.in_flight += 1;
         if probe {
-            cell.breaker = Breaker::Probing;
+            cell.breaker = Breaker::Probing(now);
         }
         Ok(Permit {
             bulkhead: self,
@@ -361,7 +372,7 @@ impl Permit<'_> {
         cell.breaker = match (before, failed, hinted) {
             (_, true, Some(wait)) => open(wait.min(inner.options.max_open_for)),
             (_, false, _) => Breaker::Closed(0),
-            (Breaker::Probing, true, None) => open(inner.options.open_for),
+            (Breaker::Probing(_), true, None) => open(inner.options.open_for),
             (Breaker::Closed(n), true, None) if n + 1 >= inner.options.failure_threshold => {
                 open(inner.options.open_for)
             }
@@ -388,7 +399,7 @@ impl Drop for Permit<'_> {
         if let Some(cell) = cells.get_mut(&self.key) {
             cell.in_flight = cell.in_flight.saturating_sub(1);
             // A probe dropped before its outcome (the caller gave up): the next call probes.
-            if self.probe && !self.settled && cell.breaker == Breaker::Probing {
+            if self.probe && !self.settled && matches!(cell.breaker, Breaker::Probing(_)) {
                 cell.breaker = Breaker::Open(self.bulkhead.inner.clock.now());
             }
         }
@@ -526,6 +537,34 @@ mod tests {
             bulkhead.state(&a, ApiService::Account).open_until,
             Some(clock.now() + time::Duration::seconds(600))
         );
+    }
+
+    #[test]
+    fn a_hung_probe_lets_another_through_once_the_window_has_passed_again() {
+        let (clock, bulkhead, a, _) = setup();
+        for _ in 0..3 {
+            bulkhead
+                .admit(&a, ApiService::Account)
+                .unwrap()
+                .record(&timeout());
+        }
+        clock.advance(time::Duration::seconds(30));
+        let _hung = bulkhead.admit(&a, ApiService::Account).unwrap();
+        clock.advance(time::Duration::seconds(29));
+        assert!(bulkhead.admit(&a, ApiService::Account).is_err());
+        clock.advance(time::Duration::seconds(1));
+        assert!(bulkhead.admit(&a, ApiService::Account).is_ok());
+    }
+
+    #[test]
+    fn with_sleep_keeps_the_state_clones_watch() {
+        let (_, bulkhead, a, _) = setup();
+        let watched = bulkhead.clone();
+        let slept = bulkhead.with_sleep(Arc::new(crate::test_util::ManualSleep::new(Arc::new(
+            ManualClock::new(time::macros::datetime!(2026-12-07 12:00 UTC)),
+        ))));
+        let _call = slept.admit(&a, ApiService::Connec).unwrap();
+        assert_eq!(watched.state(&a, ApiService::Connec).in_flight, 1);
     }
 
     #[test]

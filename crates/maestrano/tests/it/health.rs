@@ -126,16 +126,20 @@ fn the_report_names_each_tenant_its_certificates_circuits_and_what_is_wrong() {
                 .with_certificate_warning(Duration::from_secs(10 * 24 * 3600));
             assert_eq!(narrow.report().await.status, HealthStatus::Ok);
 
-            // Between the two end dates: the sandbox cannot log anyone in, the other still can.
+            // Between the two end dates: the sandbox cannot log anyone in, the other still can,
+            // so the app is degraded, not failing (a probe keeps serving the other).
             clock.set(SANDBOX_END + time::Duration::seconds(1));
             let report = check.report().await;
-            assert_eq!(report.status, HealthStatus::Failing);
+            assert_eq!(report.status, HealthStatus::Degraded);
             assert_eq!(report.tenants[1].status, HealthStatus::Failing);
             assert_eq!(report.tenants[0].status, HealthStatus::Degraded);
             assert_eq!(
                 report.tenants[0].idp_certificates[0].expires_in_seconds,
                 (UAT_END - clock.now()).whole_seconds()
             );
+            // Past both: no tenant can be served.
+            clock.set(UAT_END + time::Duration::seconds(1));
+            assert_eq!(check.report().await.status, HealthStatus::Failing);
         })
     });
 
@@ -187,7 +191,7 @@ fn the_report_names_each_tenant_its_certificates_circuits_and_what_is_wrong() {
             &[("marketplace", "maestrano-uat")]
         ),
         Some(&DebugValue::Gauge(
-            ((UAT_END - (SANDBOX_END + time::Duration::seconds(1))).whole_seconds() as f64).into()
+            ((UAT_END - (UAT_END + time::Duration::seconds(1))).whole_seconds() as f64).into()
         ))
     );
     assert!(find("maestrano_config_snapshot_age_seconds", &[]).is_some());

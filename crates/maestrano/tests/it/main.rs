@@ -23,6 +23,7 @@ mod outbox;
 mod path_segments;
 mod platform_idp;
 mod platform_sso;
+mod reconcile;
 mod redaction;
 mod reqwest_adapter;
 mod routes;

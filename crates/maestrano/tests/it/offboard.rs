@@ -110,6 +110,7 @@ async fn links(store: &SqliteStore, n: u32) -> usize {
 /// the marketplace that stays and of the one that leaves, and a SQLite store with its ledger.
 async fn setup(
     ttl: time::Duration,
+    clock: Arc<ManualClock>,
 ) -> (
     Registry,
     String,
@@ -131,7 +132,7 @@ async fn setup(
         configs,
         loads: AtomicU64::new(0),
     });
-    let registry = Registry::builder(source, Arc::new(ManualClock::new(T0)))
+    let registry = Registry::builder(source, clock)
         .ttl(ttl)
         .insecure_allow_plain_http(key("mno-sandbox"))
         .build()
@@ -145,7 +146,8 @@ async fn setup(
 
 #[tokio::test]
 async fn a_cancelled_company_and_a_departed_marketplace_are_erased_alone() {
-    let (registry, kept, departing, _dir, store, ledger) = setup(time::Duration::hours(1)).await;
+    let (registry, kept, departing, _dir, store, ledger) =
+        setup(time::Duration::hours(1), Arc::new(ManualClock::new(T0))).await;
     fill(&store, &ledger, &kept, "cld-1", 1).await;
     fill(&store, &ledger, &kept, "cld-2", 2).await;
     fill(&store, &ledger, &departing, "cld-1", 3).await;
@@ -212,13 +214,16 @@ async fn a_cancelled_company_and_a_departed_marketplace_are_erased_alone() {
 
 #[tokio::test]
 async fn the_refresher_erases_a_marketplace_its_refresh_removed() {
-    let (registry, kept, departing, _dir, store, ledger) = setup(time::Duration::ZERO).await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let (registry, kept, departing, _dir, store, ledger) =
+        setup(time::Duration::ZERO, clock.clone()).await;
     fill(&store, &ledger, &kept, "cld-1", 1).await;
     fill(&store, &ledger, &departing, "cld-1", 3).await;
     let offboarding = Offboarding::new()
         .with_id_map(store.clone())
         .with_outbox(store.clone())
-        .with_ledger(ledger);
+        .with_ledger(ledger)
+        .with_grace(std::time::Duration::from_secs(3600));
     let _refresher = maestrano::adapters::Refresher::spawn_offboarding(
         registry.clone(),
         maestrano::adapters::RefresherOptions::default()
@@ -226,6 +231,21 @@ async fn the_refresher_erases_a_marketplace_its_refresh_removed() {
             .with_jitter(std::time::Duration::ZERO),
         offboarding,
     );
+    // Within the grace period the departed marketplace's data stays (a platform that left
+    // it out of one reply costs it nothing), though it is out of the configuration.
+    for _ in 0..100 {
+        if registry.with(&key(&departing)).is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(
+        links(&store, 3).await,
+        1,
+        "erased before its grace period ended"
+    );
+    clock.advance(time::Duration::hours(1));
     for _ in 0..100 {
         if links(&store, 3).await == 0 {
             break;
