@@ -1,26 +1,32 @@
 //! Per-tenant health, for a readiness probe and a dashboard (issue 19).
 //!
-//! A [`HealthCheck`] reads what the SDK already knows, without calling any marketplace: the
+//! A [`HealthCheck`] reads what the SDK already knows, without calling any marketplace on a
+//! probe: the
 //! configuration snapshot (its age, where it came from, the last refresh error, which is the
 //! developer platform's reachability), each tenant's IdP certificates (expired, or expiring
 //! within the warning window), the [`Bulkhead`]'s view of each tenant's account API and
-//! Connec! (calls in flight, failures in a row, an open circuit) and the push outbox's
-//! backlog. [`HealthReport`] serializes to JSON; `maestrano-axum` serves it.
+//! Connec! (calls in flight, failures in a row, an open circuit), the push outbox's backlog,
+//! and each tenant's Connec! version as [`HealthCheck::check_connec`] last read it (run it
+//! from a periodic task, not from the probe). [`HealthReport`] serializes to JSON;
+//! `maestrano-axum` serves it.
 //!
 //! It also sets the gauges `maestrano_config_snapshot_age_seconds`,
 //! `maestrano_idp_certificate_expiry_seconds{marketplace}` and
 //! `maestrano_outbox_{pending,failed}` each time it runs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::config::registry::{Registry, SnapshotOrigin};
+use crate::connec::ConnecClient;
 use crate::idmap::PushOutbox;
 use crate::rest::{ApiService, Bulkhead};
 use crate::timestamp::format_utc;
+use crate::types::MarketplaceKey;
 
 /// How long before an IdP certificate expires that its tenant is reported degraded, by
 /// default.
@@ -82,6 +88,22 @@ pub struct TenantHealth {
     pub account_api: Option<ServiceHealth>,
     /// Its Connec! API, when a bulkhead is watched and the tenant has Connec!.
     pub connec: Option<ServiceHealth>,
+    /// Its Connec! version, as last read.
+    pub connec_version: Option<ConnecVersionHealth>,
+}
+
+/// A tenant's Connec! version, as [`HealthCheck::check_connec`] last read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ConnecVersionHealth {
+    /// When it was read, RFC 3339.
+    pub checked_at: String,
+    /// The branch (`ci_branch`, such as `v1.1`), when the read succeeded.
+    pub branch: Option<String>,
+    /// The build number (`ci_build_number`).
+    pub build: Option<String>,
+    /// Why the read failed (never a secret: the client's errors are redacted).
+    pub error: Option<String>,
 }
 
 /// The configuration snapshot.
@@ -160,6 +182,8 @@ pub struct HealthCheck {
     bulkhead: Option<Bulkhead>,
     outbox: Option<Arc<dyn PushOutbox>>,
     certificate_warning: Duration,
+    /// The Connec! versions last read, by marketplace; shared by the clones.
+    connec_versions: Arc<Mutex<HashMap<MarketplaceKey, ConnecVersionHealth>>>,
 }
 
 impl HealthCheck {
@@ -170,7 +194,37 @@ impl HealthCheck {
             bulkhead: None,
             outbox: None,
             certificate_warning: DEFAULT_CERTIFICATE_WARNING,
+            connec_versions: Arc::default(),
         }
+    }
+
+    /// Reads `client`'s tenant's Connec! version (`GET /version`) and keeps it for the next
+    /// reports; a failure is kept too, and makes the tenant degraded. Call it from a periodic
+    /// task: a probe should not wait on a marketplace.
+    pub async fn check_connec(&self, client: &ConnecClient) {
+        let marketplace = client.tenant().marketplace().clone();
+        let checked_at = format_utc(self.registry.now());
+        let entry = match client.version().await {
+            Ok(v) => ConnecVersionHealth {
+                checked_at,
+                branch: v.ci_branch,
+                build: v.ci_build_number,
+                error: None,
+            },
+            Err(e) => ConnecVersionHealth {
+                checked_at,
+                branch: None,
+                build: None,
+                error: Some(e.to_string()),
+            },
+        };
+        // Only tenants of the configuration are kept, so the map stays bounded by it.
+        let mut versions = self
+            .connec_versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        versions.retain(|m, _| self.registry.snapshot().get(m).is_ok());
+        versions.insert(marketplace, entry);
     }
 
     /// Reports each tenant's services as `bulkhead` sees them.
@@ -272,6 +326,16 @@ impl HealthCheck {
                 }
             }
             // One tenant's failure is the others' degradation at most: see `HealthStatus`.
+            let connec_version = self
+                .connec_versions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(marketplace)
+                .cloned();
+            if let Some(e) = connec_version.as_ref().and_then(|v| v.error.as_ref()) {
+                problems.push(format!("its Connec! version could not be read: {e}"));
+                status = status.max(HealthStatus::Degraded);
+            }
             worst = worst.max(status.min(HealthStatus::Degraded));
             all_failing &= status == HealthStatus::Failing;
             tenants.push(TenantHealth {
@@ -281,6 +345,7 @@ impl HealthCheck {
                 idp_certificates,
                 account_api,
                 connec,
+                connec_version,
             });
         }
         tenants.sort_by(|a, b| a.marketplace.cmp(&b.marketplace));

@@ -91,6 +91,52 @@ async fn the_probe_sees_each_tenant_and_a_failed_refresh_without_leaving_rotatio
     assert_eq!(get(&url).await.1["status"], "ok");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenants_connec_version_is_reported_as_last_read() {
+    let app = app::start("127.0.0.1", app::two_marketplaces, None, Sessions::Cookie).await;
+    let check = HealthCheck::new(app.registry.clone());
+    let url = serve(check.clone()).await;
+    let first = &app.sim.marketplaces()[0];
+    let tenant = app.registry.with(&first.key).unwrap();
+    let group = app.sim.marketplace(&first.key).unwrap().spec().groups[0]
+        .uid
+        .clone();
+    let http: Arc<dyn HttpClient> = Arc::new(ReqwestHttpClient::new().unwrap());
+    let client = maestrano::connec::ConnecClient::new(&tenant, group, http).unwrap();
+
+    check.check_connec(&client).await;
+    let (_, report, _) = get(&url).await;
+    let mine = report["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["marketplace"] == first.key.as_str())
+        .unwrap()
+        .clone();
+    // What the simulator's `/version` answers.
+    assert_eq!(mine["connec_version"]["branch"], "simulator", "{report}");
+    assert_eq!(report["status"], "ok");
+
+    // Its Connec! fails the next read: that tenant is degraded, and says why.
+    app.sim.marketplace(&first.key).unwrap().inject_fault(
+        maestrano_simulator::Api::Connec,
+        ApiFault::InternalError,
+        1,
+    );
+    check.check_connec(&client).await;
+    let (status, report, _) = get(&url).await;
+    assert_eq!((status, report["status"].as_str()), (200, Some("degraded")));
+    let mine = report["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["marketplace"] == first.key.as_str())
+        .unwrap()
+        .clone();
+    assert!(mine["connec_version"]["error"].is_string(), "{report}");
+    assert!(mine["connec_version"]["branch"].is_null());
+}
+
 #[tokio::test]
 async fn an_instance_whose_tenants_all_have_expired_certificates_leaves_rotation() {
     let app = app::start("127.0.0.1", app::two_marketplaces, None, Sessions::Cookie).await;

@@ -43,7 +43,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "push",
         &["config", "connec", "idmap", "ports", "rest", "types"],
     ),
-    ("health", &["config", "idmap", "rest", "timestamp"]),
+    (
+        "health",
+        &["config", "connec", "idmap", "rest", "timestamp", "types"],
+    ),
     ("reconcile", &["api", "ports", "types", "webhook"]),
     ("offboard", &["config", "idmap", "types", "webhook"]),
     (
