@@ -7,12 +7,14 @@
 //! - the push outbox's entries, pending, claimed or failed;
 //! - the delivery ledger's records of Connec! notifications.
 //!
-//! and says how many of each went ([`Erased`]). Two stores are left alone on purpose: the
-//! single-use store's used assertions, whose only job is to refuse a replay until they expire
-//! (erasing them early would reopen that), and its pending login requests, which expire
-//! within the request lifetime (`SsoOptions::request_ttl`, minutes) and name no company. The
-//! SDK keeps no sessions of its own: the app's session store is the app's to clear, in its
-//! `WebhookSink`.
+//! - for a whole marketplace, the single-use store's entries it owns: pending login requests,
+//!   login slots and leases ([`SingleUseStore::erase_marketplace`]);
+//!
+//! and says how many of each went ([`Erased`]). Used assertions are left alone on purpose:
+//! their only job is to refuse a replay until they expire, and erasing them early would
+//! reopen that. Pending requests belong to a marketplace, not to a company, so a group's
+//! erase leaves them (they expire within `SsoOptions::request_ttl`). The SDK keeps no
+//! sessions of its own: the app's session store is the app's to clear, in its `WebhookSink`.
 //!
 //! Wiring: [`Offboarding::sink`] wraps the app's sink, so a `GroupDestroyed` the app applied
 //! (from a webhook or from a [reconciliation](crate::reconcile)) also erases the group;
@@ -33,6 +35,7 @@ use async_trait::async_trait;
 
 use crate::config::registry::RefreshReport;
 use crate::idmap::{IdMapError, IdMapStore, OutboxError, PushOutbox};
+use crate::ports::{SingleUseError, SingleUseStore};
 use crate::types::{GroupUid, MarketplaceKey};
 use crate::webhook::{DeliveryLedger, WebhookEvent, WebhookSink};
 
@@ -70,6 +73,8 @@ pub struct Erased {
     pub pushes: u64,
     /// Delivery ledger records.
     pub deliveries: u64,
+    /// Single-use entries of the marketplace (pending logins, slots, leases).
+    pub single_use: u64,
 }
 
 /// An erase that stopped: what was erased before stays erased; erasing again is safe.
@@ -82,6 +87,9 @@ pub enum OffboardError {
     /// The outbox failed.
     #[error("offboarding: {0}")]
     Outbox(#[from] OutboxError),
+    /// The single-use store failed.
+    #[error("offboarding: {0}")]
+    SingleUse(#[from] SingleUseError),
 }
 
 /// Erases what the SDK stores for a group or a marketplace ([module documentation](self)).
@@ -113,6 +121,7 @@ pub struct Offboarding {
     id_map: Option<Arc<dyn IdMapStore>>,
     outbox: Option<Arc<dyn PushOutbox>>,
     ledger: Option<DeliveryLedger>,
+    single_use: Option<Arc<dyn SingleUseStore>>,
     grace: Duration,
 }
 
@@ -126,6 +135,7 @@ impl Default for Offboarding {
             id_map: None,
             outbox: None,
             ledger: None,
+            single_use: None,
             grace: DEFAULT_OFFBOARDING_GRACE,
         }
     }
@@ -137,6 +147,7 @@ impl std::fmt::Debug for Offboarding {
             .field("id_map", &self.id_map.is_some())
             .field("outbox", &self.outbox.is_some())
             .field("ledger", &self.ledger.is_some())
+            .field("single_use", &self.single_use.is_some())
             .field("grace", &self.grace)
             .finish()
     }
@@ -166,6 +177,12 @@ impl Offboarding {
         self
     }
 
+    /// Erases a departed marketplace's single-use entries (not its used assertions).
+    pub fn with_single_use(mut self, store: Arc<dyn SingleUseStore>) -> Self {
+        self.single_use = Some(store);
+        self
+    }
+
     /// How long a removed marketplace must stay out of the configuration before the
     /// refresher erases it (default [`DEFAULT_OFFBOARDING_GRACE`], a day).
     pub fn with_grace(mut self, grace: Duration) -> Self {
@@ -192,12 +209,16 @@ impl Offboarding {
         if let Some(ledger) = &self.ledger {
             erased.deliveries = ledger.erase(marketplace, group).await?;
         }
+        if let (Some(store), None) = (&self.single_use, group) {
+            erased.single_use = store.erase_marketplace(marketplace).await?;
+        }
         tracing::info!(
             %marketplace,
             group = group.unwrap_or("*"),
             id_maps = erased.id_maps,
             pushes = erased.pushes,
             deliveries = erased.deliveries,
+            single_use = erased.single_use,
             "offboarded"
         );
         Ok(erased)

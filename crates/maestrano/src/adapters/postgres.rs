@@ -271,6 +271,7 @@ pub(super) struct Sql {
     unlink_local_in: String,
     erase: String,
     delivery_erase: String,
+    once_erase: String,
     list_first: String,
     list_after: String,
     once_insert: String,
@@ -345,6 +346,7 @@ impl Sql {
             erase: format!(
                 "DELETE FROM {t} WHERE provider = $1 AND ($2::text IS NULL OR realm = $2)"
             ),
+            once_erase: format!("DELETE FROM {r} WHERE scope = $1 AND purpose = ANY($2)"),
             delivery_erase: format!(
                 "DELETE FROM {d} WHERE marketplace = $1 AND ($2::text IS NULL OR grp = $2)"
             ),
@@ -973,6 +975,23 @@ impl IdMapStore for PostgresStore {
 
 #[async_trait]
 impl SingleUseStore for PostgresStore {
+    async fn erase_marketplace(
+        &self,
+        marketplace: &crate::types::MarketplaceKey,
+    ) -> Result<u64, SingleUseError> {
+        let purposes: Vec<&str> = crate::ports::Purpose::OWNED_BY_MARKETPLACE
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        self.execute(
+            "erase a marketplace's single-use entries",
+            &self.sql.once_erase,
+            &[&marketplace.as_str(), &purposes],
+        )
+        .await
+        .map_err(single_use_error)
+    }
+
     async fn insert_if_absent(
         &self,
         key: &OnceKey,

@@ -123,6 +123,18 @@ fn entry_key(prefix: &str, key: &OnceKey) -> String {
     )
 }
 
+/// `s` with Redis's glob characters escaped, to match it literally in `SCAN MATCH`.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn micros(at: OffsetDateTime) -> i128 {
     at.unix_timestamp_nanos() / 1_000
 }
@@ -195,6 +207,51 @@ impl SingleUseStore for RedisStore {
             .await
             .map_err(|e| store_error("replace an expired entry", &e))?;
         Ok(replaced == 1)
+    }
+
+    async fn erase_marketplace(
+        &self,
+        marketplace: &crate::types::MarketplaceKey,
+    ) -> Result<u64, SingleUseError> {
+        let mut conn = self.conn.clone();
+        let mut erased = 0u64;
+        for purpose in crate::ports::Purpose::OWNED_BY_MARKETPLACE {
+            // Every key of the purpose under this scope: its prefix with the glob characters
+            // escaped (SCAN matches a pattern), then anything as the id.
+            let prefix = format!(
+                "{}{}:{}:{}:",
+                self.prefix,
+                purpose.as_str(),
+                marketplace.as_str().len(),
+                marketplace.as_str()
+            );
+            let pattern = format!("{}*", glob_escape(&prefix));
+            let mut cursor = 0u64;
+            loop {
+                let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| store_error("SCAN", &e))?;
+                if !keys.is_empty() {
+                    let n: u64 = redis::cmd("DEL")
+                        .arg(&keys)
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(|e| store_error("DEL", &e))?;
+                    erased += n;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(erased)
     }
 
     async fn take(&self, key: &OnceKey, now: OffsetDateTime) -> Result<bool, SingleUseError> {

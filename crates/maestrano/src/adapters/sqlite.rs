@@ -792,6 +792,25 @@ impl IdMapStore for SqliteStore {
 
 #[async_trait]
 impl SingleUseStore for SqliteStore {
+    async fn erase_marketplace(
+        &self,
+        marketplace: &crate::types::MarketplaceKey,
+    ) -> Result<u64, SingleUseError> {
+        let scope = marketplace.to_string();
+        let [a, b, c] = crate::ports::Purpose::OWNED_BY_MARKETPLACE.map(|p| p.as_str());
+        self.query("erase a marketplace's single-use entries", move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "DELETE FROM maestrano_single_use
+                     WHERE scope = ?1 AND purpose IN (?2, ?3, ?4)",
+                )?
+                .execute(params![scope, a, b, c])?;
+            Ok(n as u64)
+        })
+        .await
+        .map_err(single_use_error)
+    }
+
     async fn insert_if_absent(
         &self,
         key: &OnceKey,

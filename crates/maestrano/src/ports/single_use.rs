@@ -46,6 +46,16 @@ impl Purpose {
         }
     }
 
+    /// The purposes whose entries a marketplace owns, under its key as their scope (what
+    /// [`SingleUseStore::erase_marketplace`] removes): all but [`Purpose::Assertion`].
+    pub const OWNED_BY_MARKETPLACE: [Purpose; 3] =
+        [Purpose::AuthnRequest, Purpose::LoginSlot, Purpose::Lease];
+
+    /// Whether entries of this purpose are a marketplace's own ([`Self::OWNED_BY_MARKETPLACE`]).
+    pub fn owned_by_marketplace(self) -> bool {
+        Self::OWNED_BY_MARKETPLACE.contains(&self)
+    }
+
     /// Whether a bounded store may forget an entry of this purpose to make room.
     ///
     /// Forgetting a pending request can only make that login fail (it never lets anything
@@ -178,6 +188,13 @@ pub trait SingleUseStore: Send + Sync + Debug {
     /// Removes `key` and returns `true` when it is recorded and unexpired at `now`; returns
     /// `false` otherwise (never recorded, expired, or already taken).
     async fn take(&self, key: &OnceKey, now: OffsetDateTime) -> Result<bool, SingleUseError>;
+
+    /// Removes the entries a marketplace owns under `marketplace`, expired or not: its
+    /// pending login requests, login slots and leases ([`Purpose::owned_by_marketplace`]);
+    /// never a used assertion, which must keep refusing its replay until it expires. Returns
+    /// how many went. The offboarding of a marketplace that left
+    /// ([`Offboarding`](crate::offboard::Offboarding)).
+    async fn erase_marketplace(&self, marketplace: &MarketplaceKey) -> Result<u64, SingleUseError>;
 }
 
 #[async_trait]
@@ -193,6 +210,10 @@ impl<S: SingleUseStore + ?Sized> SingleUseStore for std::sync::Arc<S> {
 
     async fn take(&self, key: &OnceKey, now: OffsetDateTime) -> Result<bool, SingleUseError> {
         (**self).take(key, now).await
+    }
+
+    async fn erase_marketplace(&self, marketplace: &MarketplaceKey) -> Result<u64, SingleUseError> {
+        (**self).erase_marketplace(marketplace).await
     }
 }
 
@@ -323,6 +344,15 @@ impl SingleUseStore for InMemorySingleUseStore {
             Some(exp) => exp > now,
             None => false,
         })
+    }
+
+    async fn erase_marketplace(&self, marketplace: &MarketplaceKey) -> Result<u64, SingleUseError> {
+        let mut state = self.lock();
+        let before = state.expiry.len();
+        state
+            .expiry
+            .retain(|k, _| !(k.purpose.owned_by_marketplace() && k.scope == marketplace.as_str()));
+        Ok((before - state.expiry.len()) as u64)
     }
 }
 

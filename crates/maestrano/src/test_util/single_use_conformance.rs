@@ -78,6 +78,7 @@ pub async fn run(a: Arc<dyn SingleUseStore>, b: Arc<dyn SingleUseStore>) {
         taken_once_and_only_while_live,
         expiry_is_exact_to_the_microsecond,
         purposes_issuers_and_tenants_are_namespaces,
+        erasing_a_marketplace_keeps_used_assertions_and_other_tenants,
         the_other_instance_sees_every_entry,
         hostile_text_is_data,
         racing_inserts_of_one_key_have_one_winner,
@@ -192,6 +193,45 @@ async fn purposes_issuers_and_tenants_are_namespaces(run: &Run, a: &Store, _: &S
         take(a, &for_b, T0).await,
         "and tenant B's request is still pending for B"
     );
+}
+
+async fn erasing_a_marketplace_keeps_used_assertions_and_other_tenants(
+    run: &Run,
+    a: &Store,
+    b: &Store,
+) {
+    let gone = run.tenant("erase");
+    let other = run.tenant("erase-other");
+    let later = T0 + Duration::minutes(5);
+    let pending = [
+        OnceKey::authn_request(&gone, "_r1"),
+        OnceKey::authn_request(&gone, "_r2"),
+        OnceKey::lease(&gone, "reconcile"),
+    ];
+    // A used assertion whose issuer is the marketplace key (an assertion naming no issuer),
+    // and the other marketplace's request.
+    let assertion = OnceKey::assertion(gone.as_str(), "_a1");
+    let kept = OnceKey::authn_request(&other, "_r1");
+    for k in pending.iter().chain([&assertion, &kept]) {
+        assert!(insert(a, k, later, T0).await, "{k:?}");
+    }
+    let n = b
+        .erase_marketplace(&gone)
+        .await
+        .expect("erase_marketplace answers");
+    assert_eq!(n, 3, "the marketplace's two requests and its lease");
+    for k in &pending {
+        assert!(!take(a, k, T0).await, "{k:?} erased");
+    }
+    assert!(
+        !insert(a, &assertion, later, T0).await,
+        "the used assertion is still refused"
+    );
+    assert!(
+        take(a, &kept, T0).await,
+        "the other marketplace's request is kept"
+    );
+    assert_eq!(b.erase_marketplace(&gone).await.expect("answers"), 0);
 }
 
 async fn the_other_instance_sees_every_entry(run: &Run, a: &Store, b: &Store) {

@@ -48,7 +48,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["config", "connec", "idmap", "rest", "timestamp", "types"],
     ),
     ("reconcile", &["api", "ports", "types", "webhook"]),
-    ("offboard", &["config", "idmap", "types", "webhook"]),
+    (
+        "offboard",
+        &["config", "idmap", "ports", "types", "webhook"],
+    ),
     (
         "adapters",
         &[

@@ -11,6 +11,7 @@ use maestrano::config::{ConfigError, ConfigSource, MarketplaceConfig, StaticSour
 use maestrano::connec::Entity;
 use maestrano::idmap::{IdMap, IdMapStore, LocalRef, PushIntent, PushOutbox, Realm, RemoteRef};
 use maestrano::offboard::{Erased, Offboarding};
+use maestrano::ports::{OnceKey, SingleUseStore};
 use maestrano::test_util::ManualClock;
 use maestrano::webhook::{Delivery, DeliveryLedger, WebhookEvent, WebhookSink};
 use maestrano::{GroupUid, MarketplaceKey, Registry};
@@ -154,10 +155,22 @@ async fn a_cancelled_company_and_a_departed_marketplace_are_erased_alone() {
     assert_eq!(store.backlog().await.unwrap().pending, 3);
 
     let app = Arc::new(AppSink::default());
+    // A login of the departing marketplace is pending, and one of its assertions was used.
+    let pending = OnceKey::authn_request(&key(&departing), "_pending");
+    let used = OnceKey::assertion(&departing, "_used");
+    for k in [&pending, &used] {
+        assert!(
+            store
+                .insert_if_absent(k, T0 + time::Duration::hours(1), T0)
+                .await
+                .unwrap()
+        );
+    }
     let offboarding = Offboarding::new()
         .with_id_map(store.clone())
         .with_outbox(store.clone())
-        .with_ledger(ledger.clone());
+        .with_ledger(ledger.clone())
+        .with_single_use(store.clone());
     let sink = offboarding.clone().sink(app.clone());
 
     // The company cld-1 of the first marketplace cancels: the app applies the event, then

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use maestrano::ports::{InMemorySingleUseStore, OnceKey, SingleUseError, SingleUseStore};
+use maestrano::MarketplaceKey;
+use maestrano::ports::{InMemorySingleUseStore, OnceKey, Purpose, SingleUseError, SingleUseStore};
 use maestrano::test_util::single_use_conformance;
 use time::OffsetDateTime;
 
@@ -76,6 +77,17 @@ impl SingleUseStore for Flawed {
             Some(exp) => exp > now,
             None => false,
         })
+    }
+
+    async fn erase_marketplace(&self, marketplace: &MarketplaceKey) -> Result<u64, SingleUseError> {
+        let owned: Vec<String> = Purpose::OWNED_BY_MARKETPLACE
+            .iter()
+            .map(|p| format!("{p}/{marketplace}"))
+            .collect();
+        let mut entries = self.entries.lock().unwrap();
+        let before = entries.len();
+        entries.retain(|(scope, _), _| !owned.contains(scope));
+        Ok((before - entries.len()) as u64)
     }
 }
 
