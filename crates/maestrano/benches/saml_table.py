@@ -3,8 +3,9 @@
 
 For each provider and size: the validation, its floor (SHA-256 of the canonical assertion
 and one RSA verification, measured in the same run), the cost beyond the floor, and that
-cost per KB of the decoded message. The last line per provider is the slope between the
-smallest and the largest input: the per-KB cost with the fixed cost taken out.
+cost per KB of the decoded message. The last line per provider is the least-squares line
+through every size of the cost beyond the floor against the KB: its slope is the per-KB cost
+with the fixed cost (its intercept) taken out.
 
 Usage: python3 crates/maestrano/benches/saml_table.py [target/criterion]
 """
@@ -44,7 +45,11 @@ for provider in sorted({p for p, _ in rows}):
         extra = r["validate"] - r["floor"]
         print(f"| {provider} | {n:,} | {r['kb']:,.1f} | {r['validate']:,.1f} | {r['floor']:,.1f} "
               f"| {r['validate'] / r['floor']:.2f}× | {extra:,.1f} | {extra / r['kb']:.2f} |")
-    lo, hi = rows[(provider, sizes[0])], rows[(provider, sizes[-1])]
-    slope = ((hi["validate"] - hi["floor"]) - (lo["validate"] - lo["floor"])) / (hi["kb"] - lo["kb"])
-    fixed = (lo["validate"] - lo["floor"]) - slope * lo["kb"]
-    print(f"| {provider} | slope {sizes[0]}→{sizes[-1]} | | | | | fixed {fixed:,.1f} | {slope:.2f} |")
+    points = [(rows[(provider, n)]["kb"], rows[(provider, n)]["validate"] - rows[(provider, n)]["floor"])
+              for n in sizes if {"validate", "floor"} <= rows[(provider, n)].keys()]
+    if len(points) >= 2:
+        mx = sum(x for x, _ in points) / len(points)
+        my = sum(y for _, y in points) / len(points)
+        slope = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+        fixed = my - slope * mx
+        print(f"| {provider} | fit {sizes[0]}→{sizes[-1]} | | | | | fixed {fixed:,.1f} | {slope:.2f} |")
