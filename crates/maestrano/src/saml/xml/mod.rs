@@ -404,11 +404,21 @@ struct Parser<'a> {
     xml_ns: Option<Span>,
 }
 
+/// The most bytes of a malformed-document reason: the reasons quote names and values of the
+/// document, which an attacker sizes.
+const MAX_REASON_BYTES: usize = 256;
+
 fn malformed(position: usize, reason: impl Into<String>) -> XmlError {
-    XmlError::Malformed {
-        position,
-        reason: reason.into(),
+    let mut reason = reason.into();
+    if reason.len() > MAX_REASON_BYTES {
+        let mut end = MAX_REASON_BYTES;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
     }
+    XmlError::Malformed { position, reason }
 }
 
 /// XML 1.0 `Char`, for characters that arrive through character references. The raw

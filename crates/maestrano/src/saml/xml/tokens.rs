@@ -67,6 +67,9 @@ enum Step {
     End { empty: bool, next: usize },
 }
 
+/// The longest reference name the parser resolves: `#x10FFFF` (and `#1114111`).
+const MAX_REFERENCE_NAME: usize = 8;
+
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -231,9 +234,19 @@ impl<'s> Tokenizer<'s> {
         match first {
             b'<' => self.markup(at),
             b'&' => {
-                let semi = memchr::memchr(b';', &b[at + 1..])
+                // No reference the parser resolves is longer than `#x10FFFF`: look no further
+                // for its `;`, so a stray `&` never makes the name the rest of the document.
+                let window = &b[at + 1..(at + 2 + MAX_REFERENCE_NAME).min(b.len())];
+                let semi = memchr::memchr(b';', window)
                     .map(|k| at + 1 + k)
-                    .ok_or_else(|| malformed(at, "expected ';' to end a reference"))?;
+                    .ok_or_else(|| {
+                        malformed(
+                            at,
+                            format!(
+                                "expected ';' within {MAX_REFERENCE_NAME} characters after '&'"
+                            ),
+                        )
+                    })?;
                 self.pos = semi + 1;
                 Ok(Token::Ref(&src[at + 1..semi]))
             }
@@ -424,6 +437,7 @@ mod tests {
             ),
             ("<a><?pi </a>", "unclosed processing instruction"),
             ("<a>&amp</a>", "expected ';'"),
+            ("<a>&#x0000000041;</a>", "expected ';' within 8 characters"),
             ("<?xml encoding='UTF-8'?><a/>", "bad XML declaration"),
             (
                 "<?xml version='1.0' standalone='yes' encoding='UTF-8'?><a/>",
@@ -451,6 +465,15 @@ mod tests {
                 }
                 other => panic!("{xml:?}: {other:?}"),
             }
+        }
+        // A reason quotes the document, bounded whatever the document sizes.
+        let huge = format!("<a></{}>", "b".repeat(100_000));
+        match parse(&huge) {
+            Err(XmlError::Malformed { reason, .. }) => {
+                assert!(reason.len() <= 256 + '…'.len_utf8(), "{}", reason.len());
+                assert!(reason.starts_with("expected end tag </a>"), "{reason}");
+            }
+            other => panic!("{other:?}"),
         }
         for xml in ["<!DOCTYPE a><a/>", "<a/><!doctype a>"] {
             assert!(matches!(parse(xml), Err(XmlError::Dtd)), "{xml:?}");
