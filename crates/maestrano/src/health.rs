@@ -219,11 +219,12 @@ impl HealthCheck {
             },
         };
         // Only tenants of the configuration are kept, so the map stays bounded by it.
+        let snapshot = self.registry.snapshot();
         let mut versions = self
             .connec_versions
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        versions.retain(|m, _| self.registry.snapshot().get(m).is_ok());
+        versions.retain(|m, _| snapshot.get(m).is_ok());
         versions.insert(marketplace, entry);
     }
 

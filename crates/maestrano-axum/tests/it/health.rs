@@ -91,6 +91,17 @@ async fn the_probe_sees_each_tenant_and_a_failed_refresh_without_leaving_rotatio
     assert_eq!(get(&url).await.1["status"], "ok");
 }
 
+/// The report's entry of `marketplace`.
+fn tenant_of(report: &serde_json::Value, marketplace: &str) -> serde_json::Value {
+    report["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["marketplace"] == marketplace)
+        .unwrap()
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tenants_connec_version_is_reported_as_last_read() {
     let app = app::start("127.0.0.1", app::two_marketplaces, None, Sessions::Cookie).await;
@@ -106,13 +117,7 @@ async fn each_tenants_connec_version_is_reported_as_last_read() {
 
     check.check_connec(&client).await;
     let (_, report, _) = get(&url).await;
-    let mine = report["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["marketplace"] == first.key.as_str())
-        .unwrap()
-        .clone();
+    let mine = tenant_of(&report, first.key.as_str());
     // What the simulator's `/version` answers.
     assert_eq!(mine["connec_version"]["branch"], "simulator", "{report}");
     assert_eq!(report["status"], "ok");
@@ -126,13 +131,7 @@ async fn each_tenants_connec_version_is_reported_as_last_read() {
     check.check_connec(&client).await;
     let (status, report, _) = get(&url).await;
     assert_eq!((status, report["status"].as_str()), (200, Some("degraded")));
-    let mine = report["tenants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["marketplace"] == first.key.as_str())
-        .unwrap()
-        .clone();
+    let mine = tenant_of(&report, first.key.as_str());
     assert!(mine["connec_version"]["error"].is_string(), "{report}");
     assert!(mine["connec_version"]["branch"].is_null());
 }

@@ -437,6 +437,16 @@ mod tests {
         (clock, bulkhead, a, b)
     }
 
+    /// Three failures in a row: the threshold of `setup`'s options.
+    fn open_circuit(bulkhead: &Bulkhead, m: &MarketplaceKey) {
+        for _ in 0..3 {
+            bulkhead
+                .admit(m, ApiService::Account)
+                .unwrap()
+                .record(&timeout());
+        }
+    }
+
     #[test]
     fn calls_past_the_bound_are_refused_for_that_marketplace_and_service_only() {
         let (_, bulkhead, a, b) = setup();
@@ -542,12 +552,7 @@ mod tests {
     #[test]
     fn a_hung_probe_lets_another_through_once_the_window_has_passed_again() {
         let (clock, bulkhead, a, _) = setup();
-        for _ in 0..3 {
-            bulkhead
-                .admit(&a, ApiService::Account)
-                .unwrap()
-                .record(&timeout());
-        }
+        open_circuit(&bulkhead, &a);
         clock.advance(time::Duration::seconds(30));
         let _hung = bulkhead.admit(&a, ApiService::Account).unwrap();
         clock.advance(time::Duration::seconds(29));
@@ -570,12 +575,7 @@ mod tests {
     #[test]
     fn a_probe_dropped_before_its_outcome_lets_the_next_call_probe() {
         let (clock, bulkhead, a, _) = setup();
-        for _ in 0..3 {
-            bulkhead
-                .admit(&a, ApiService::Account)
-                .unwrap()
-                .record(&timeout());
-        }
+        open_circuit(&bulkhead, &a);
         clock.advance(time::Duration::seconds(31));
         drop(bulkhead.admit(&a, ApiService::Account).unwrap());
         let state = bulkhead.state(&a, ApiService::Account);

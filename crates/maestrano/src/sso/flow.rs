@@ -235,35 +235,42 @@ pub const DEFAULT_PENDING_PER_TENANT: u32 = 10_000;
 /// A drawn position already among the client's moves on to the next free one, so a client
 /// always has `per_client` slots (two equal draws once left it one short, 1 time in 100 with
 /// 2 of 100 positions).
-fn slot_positions(tenant_key: &str, client: &str, per_client: u32, per_tenant: u32) -> Vec<u32> {
+fn slot_positions(
+    tenant_key: &str,
+    client: &str,
+    per_client: u32,
+    per_tenant: u32,
+) -> impl Iterator<Item = u32> {
     let per_tenant = per_tenant.max(1);
     let per_client = per_client.clamp(1, per_tenant);
-    // Tenant key and client hashed once; each position only adds its number.
+    // Tenant key and client hashed once; each position only adds its number. Drawn lazily:
+    // a login usually takes the first.
     let mut prefix = Sha256::new();
     prefix.update(b"maestrano pending-login slot\0");
     prefix.update((tenant_key.len() as u64).to_be_bytes());
     prefix.update(tenant_key.as_bytes());
     prefix.update((client.len() as u64).to_be_bytes());
     prefix.update(client.as_bytes());
-    let mut positions: Vec<u32> = Vec::with_capacity(per_client as usize);
-    for i in 0..per_client {
+    let mut drawn: Vec<u32> = Vec::new();
+    (0..per_client).map(move |i| {
         let digest = prefix.clone().chain_update(i.to_be_bytes()).finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
         let mut position = (u64::from_be_bytes(first) % u64::from(per_tenant)) as u32;
-        // Fewer than `per_tenant` are taken, so a free position is found.
-        while positions.contains(&position) {
+        // Fewer than `per_tenant` are drawn, so a free position is found.
+        while drawn.contains(&position) {
             position = (position + 1) % per_tenant;
         }
-        positions.push(position);
-    }
-    positions
+        drawn.push(position);
+        position
+    })
 }
 
 /// Runs one login step in a span naming the marketplace and the endpoint (nothing of the
 /// user), then logs its outcome in that span: `done` on success, a warning naming the class
-/// of a refusal; and counts it in `maestrano_sso_steps_total{marketplace, endpoint, outcome}`. The error's text says what was expected and found; it never holds the
-/// response itself or a credential.
+/// of a refusal; and counts it in `maestrano_sso_steps_total{marketplace, endpoint, outcome}`.
+/// The error's text says what was expected and found; it never holds the response itself or
+/// a credential.
 pub(super) async fn traced<T>(
     tenant: &Tenant,
     endpoint: &'static str,
@@ -739,7 +746,7 @@ mod tests {
         let mut collided = 0;
         for client in 0..2_000 {
             let client = format!("198.51.100.{client}");
-            let positions = slot_positions("tenant-key", &client, 2, 100);
+            let positions: Vec<u32> = slot_positions("tenant-key", &client, 2, 100).collect();
             assert_eq!(positions.len(), 2);
             assert_ne!(positions[0], positions[1], "{client}");
             assert!(positions.iter().all(|&p| p < 100));
@@ -748,13 +755,13 @@ mod tests {
         }
         assert!(collided > 0, "no client drew the same position twice");
         // Every position of a tenant, for one client that may use them all.
-        let mut all = slot_positions("tenant-key", "203.0.113.9", 50, 50);
+        let mut all: Vec<u32> = slot_positions("tenant-key", "203.0.113.9", 50, 50).collect();
         all.sort_unstable();
         assert_eq!(all, (0..50).collect::<Vec<_>>());
         // The draw depends on the tenant's key: another tenant, other positions.
         assert_ne!(
-            slot_positions("tenant-key", "203.0.113.9", 8, 10_000),
-            slot_positions("other-key", "203.0.113.9", 8, 10_000)
+            slot_positions("tenant-key", "203.0.113.9", 8, 10_000).collect::<Vec<_>>(),
+            slot_positions("other-key", "203.0.113.9", 8, 10_000).collect::<Vec<_>>()
         );
     }
 }

@@ -137,4 +137,33 @@ async fn retry_after_keeps_the_app_away_from_that_host_only() {
     assert_eq!(busy.requests(Api::Account), 1);
     assert!(client_b.list_groups(&Filter::new()).await.is_ok());
     assert_eq!(other.requests(Api::Account), 1);
+
+    // The same for Connec!, in its own circuit: the account API's open one does not stop it,
+    // and its own opens on its `Retry-After`.
+    let group = busy.spec().groups[0].uid.clone();
+    let connec = maestrano::connec::ConnecClient::new(busy.tenant(), group, Arc::new(client()))
+        .unwrap()
+        .with_bulkhead(bulkhead.clone());
+    assert!(connec.version().await.is_ok());
+    busy.inject_fault(
+        Api::Connec,
+        ApiFault::Unavailable {
+            retry_after: Duration::from_secs(60),
+        },
+        1,
+    );
+    assert!(connec.version().await.is_err());
+    let before = busy.requests(Api::Connec);
+    match connec.version().await {
+        Err(maestrano::connec::ConnecError::Rest(RestError::CircuitOpen {
+            service: ApiService::Connec,
+            ..
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        busy.requests(Api::Connec),
+        before,
+        "refused without being sent"
+    );
 }
