@@ -224,7 +224,7 @@ fn main() -> ExitCode {
             let attributes: serde_json::Map<String, serde_json::Value> = a
                 .attributes()
                 .iter()
-                .map(|(k, v)| (k.clone(), json!(v)))
+                .map(|a| (a.name().to_owned(), json!(a.values().collect::<Vec<_>>())))
                 .collect();
             let out = json!({
                 "valid": true,

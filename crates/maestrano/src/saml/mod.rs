@@ -45,6 +45,7 @@
 //! # }
 //! ```
 
+mod attributes;
 pub(crate) mod authn_request;
 pub(crate) mod c14n;
 mod cert;
@@ -62,6 +63,7 @@ pub(crate) mod xml;
 #[cfg(test)]
 mod conformance;
 
+pub use attributes::{Attribute, AttributeValues, Attributes, AttributesIter};
 pub use authn_request::{
     AuthnContextComparison, AuthnRequest, LoginRedirect, ReceivedRedirect, RequestedAuthnContext,
 };

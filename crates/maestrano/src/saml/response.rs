@@ -19,6 +19,7 @@
 
 use time::{Duration, OffsetDateTime};
 
+use super::attributes::{Attribute, Attributes, AttributesBuilder};
 use super::cert::{Certificate, Fingerprint};
 use super::crypto::CryptoBackend;
 use super::decode::{self, DEFAULT_MAX_ENCODED_BYTES};
@@ -253,7 +254,7 @@ pub struct VerifiedAssertion {
     authn_instant: Option<OffsetDateTime>,
     not_on_or_after: Option<OffsetDateTime>,
     in_response_to: Option<String>,
-    attributes: Vec<(String, Vec<String>)>,
+    attributes: Attributes,
     legacy_crypto: Option<LegacyCrypto>,
 }
 
@@ -288,11 +289,6 @@ pub enum SignatureProfile {
 
 impl std::fmt::Debug for VerifiedAssertion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<(&str, usize)> = self
-            .attributes
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.len()))
-            .collect();
         f.debug_struct("VerifiedAssertion")
             .field("assertion_id", &self.assertion_id)
             .field("issuer", &self.issuer)
@@ -301,7 +297,7 @@ impl std::fmt::Debug for VerifiedAssertion {
             .field("session_not_on_or_after", &self.session_not_on_or_after)
             .field("not_on_or_after", &self.not_on_or_after)
             .field("in_response_to", &self.in_response_to)
-            .field("attributes (name, value count)", &names)
+            .field("attributes", &self.attributes)
             .finish_non_exhaustive()
     }
 }
@@ -354,23 +350,18 @@ impl VerifiedAssertion {
     }
 
     /// The attributes, name → values, in document order.
-    pub fn attributes(&self) -> &[(String, Vec<String>)] {
+    pub fn attributes(&self) -> &Attributes {
         &self.attributes
     }
 
-    /// The values of one attribute.
-    pub fn attribute(&self, name: &str) -> Option<&[String]> {
-        self.attributes
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+    /// The attribute named `name`.
+    pub fn attribute(&self, name: &str) -> Option<Attribute<'_>> {
+        self.attributes.get(name)
     }
 
-    /// The first value of one attribute.
+    /// The first value of the attribute named `name`.
     pub fn first_value(&self, name: &str) -> Option<&str> {
-        self.attribute(name)
-            .and_then(|v| v.first())
-            .map(String::as_str)
+        self.attribute(name)?.first_value()
     }
 }
 
@@ -1031,20 +1022,31 @@ impl ParsedResponse {
         })
     }
 
-    /// The attributes of every AttributeStatement, in document order.
-    pub(crate) fn attributes(&self) -> Result<Vec<(String, Vec<String>)>, SamlError> {
+    /// The attributes of every AttributeStatement, in document order, in three allocations
+    /// sized by a first pass that allocates nothing.
+    pub(crate) fn attributes(&self) -> Result<Attributes, SamlError> {
         let doc = &self.doc;
-        let mut out: Vec<(String, Vec<String>)> = Vec::new();
-        let mut names: Vec<&str> = Vec::new();
-        for statement in doc.children_named(self.assertion, ASSERTION_NS, "AttributeStatement") {
-            for attr in doc.children_named(statement, ASSERTION_NS, "Attribute") {
-                let name = doc.attr(attr, "Name").unwrap_or("");
-                names.push(name);
-                let values = doc
-                    .children_named(attr, ASSERTION_NS, "AttributeValue")
-                    .map(|v| doc.text_content(v))
-                    .collect();
-                out.push((name.to_owned(), values));
+        let attribute_elements = || {
+            doc.children_named(self.assertion, ASSERTION_NS, "AttributeStatement")
+                .flat_map(|s| doc.children_named(s, ASSERTION_NS, "Attribute"))
+                .map(|a| (a, doc.attr(a, "Name").unwrap_or("")))
+        };
+        let (mut count, mut values, mut bytes) = (0, 0, 0);
+        for (attr, name) in attribute_elements() {
+            count += 1;
+            bytes += name.len();
+            for v in doc.children_named(attr, ASSERTION_NS, "AttributeValue") {
+                values += 1;
+                bytes += doc.text_content_len(v);
+            }
+        }
+        let mut names: Vec<&str> = Vec::with_capacity(count);
+        let mut out = AttributesBuilder::with_capacity(count, values, bytes);
+        for (attr, name) in attribute_elements() {
+            names.push(name);
+            out.attribute(name);
+            for v in doc.children_named(attr, ASSERTION_NS, "AttributeValue") {
+                out.value(|text| doc.push_text_content(v, text));
             }
         }
         if let Some(name) = first_duplicate(&mut names) {
@@ -1052,7 +1054,7 @@ impl ParsedResponse {
                 name: name.to_owned(),
             });
         }
-        Ok(out)
+        Ok(out.finish())
     }
 }
 

@@ -336,13 +336,28 @@ impl Document {
     /// processing instructions contribute nothing and split nothing, so a value cannot be
     /// truncated by inserting one.
     pub(crate) fn text_content(&self, id: NodeId) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(self.text_content_len(id));
+        self.push_text_content(id, &mut out);
+        out
+    }
+
+    /// [`text_content`](Self::text_content), appended to `out`.
+    pub(crate) fn push_text_content(&self, id: NodeId, out: &mut String) {
         for n in id..self.nodes[id].end {
             if let NodeKind::Text(t) = self.nodes[n].kind {
                 out.push_str(self.str(t));
             }
         }
-        out
+    }
+
+    /// The length in bytes of [`text_content`](Self::text_content).
+    pub(crate) fn text_content_len(&self, id: NodeId) -> usize {
+        (id..self.nodes[id].end)
+            .map(|n| match self.nodes[n].kind {
+                NodeKind::Text(t) => self.str(t).len(),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Whether `id` has element children.

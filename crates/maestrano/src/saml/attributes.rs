@@ -1,0 +1,290 @@
+//! The attributes of a verified assertion, kept in three allocations whatever their number:
+//! one string holding every name and value back to back, and two index arrays. A typical
+//! Maestrano login carries 15 attributes; an IdP may send thousands, and a `String` and a
+//! `Vec` for each of them were an eighth of the validation of a large response.
+
+use std::fmt;
+use std::ops::Range;
+
+/// The attributes of a [`VerifiedAssertion`](super::VerifiedAssertion): name → values, in
+/// document order. Names are unique (validation refuses a repeated one).
+///
+/// ```
+/// # fn show(assertion: &maestrano::saml::VerifiedAssertion) {
+/// for attribute in assertion.attributes() {
+///     let values: Vec<&str> = attribute.values().collect();
+///     println!("{} = {values:?}", attribute.name());
+/// }
+/// let email = assertion.attributes().get("email").and_then(|a| a.first_value());
+/// # let _ = email;
+/// # }
+/// ```
+///
+/// Its `Debug` output shows names and value counts, not values: Maestrano sends a bearer
+/// session token (`mno_session`) among them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Attributes {
+    /// Every name and value, back to back.
+    text: String,
+    /// Per attribute: its name in `text`, and its values as a range of `values`.
+    entries: Vec<Entry>,
+    /// Per value: its place in `text`.
+    values: Vec<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    name: (u32, u32),
+    values: (u32, u32),
+}
+
+fn range((start, end): (u32, u32)) -> Range<usize> {
+    start as usize..end as usize
+}
+
+impl Attributes {
+    /// The number of attributes.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The attributes in document order.
+    pub fn iter(&self) -> AttributesIter<'_> {
+        AttributesIter {
+            set: self,
+            entries: self.entries.iter(),
+        }
+    }
+
+    /// The attribute named `name`, if the assertion has it.
+    pub fn get(&self, name: &str) -> Option<Attribute<'_>> {
+        self.iter().find(|a| a.name() == name)
+    }
+}
+
+impl<'a> IntoIterator for &'a Attributes {
+    type Item = Attribute<'a>;
+    type IntoIter = AttributesIter<'a>;
+
+    fn into_iter(self) -> AttributesIter<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.iter()
+                    .map(|a| (a.name(), format!("{} value(s)", a.values().len()))),
+            )
+            .finish()
+    }
+}
+
+/// One attribute of [`Attributes`]: its name and values.
+#[derive(Clone, Copy)]
+pub struct Attribute<'a> {
+    set: &'a Attributes,
+    entry: Entry,
+}
+
+impl<'a> Attribute<'a> {
+    /// The attribute's `Name`.
+    pub fn name(&self) -> &'a str {
+        &self.set.text[range(self.entry.name)]
+    }
+
+    /// Its values (the text of each `AttributeValue`), in document order.
+    pub fn values(&self) -> AttributeValues<'a> {
+        AttributeValues {
+            text: &self.set.text,
+            values: self.set.values[range(self.entry.values)].iter(),
+        }
+    }
+
+    /// Its first value.
+    pub fn first_value(&self) -> Option<&'a str> {
+        self.values().next()
+    }
+}
+
+impl fmt::Debug for Attribute<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attribute")
+            .field("name", &self.name())
+            .field("values", &self.values().len())
+            .finish()
+    }
+}
+
+/// The attributes of [`Attributes`], in document order.
+#[derive(Clone)]
+pub struct AttributesIter<'a> {
+    set: &'a Attributes,
+    entries: std::slice::Iter<'a, Entry>,
+}
+
+impl<'a> Iterator for AttributesIter<'a> {
+    type Item = Attribute<'a>;
+
+    fn next(&mut self) -> Option<Attribute<'a>> {
+        let entry = *self.entries.next()?;
+        Some(Attribute {
+            set: self.set,
+            entry,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
+    }
+}
+
+impl ExactSizeIterator for AttributesIter<'_> {}
+
+impl fmt::Debug for AttributesIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AttributesIter")
+            .field("remaining", &self.len())
+            .finish()
+    }
+}
+
+/// The values of one [`Attribute`], in document order.
+#[derive(Clone)]
+pub struct AttributeValues<'a> {
+    text: &'a str,
+    values: std::slice::Iter<'a, (u32, u32)>,
+}
+
+impl<'a> Iterator for AttributeValues<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        Some(&self.text[range(*self.values.next()?)])
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.values.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for AttributeValues<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        Some(&self.text[range(*self.values.next_back()?)])
+    }
+}
+
+impl ExactSizeIterator for AttributeValues<'_> {}
+
+impl fmt::Debug for AttributeValues<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AttributeValues")
+            .field("remaining", &self.len())
+            .finish()
+    }
+}
+
+/// Builds [`Attributes`] one attribute at a time; the document's text is appended straight
+/// into the shared string.
+pub(crate) struct AttributesBuilder {
+    set: Attributes,
+}
+
+impl AttributesBuilder {
+    /// A builder whose arrays hold `attributes` and `values` without growing, and whose text
+    /// holds `text_bytes`.
+    pub(crate) fn with_capacity(attributes: usize, values: usize, text_bytes: usize) -> Self {
+        Self {
+            set: Attributes {
+                text: String::with_capacity(text_bytes),
+                entries: Vec::with_capacity(attributes),
+                values: Vec::with_capacity(values),
+            },
+        }
+    }
+
+    fn offset(&self) -> u32 {
+        // The text is a copy of parts of one document, whose size `Document::parse` caps
+        // far below `u32::MAX`.
+        u32::try_from(self.set.text.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Starts an attribute named `name`; its values follow with [`value`](Self::value).
+    pub(crate) fn attribute(&mut self, name: &str) {
+        let start = self.offset();
+        self.set.text.push_str(name);
+        let first = self.set.values.len() as u32;
+        self.set.entries.push(Entry {
+            name: (start, self.offset()),
+            values: (first, first),
+        });
+    }
+
+    /// Adds a value to the current attribute, written by `write` into the shared text.
+    pub(crate) fn value(&mut self, write: impl FnOnce(&mut String)) {
+        let start = self.offset();
+        write(&mut self.set.text);
+        let end = self.offset();
+        self.set.values.push((start, end));
+        if let Some(last) = self.set.entries.last_mut() {
+            last.values.1 = self.set.values.len() as u32;
+        }
+    }
+
+    pub(crate) fn finish(self) -> Attributes {
+        self.set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(attributes: &[(&str, &[&str])]) -> Attributes {
+        let mut b = AttributesBuilder::with_capacity(0, 0, 0);
+        for (name, values) in attributes {
+            b.attribute(name);
+            for v in *values {
+                b.value(|s| s.push_str(v));
+            }
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn names_and_values_come_back_in_document_order() {
+        let a = build(&[("a", &["1", "2"]), ("b", &[]), ("", &[""]), ("c", &["3"])]);
+        let listed: Vec<(&str, Vec<&str>)> =
+            a.iter().map(|x| (x.name(), x.values().collect())).collect();
+        assert_eq!(
+            listed,
+            [
+                ("a", vec!["1", "2"]),
+                ("b", vec![]),
+                ("", vec![""]),
+                ("c", vec!["3"])
+            ]
+        );
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.get("a").unwrap().values().rev().next(), Some("2"));
+        assert_eq!(a.get("b").unwrap().first_value(), None);
+        assert_eq!(a.get("c").unwrap().first_value(), Some("3"));
+        assert!(a.get("d").is_none());
+        assert!(build(&[]).is_empty());
+    }
+
+    #[test]
+    fn debug_shows_names_and_counts_not_values() {
+        let a = build(&[("mno_session", &["secret-token"])]);
+        let shown = format!("{a:?} {:?}", a.get("mno_session").unwrap());
+        assert!(shown.contains("mno_session") && shown.contains("1 value"));
+        assert!(!shown.contains("secret-token"), "{shown}");
+    }
+}
