@@ -12,8 +12,15 @@
 
 use std::ops::Range;
 
-use tokens::{Token, Tokenizer};
+use tokens::{RawAttribute, Token, Tokenizer};
 
+/// What the tokenizer learnt of a name while finding its end: `Some(colon)` when it is an
+/// ASCII QName (prefix and local part both NCNames), split at byte `colon` if it has one;
+/// `None` when the tree builder must check it the long way ([`split_qname`]).
+type NameSplit = Option<Option<usize>>;
+
+#[cfg(test)]
+pub(crate) mod corpus;
 #[cfg(feature = "__xml-oracle")]
 mod oracle;
 mod tokens;
@@ -118,6 +125,17 @@ impl Span {
     pub(crate) fn is_empty(self) -> bool {
         self.len & !DECODED_BIT == 0
     }
+
+    /// The length of the string in bytes.
+    pub(crate) fn len_bytes(self) -> usize {
+        (self.len & !DECODED_BIT) as usize
+    }
+
+    /// Where the span lies in the source, if it is a source span.
+    pub(crate) fn source_range(self) -> Option<Range<usize>> {
+        (self.len & DECODED_BIT == 0)
+            .then(|| self.start as usize..self.start as usize + self.len_bytes())
+    }
 }
 
 /// The identifier of a node in a [`Document`].
@@ -167,7 +185,21 @@ pub(crate) struct Node {
     /// Byte offsets of the node in the source: start, end of the start tag, end; only
     /// maintained for elements.
     pub(crate) src_range: (u32, u32, u32),
+    /// What canonicalization may copy from the source as written ([`START_AS_CANONICAL`],
+    /// [`END_AS_CANONICAL`]) and whether the attributes are in canonical order
+    /// ([`ATTRS_IN_ORDER`]); only set for elements, by the parser of record.
+    pub(crate) shape: u8,
 }
+
+/// The start tag reads exactly as Canonical XML writes it when no namespace declaration is
+/// rendered on it: `<`, the name, each attribute as ` name="value"` in canonical order with a
+/// value that needed no decoding (so none that canonicalization escapes), then `>`; and the
+/// element declares no namespace.
+pub(crate) const START_AS_CANONICAL: u8 = 1;
+/// The end tag reads `</name>`, with no white space before its `>`.
+pub(crate) const END_AS_CANONICAL: u8 = 2;
+/// The attributes are in canonical order (by namespace URI, then local name).
+pub(crate) const ATTRS_IN_ORDER: u8 = 4;
 
 /// A parsed, immutable XML document.
 #[derive(Debug)]
@@ -210,6 +242,20 @@ impl Document {
         &buf[start..start + len]
     }
 
+    /// The bytes of `span`: what [`str`](Self::str) returns without finding character
+    /// boundaries again, for comparisons and canonical output.
+    #[inline]
+    pub(crate) fn bytes(&self, span: Span) -> &[u8] {
+        let len = (span.len & !DECODED_BIT) as usize;
+        let start = span.start as usize;
+        let buf = if span.len & DECODED_BIT != 0 {
+            self.decoded.as_bytes()
+        } else {
+            self.src.as_bytes()
+        };
+        &buf[start..start + len]
+    }
+
     /// The root element.
     pub(crate) fn root(&self) -> NodeId {
         0
@@ -224,6 +270,12 @@ impl Document {
     pub(crate) fn source_range(&self, id: NodeId) -> Range<usize> {
         let (a, _, b) = self.nodes[id].src_range;
         a as usize..b as usize
+    }
+
+    /// The source bytes of `span`, which must be a source span; for canonicalization, which
+    /// writes bytes and need not find character boundaries.
+    pub(crate) fn source_bytes(&self, range: Range<usize>) -> &[u8] {
+        &self.src.as_bytes()[range]
     }
 
     /// The byte offset just past the start tag of element `id`.
@@ -261,8 +313,9 @@ impl Document {
 
     /// Whether `id` is an element with this namespace and local name.
     pub(crate) fn is(&self, id: NodeId, ns: &str, local: &str) -> bool {
-        self.element(id)
-            .is_some_and(|e| self.str(e.local) == local && self.str(e.ns) == ns)
+        self.element(id).is_some_and(|e| {
+            self.bytes(e.local) == local.as_bytes() && self.bytes(e.ns) == ns.as_bytes()
+        })
     }
 
     pub(crate) fn local_name(&self, id: NodeId) -> &str {
@@ -282,7 +335,7 @@ impl Document {
         let e = self.element(id)?;
         self.attrs(e)
             .iter()
-            .find(|a| a.ns.is_empty() && self.str(a.local) == local)
+            .find(|a| a.ns.is_empty() && self.bytes(a.local) == local.as_bytes())
             .map(|a| self.str(a.value))
     }
 
@@ -417,6 +470,9 @@ struct Parser<'a> {
     scratch_attrs: Vec<(Span, Span, Span)>,
     /// Where the XML namespace URI is stored, once some `xml:` attribute needed it.
     xml_ns: Option<Span>,
+    /// The length the start tag just opened has if written as Canonical XML writes it, when
+    /// all else about it is (see [`START_AS_CANONICAL`]).
+    canonical_tag_len: Option<usize>,
 }
 
 /// The most bytes of a malformed-document reason: the reasons quote names and values of the
@@ -569,6 +625,15 @@ fn split_qname(name: &str) -> Option<(&str, &str)> {
     })
 }
 
+/// [`split_qname`], trusting what the tokenizer already learnt of the name.
+fn split_known(name: &str, split: NameSplit) -> Option<(&str, &str)> {
+    match split {
+        Some(Some(colon)) => Some((&name[..colon], &name[colon + 1..])),
+        Some(None) => Some(("", name)),
+        None => split_qname(name),
+    }
+}
+
 fn split_qname_unicode(name: &str) -> Option<(&str, &str)> {
     match name.split_once(':') {
         Some((p, l)) if is_ncname(p) && is_ncname(l) => Some((p, l)),
@@ -639,6 +704,7 @@ impl<'a> Parser<'a> {
             seen_markup: false,
             scratch_attrs: Vec::new(),
             xml_ns: None,
+            canonical_tag_len: None,
         }
     }
 
@@ -652,6 +718,13 @@ impl<'a> Parser<'a> {
         } else {
             self.push_decoded(s)
         }
+    }
+
+    /// Where `s` starts in the source, if it is a slice of it.
+    fn source_offset(&self, s: &str) -> Option<usize> {
+        let base = self.src.as_ptr() as usize;
+        let p = s.as_ptr() as usize;
+        (p >= base && p + s.len() <= base + self.src.len()).then(|| p - base)
     }
 
     fn push_decoded(&mut self, s: &str) -> Span {
@@ -670,6 +743,18 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// [`Document::bytes`] while parsing.
+    #[inline]
+    fn bytes(&self, span: Span) -> &[u8] {
+        let len = (span.len & !DECODED_BIT) as usize;
+        let start = span.start as usize;
+        if span.len & DECODED_BIT != 0 {
+            &self.decoded.as_bytes()[start..start + len]
+        } else {
+            &self.src.as_bytes()[start..start + len]
+        }
+    }
+
     fn push_node(&mut self, kind: NodeKind) -> Result<NodeId, XmlError> {
         if self.nodes.len() >= self.limits.max_nodes {
             return Err(XmlError::Limit {
@@ -684,6 +769,7 @@ impl<'a> Parser<'a> {
             parent,
             end: id + 1,
             src_range: (0, 0, 0),
+            shape: 0,
         });
         Ok(id)
     }
@@ -692,13 +778,14 @@ impl<'a> Parser<'a> {
         self.ns_stack
             .iter()
             .rev()
-            .find(|(p, _)| short_eq(self.str(*p), prefix))
+            .find(|(p, _)| short_eq(self.bytes(*p), prefix.as_bytes()))
             .map(|(_, u)| *u)
     }
 
     /// Appends character data (already decoded, line ends normalised or not) to the pending
     /// text node.
-    fn add_text_piece(&mut self, raw: &str, position: usize) -> Result<(), XmlError> {
+    /// `raw` holds a carriage return if `cr`.
+    fn add_text_piece(&mut self, raw: &str, cr: bool, position: usize) -> Result<(), XmlError> {
         if self.stack.is_empty() {
             if raw
                 .bytes()
@@ -708,7 +795,7 @@ impl<'a> Parser<'a> {
             }
             return Err(malformed(position, "text outside the root element"));
         }
-        if matches!(self.pending, PendingText::None) && !raw.contains('\r') {
+        if matches!(self.pending, PendingText::None) && !cr {
             self.pending = PendingText::Borrowed(self.span_of(raw));
             return Ok(());
         }
@@ -767,18 +854,21 @@ impl<'a> Parser<'a> {
                 Token::Decl { version, encoding } => {
                     self.declaration(version, encoding, position)?;
                 }
-                Token::Start(name) => {
+                Token::Start(name, split) => {
                     self.flush_text()?;
-                    let id = self.open_element(name, || tokens.attribute(), position)?;
+                    let id = self.open_element(name, split, || tokens.attribute(), position)?;
                     let (empty, tag_end) = tokens.tag_end();
                     self.nodes[id].src_range.1 = tag_end as u32;
+                    if !empty && self.canonical_tag_len == Some(tag_end - position) {
+                        self.nodes[id].shape |= START_AS_CANONICAL;
+                    }
                     if empty {
-                        self.close_element(tag_end);
+                        self.close_element(tag_end, None);
                     }
                 }
                 Token::End(end) => {
                     self.flush_text()?;
-                    self.close_element(end);
+                    self.close_element(end, Some(end - position));
                 }
                 Token::Text(raw) => self.text(raw, position)?,
                 Token::CData(raw) => self.cdata(raw, position)?,
@@ -823,17 +913,23 @@ impl<'a> Parser<'a> {
     }
 
     fn text(&mut self, raw: &str, position: usize) -> Result<(), XmlError> {
-        if raw.contains("]]>") {
+        // One scan settles both questions for nearly all text: without a `>` there is no
+        // `]]>`, and without a carriage return no line end to normalise.
+        let (cr, gt) = match memchr::memchr2(b'>', b'\r', raw.as_bytes()) {
+            None => (false, false),
+            Some(_) => (raw.contains('\r'), raw.contains("]]>")),
+        };
+        if gt {
             return Err(malformed(position, "']]>' in text"));
         }
-        self.add_text_piece(raw, position)
+        self.add_text_piece(raw, cr, position)
     }
 
     fn cdata(&mut self, raw: &str, position: usize) -> Result<(), XmlError> {
         if self.stack.is_empty() {
             return Err(malformed(position, "CDATA outside the root element"));
         }
-        self.add_text_piece(raw, position)
+        self.add_text_piece(raw, raw.contains('\r'), position)
     }
 
     fn comment(&mut self, raw: &str) -> Result<(), XmlError> {
@@ -916,7 +1012,8 @@ impl<'a> Parser<'a> {
     fn open_element<'k>(
         &mut self,
         qname: &str,
-        mut next_attr: impl FnMut() -> Result<Option<(&'k str, &'k str)>, XmlError>,
+        name_split: NameSplit,
+        mut next_attr: impl FnMut() -> Result<Option<RawAttribute<'k>>, XmlError>,
         position: usize,
     ) -> Result<NodeId, XmlError> {
         if self.root_done {
@@ -928,9 +1025,13 @@ impl<'a> Parser<'a> {
                 max: self.limits.max_depth,
             });
         }
-        let (prefix, local) = split_qname(qname)
+        let (prefix, local) = split_known(qname, name_split)
             .ok_or_else(|| malformed(position, format!("bad element name {qname:?}")))?;
         let (prefix, local) = (self.span_of(prefix), self.span_of(local));
+        // `<name>`, then ` key="value"` per attribute: the tag's length if it is written the
+        // canonical way; with each key after a space and each value before a double quote,
+        // an equal length leaves no room for other white space or quoting.
+        let mut canonical_len = Some(qname.len() + 2);
 
         self.ns_marks.push(self.ns_stack.len());
         let decl_start = self.ns_decls.len();
@@ -939,9 +1040,20 @@ impl<'a> Parser<'a> {
         let mut raw_attrs = std::mem::take(&mut self.scratch_attrs);
         raw_attrs.clear();
         // Duplicates are checked below by expanded name (and by prefix for declarations).
-        while let Some((key, raw_value)) = next_attr()? {
+        while let Some((key, key_split, raw_value)) = next_attr()? {
             let value = self.decode_attr_value(raw_value, position)?;
+            canonical_len = canonical_len.and_then(|n| {
+                let bytes = self.src.as_bytes();
+                let key_at = self.source_offset(key)?;
+                let value_end = self.source_offset(raw_value)? + raw_value.len();
+                let written = key_at > 0
+                    && bytes[key_at - 1] == b' '
+                    && bytes.get(value_end) == Some(&b'"')
+                    && value.len & DECODED_BIT == 0;
+                written.then_some(n + key.len() + raw_value.len() + 4)
+            });
             if key == "xmlns" || key.starts_with("xmlns:") {
+                canonical_len = None;
                 let prefix_str = key.strip_prefix("xmlns:").unwrap_or("");
                 if key.starts_with("xmlns:") && !is_ncname(prefix_str) {
                     return Err(malformed(
@@ -1008,7 +1120,7 @@ impl<'a> Parser<'a> {
                         max: self.limits.max_attributes_per_element,
                     });
                 }
-                let (ap, al) = split_qname(key)
+                let (ap, al) = split_known(key, key_split)
                     .ok_or_else(|| malformed(position, format!("bad attribute name {key:?}")))?;
                 raw_attrs.push((self.span_of(ap), self.span_of(al), value));
             }
@@ -1029,6 +1141,7 @@ impl<'a> Parser<'a> {
             }
         };
         let attr_start = self.attrs.len();
+        let mut in_order = true;
         for &(ap, al, value) in &raw_attrs {
             let ap_str = self.str(ap);
             let ans = if ap_str.is_empty() {
@@ -1039,14 +1152,17 @@ impl<'a> Parser<'a> {
                 self.lookup_ns(ap_str)
                     .ok_or_else(|| malformed(position, format!("unbound prefix {ap_str:?}")))?
             };
-            let (ans_str, al_str) = (self.str(ans), self.str(al));
+            let (ans_bytes, al_bytes) = (self.bytes(ans), self.bytes(al));
+            if let Some(prev) = self.attrs[attr_start..].last() {
+                in_order &= (self.bytes(prev.ns), self.bytes(prev.local)) < (ans_bytes, al_bytes);
+            }
             if self.attrs[attr_start..]
                 .iter()
-                .any(|o| self.str(o.ns) == ans_str && self.str(o.local) == al_str)
+                .any(|o| self.bytes(o.local) == al_bytes && self.bytes(o.ns) == ans_bytes)
             {
                 return Err(malformed(
                     position,
-                    format!("duplicate attribute {al_str:?}"),
+                    format!("duplicate attribute {:?}", self.str(al)),
                 ));
             }
             self.attrs.push(Attr {
@@ -1066,6 +1182,8 @@ impl<'a> Parser<'a> {
         };
         let id = self.push_node(NodeKind::Element(element))?;
         self.nodes[id].src_range.0 = position as u32;
+        self.nodes[id].shape = if in_order { ATTRS_IN_ORDER } else { 0 };
+        self.canonical_tag_len = canonical_len.filter(|_| in_order);
         self.stack.push(id);
         Ok(id)
     }
@@ -1080,10 +1198,22 @@ impl<'a> Parser<'a> {
         span
     }
 
-    fn close_element(&mut self, src_end: usize) {
+    /// Closes the innermost open element, whose end tag (if it has one, `end_tag_len` bytes
+    /// long) ends at `src_end`.
+    fn close_element(&mut self, src_end: usize, end_tag_len: Option<usize>) {
         if let Some(id) = self.stack.pop() {
             self.nodes[id].end = self.nodes.len();
             self.nodes[id].src_range.2 = src_end as u32;
+            if let NodeKind::Element(e) = &self.nodes[id].kind {
+                let name_len = e.local.len_bytes()
+                    + match e.prefix.len_bytes() {
+                        0 => 0,
+                        n => n + 1,
+                    };
+                if end_tag_len == Some(name_len + 3) {
+                    self.nodes[id].shape |= END_AS_CANONICAL;
+                }
+            }
             if let Some(mark) = self.ns_marks.pop() {
                 self.ns_stack.truncate(mark);
             }
@@ -1137,8 +1267,8 @@ impl<'a> Parser<'a> {
 
 /// Whether two short strings (prefixes) are equal, compared in line: a call to `memcmp`
 /// for a few bytes cost more than the comparison.
-pub(crate) fn short_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Appends `raw` with `\r\n` and lone `\r` turned into `\n` (XML 1.0 §2.11).

@@ -13,7 +13,7 @@
 //! work, as it was over quick-xml. The quick-xml build of the same tree stays as the oracle of
 //! a differential test and fuzz target (`xml_differential`).
 
-use super::{XmlError, malformed};
+use super::{NAME_CLASS, NameSplit, XmlError, malformed};
 
 /// One piece of the document, borrowed from its source.
 pub(super) enum Token<'s> {
@@ -24,7 +24,7 @@ pub(super) enum Token<'s> {
     },
     /// A start tag or an empty-element tag: its name. Its attributes follow from
     /// [`Tokenizer::attribute`]; then [`Tokenizer::tag_end`] says where and how it ended.
-    Start(&'s str),
+    Start(&'s str, NameSplit),
     /// An end tag that closes the innermost open element; the offset just after it.
     End(usize),
     /// Character data up to the next markup or reference (not decoded).
@@ -40,6 +40,9 @@ pub(super) enum Token<'s> {
     /// The end of the document.
     Eof,
 }
+
+/// An attribute as read: its raw name, what was learnt of the name, its raw value.
+pub(super) type RawAttribute<'s> = (&'s str, NameSplit, &'s str);
 
 /// Reads a document token by token.
 pub(super) struct Tokenizer<'s> {
@@ -60,6 +63,7 @@ enum Step {
     /// An attribute: the ranges of its name and value, and where scanning goes on.
     Attribute {
         key: (usize, usize),
+        split: NameSplit,
         value: (usize, usize),
         next: usize,
     },
@@ -69,6 +73,32 @@ enum Step {
 
 /// The longest reference name the parser resolves: `#x10FFFF` (and `#1114111`).
 const MAX_REFERENCE_NAME: usize = 8;
+
+/// Reads a name from `i` up to the first byte `stop` accepts (or the end), checking on the way
+/// whether it is an ASCII QName, so that the tree builder need not read it again: its end,
+/// and the split (see [`NameSplit`]).
+#[inline]
+fn scan_name(b: &[u8], i: usize, stop: impl Fn(u8) -> bool) -> (usize, NameSplit) {
+    let (mut j, mut colon, mut at_start, mut ascii_qname) = (i, None, true, true);
+    while let Some(&c) = b.get(j) {
+        if stop(c) {
+            break;
+        }
+        match NAME_CLASS.get(usize::from(c)) {
+            Some(2) => at_start = false,
+            Some(1) => ascii_qname &= !at_start,
+            Some(_) if c == b':' => {
+                ascii_qname &= colon.is_none() && !at_start;
+                colon = Some(j - i);
+                at_start = true;
+            }
+            // Anything else, non-ASCII included, is for the tree builder to judge.
+            _ => ascii_qname = false,
+        }
+        j += 1;
+    }
+    (j, (ascii_qname && !at_start).then_some(colon))
+}
 
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
@@ -124,10 +154,9 @@ fn scan_attribute(src: &str, i: usize, decl: bool, position: usize) -> Result<St
         Some(_) => {}
     }
     let key_start = i;
-    let mut j = i;
-    while j < b.len() && !is_space(b[j]) && !matches!(b[j], b'=' | b'>' | b'/' | b'?' | b'<') {
-        j += 1;
-    }
+    let (j, split) = scan_name(b, i, |c| {
+        is_space(c) || matches!(c, b'=' | b'>' | b'/' | b'?' | b'<')
+    });
     if j == key_start {
         return Err(malformed(
             j,
@@ -165,6 +194,7 @@ fn scan_attribute(src: &str, i: usize, decl: bool, position: usize) -> Result<St
         .ok_or_else(|| malformed(j, "unterminated attribute value"))?;
     Ok(Step::Attribute {
         key,
+        split,
         value: (j + 1, end),
         next: end + 1,
     })
@@ -193,16 +223,25 @@ impl<'s> Tokenizer<'s> {
         self.pos
     }
 
-    /// The next attribute of the start tag just read, as its raw name and value, or `None`
-    /// at the end of the tag.
-    pub(super) fn attribute(&mut self) -> Result<Option<(&'s str, &'s str)>, XmlError> {
+    /// The next attribute of the start tag just read, as its raw name, what was learnt of
+    /// the name, and its raw value; or `None` at the end of the tag.
+    pub(super) fn attribute(&mut self) -> Result<Option<RawAttribute<'s>>, XmlError> {
         if !self.in_tag {
             return Ok(None);
         }
         match scan_attribute(self.src, self.pos, false, self.pos)? {
-            Step::Attribute { key, value, next } => {
+            Step::Attribute {
+                key,
+                split,
+                value,
+                next,
+            } => {
                 self.pos = next;
-                Ok(Some((&self.src[key.0..key.1], &self.src[value.0..value.1])))
+                Ok(Some((
+                    &self.src[key.0..key.1],
+                    split,
+                    &self.src[value.0..value.1],
+                )))
             }
             Step::End { empty, next } => {
                 self.pos = next;
@@ -320,17 +359,14 @@ impl<'s> Tokenizer<'s> {
             return Ok(Token::Pi { target, content });
         }
         // A start tag: its name runs to white space, `/` or `>`.
-        let name_end = b[at + 1..]
-            .iter()
-            .position(|&c| is_space(c) || c == b'/' || c == b'>')
-            .map_or(b.len(), |k| at + 1 + k);
+        let (name_end, split) = scan_name(b, at + 1, |c| is_space(c) || c == b'/' || c == b'>');
         if name_end == b.len() {
             return Err(malformed(at, "unclosed tag at end of document"));
         }
         self.pos = name_end;
         self.in_tag = true;
         self.tag_name = ((at + 1) as u32, (name_end - at - 1) as u32);
-        Ok(Token::Start(&src[at + 1..name_end]))
+        Ok(Token::Start(&src[at + 1..name_end], split))
     }
 
     /// `<?xml` VersionInfo EncodingDecl? SDDecl? S? `?>` (XML 1.0 §2.8), in that order.
@@ -351,7 +387,9 @@ impl<'s> Tokenizer<'s> {
                     self.pos = next;
                     break;
                 }
-                Step::Attribute { key, value, next } => {
+                Step::Attribute {
+                    key, value, next, ..
+                } => {
                     let (name, value) = (&src[key.0..key.1], &src[value.0..value.1]);
                     let rank = match name {
                         "version" => 1,
@@ -391,6 +429,38 @@ mod tests {
 
     fn parse(xml: &str) -> Result<Document, XmlError> {
         Document::parse(xml.to_owned(), &XmlLimits::default())
+    }
+
+    /// What the tokenizer learns of a name while finding its end agrees with the tree
+    /// builder's own check, and covers every ASCII QName: every name of up to four
+    /// characters drawn from name starts, name characters, colons, non-ASCII letters and
+    /// characters no name holds.
+    #[test]
+    fn names_split_while_scanned_split_as_the_tree_builder_splits_them() {
+        let alphabet = ["a", "_", "1", "-", ".", ":", "é", "%"];
+        let mut names = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            names.extend(longer);
+        }
+        names.sort();
+        names.dedup();
+        let mut fast = 0;
+        for name in &names {
+            let (end, split) = super::scan_name(name.as_bytes(), 0, |c| c == b' ');
+            assert_eq!(end, name.len());
+            let slow = super::super::split_qname(name);
+            if split.is_some() {
+                fast += 1;
+                assert_eq!(super::super::split_known(name, split), slow, "{name:?}");
+            } else {
+                assert!(slow.is_none() || !name.is_ascii(), "{name:?}: {slow:?}");
+            }
+        }
+        assert!(fast > 300, "{fast}");
     }
 
     /// The syntax XML 1.0 allows, each form once.
