@@ -371,8 +371,31 @@ impl Document {
         ns: &'a str,
         local: &'a str,
     ) -> impl Iterator<Item = NodeId> + 'a {
-        self.child_elements(id)
-            .filter(move |&c| self.is(c, ns, local))
+        let mut is = self.matcher(ns, local);
+        self.child_elements(id).filter(move |&c| is(c))
+    }
+
+    /// A test of "is an element with this namespace and local name" for many elements in
+    /// turn. Elements bound by one declaration share its span, so the namespace is compared
+    /// once per span met rather than once per element.
+    fn matcher<'a>(&'a self, ns: &'a str, local: &'a str) -> impl FnMut(NodeId) -> bool + 'a {
+        let mut last: Option<(Span, bool)> = None;
+        move |c| {
+            let Some(e) = self.element(c) else {
+                return false;
+            };
+            if self.bytes(e.local) != local.as_bytes() {
+                return false;
+            }
+            match last {
+                Some((span, same)) if span == e.ns => same,
+                _ => {
+                    let same = self.bytes(e.ns) == ns.as_bytes();
+                    last = Some((e.ns, same));
+                    same
+                }
+            }
+        }
     }
 
     /// Descendant elements (not `id` itself) with this namespace and local name.
@@ -382,7 +405,8 @@ impl Document {
         ns: &'a str,
         local: &'a str,
     ) -> impl Iterator<Item = NodeId> + 'a {
-        (id + 1..self.nodes[id].end).filter(move |&c| self.is(c, ns, local))
+        let mut is = self.matcher(ns, local);
+        (id + 1..self.nodes[id].end).filter(move |&c| is(c))
     }
 
     /// The concatenation of every text node below `id`, in document order. Comments and

@@ -76,28 +76,42 @@ const MAX_REFERENCE_NAME: usize = 8;
 
 /// Reads a name from `i` up to the first byte `stop` accepts (or the end), checking on the way
 /// whether it is an ASCII QName, so that the tree builder need not read it again: its end,
-/// and the split (see [`NameSplit`]).
+/// and the split (see [`NameSplit`]). The bytes `stop` accepts are never name characters.
 #[inline]
 fn scan_name(b: &[u8], i: usize, stop: impl Fn(u8) -> bool) -> (usize, NameSplit) {
-    let (mut j, mut colon, mut at_start, mut ascii_qname) = (i, None, true, true);
-    while let Some(&c) = b.get(j) {
-        if stop(c) {
-            break;
-        }
-        match NAME_CLASS.get(usize::from(c)) {
-            Some(2) => at_start = false,
-            Some(1) => ascii_qname &= !at_start,
-            Some(_) if c == b':' => {
-                ascii_qname &= colon.is_none() && !at_start;
-                colon = Some(j - i);
-                at_start = true;
-            }
-            // Anything else, non-ASCII included, is for the tree builder to judge.
-            _ => ascii_qname = false,
+    let class = |j: usize| {
+        b.get(j)
+            .map_or(0, |&c| NAME_CLASS.get(usize::from(c)).map_or(0, |k| *k))
+    };
+    let mut j = i;
+    let mut colon = None;
+    // One NCName, then at most one colon and another.
+    let qname = loop {
+        if class(j) != 2 {
+            break false;
         }
         j += 1;
+        while class(j) != 0 {
+            j += 1;
+        }
+        match b.get(j) {
+            Some(b':') if colon.is_none() => {
+                colon = Some(j - i);
+                j += 1;
+            }
+            Some(&c) if !stop(c) => break false,
+            _ => break true,
+        }
+    };
+    if qname {
+        return (j, Some(colon));
     }
-    (j, (ascii_qname && !at_start).then_some(colon))
+    // Anything else, non-ASCII included, is for the tree builder to judge; only the end is
+    // looked for here.
+    while b.get(j).is_some_and(|&c| !stop(c)) {
+        j += 1;
+    }
+    (j, None)
 }
 
 fn is_space(b: u8) -> bool {
