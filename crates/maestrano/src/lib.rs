@@ -254,7 +254,7 @@ pub const USER_AGENT: &str = concat!("maestrano-rust/", env!("CARGO_PKG_VERSION"
 #[doc(hidden)]
 pub mod __private {
     pub use crate::saml::authn_request::new_request_id;
-    pub use crate::saml::c14n::{C14nMethod, canonicalize_document};
+    pub use crate::saml::c14n::{C14nMethod, canonicalize_document, copying_agrees_with_writing};
     pub use crate::saml::decode::{decode_post_message, decode_redirect_message, inflate};
     pub use crate::saml::dsig::DSIG_NS;
     pub use crate::saml::response::{ASSERTION_NS, PROTOCOL_NS};

@@ -110,6 +110,32 @@ pub fn canonicalize_document(
     Ok(out)
 }
 
+/// Whether canonicalizing the root of `xml` with `method` copying from the source what reads
+/// as canonical there gives the bytes writing everything from the tree gives (`true` when
+/// `xml` does not parse): the property the canonicalization fuzz target checks.
+pub fn copying_agrees_with_writing(
+    xml: &str,
+    method: &C14nMethod,
+    limits: &super::xml::XmlLimits,
+) -> bool {
+    let Ok(doc) = Document::parse(xml.to_owned(), limits) else {
+        return true;
+    };
+    let (mut copied, mut written) = (Vec::new(), Vec::new());
+    let comments = method.with_comments();
+    canonicalize_with(&doc, doc.root(), None, method, comments, true, &mut copied);
+    canonicalize_with(
+        &doc,
+        doc.root(),
+        None,
+        method,
+        comments,
+        false,
+        &mut written,
+    );
+    copied == written
+}
+
 /// Writes the canonical form of the subtree rooted at `apex`, leaving out the subtree rooted
 /// at `exclude` (the enveloped signature), if any.
 ///
