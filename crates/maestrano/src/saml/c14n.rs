@@ -186,6 +186,7 @@ fn canonicalize_with<S: Sink>(
         rendered: Vec::new(),
         attr_order: Vec::new(),
         ns_out: Vec::new(),
+        tag: Vec::new(),
         out,
     };
     // Namespaces declared above the apex are in scope for it; they have not been rendered.
@@ -283,6 +284,8 @@ struct Canonicalizer<'d, 'o, S: Sink> {
     rendered: Vec<(&'d [u8], &'d [u8])>,
     attr_order: Vec<usize>,
     ns_out: Vec<(&'d [u8], &'d [u8])>,
+    /// The start tag being assembled.
+    tag: Vec<u8>,
     out: Coalescing<'d, 'o, S>,
 }
 
@@ -394,85 +397,71 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
         inherited_xml: &[(&'d [u8], &'d [u8])],
     ) {
         let doc = self.doc;
-        {
-            {
-                self.out.put(b"<");
-                if !prefix.is_empty() {
-                    self.out.put(prefix);
-                    self.out.put(b":");
-                }
-                self.out.put(local);
-                let ns_out = std::mem::take(&mut self.ns_out);
-                for &(p, uri) in &ns_out {
-                    if p.is_empty() {
-                        self.out.put(b" xmlns=\"");
-                    } else {
-                        self.out.put(b" xmlns:");
-                        self.out.put(p);
-                        self.out.put(b"=\"");
-                    }
-                    escape_attr(uri, &mut self.out);
-                    self.out.put(b"\"");
-                    self.rendered.push((p, uri));
-                }
-                self.ns_out = ns_out;
-
-                let attrs = doc.attrs(e);
-                let mut order = std::mem::take(&mut self.attr_order);
-                order.clear();
-                order.extend(0..attrs.len());
-                if shape & ATTRS_IN_ORDER == 0 {
-                    order.sort_unstable_by(|&a, &b| {
-                        let (a, b) = (&attrs[a], &attrs[b]);
-                        (doc.bytes(a.ns), doc.bytes(a.local))
-                            .cmp(&(doc.bytes(b.ns), doc.bytes(b.local)))
-                    });
-                }
-                // Inherited xml:* attributes sort among the element's own by local name; the
-                // XML namespace URI sorts after the empty namespace of unprefixed ones.
-                let mut inherited: Vec<(&[u8], &[u8])> = inherited_xml
-                    .iter()
-                    .filter(|(l, _)| {
-                        !attrs.iter().any(|a| {
-                            doc.bytes(a.ns) == XML_NS.as_bytes() && doc.bytes(a.local) == *l
-                        })
-                    })
-                    .copied()
-                    .collect();
-                inherited.sort_unstable();
-                let mut inh = inherited.iter().peekable();
-                for &i in &order {
-                    let a = &attrs[i];
-                    let (ans, alocal) = (doc.bytes(a.ns), doc.bytes(a.local));
-                    while let Some(&&(l, v)) = inh.peek() {
-                        if (XML_NS.as_bytes(), l) < (ans, alocal) {
-                            self.write_attr(b"xml", l, v);
-                            inh.next();
-                        } else {
-                            break;
-                        }
-                    }
-                    self.write_attr(doc.bytes(a.prefix), alocal, doc.bytes(a.value));
-                }
-                for &(l, v) in inh {
-                    self.write_attr(b"xml", l, v);
-                }
-                self.attr_order = order;
-                self.out.put(b">");
-            }
-        }
-    }
-
-    fn write_attr(&mut self, prefix: &[u8], local: &[u8], value: &[u8]) {
-        self.out.put(b" ");
+        // The tag is assembled apart and put in one piece: a tag is a dozen short pieces.
+        let mut tag = std::mem::take(&mut self.tag);
+        tag.clear();
+        tag.push(b'<');
         if !prefix.is_empty() {
-            self.out.put(prefix);
-            self.out.put(b":");
+            tag.extend_from_slice(prefix);
+            tag.push(b':');
         }
-        self.out.put(local);
-        self.out.put(b"=\"");
-        escape_attr(value, &mut self.out);
-        self.out.put(b"\"");
+        tag.extend_from_slice(local);
+        for &(p, uri) in &self.ns_out {
+            if p.is_empty() {
+                tag.extend_from_slice(b" xmlns=\"");
+            } else {
+                tag.extend_from_slice(b" xmlns:");
+                tag.extend_from_slice(p);
+                tag.extend_from_slice(b"=\"");
+            }
+            escape_attr(uri, &mut tag);
+            tag.push(b'"');
+            self.rendered.push((p, uri));
+        }
+
+        let attrs = doc.attrs(e);
+        let mut order = std::mem::take(&mut self.attr_order);
+        order.clear();
+        order.extend(0..attrs.len());
+        if shape & ATTRS_IN_ORDER == 0 {
+            order.sort_unstable_by(|&a, &b| {
+                let (a, b) = (&attrs[a], &attrs[b]);
+                (doc.bytes(a.ns), doc.bytes(a.local)).cmp(&(doc.bytes(b.ns), doc.bytes(b.local)))
+            });
+        }
+        // Inherited xml:* attributes sort among the element's own by local name; the XML
+        // namespace URI sorts after the empty namespace of unprefixed ones.
+        let mut inherited: Vec<(&[u8], &[u8])> = inherited_xml
+            .iter()
+            .filter(|(l, _)| {
+                !attrs
+                    .iter()
+                    .any(|a| doc.bytes(a.ns) == XML_NS.as_bytes() && doc.bytes(a.local) == *l)
+            })
+            .copied()
+            .collect();
+        inherited.sort_unstable();
+        let mut inh = inherited.iter().peekable();
+        for &i in &order {
+            let a = &attrs[i];
+            let (ans, alocal) = (doc.bytes(a.ns), doc.bytes(a.local));
+            while let Some(&&(l, v)) = inh.peek() {
+                if (XML_NS.as_bytes(), l) < (ans, alocal) {
+                    write_attr(&mut tag, b"xml", l, v);
+                    inh.next();
+                } else {
+                    break;
+                }
+            }
+            write_attr(&mut tag, doc.bytes(a.prefix), alocal, doc.bytes(a.value));
+        }
+        for &(l, v) in inh {
+            write_attr(&mut tag, b"xml", l, v);
+        }
+        self.attr_order = order;
+        tag.push(b'>');
+        self.out.put(&tag);
+        self.tag = tag;
     }
 
     /// Decides whether prefix `p` (empty: the default namespace) needs a declaration on this
@@ -540,6 +529,19 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
 /// a namespace rendered above is most often the very declaration in scope.
 fn same(a: &[u8], b: &[u8]) -> bool {
     (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
+}
+
+/// Appends ` prefix:local="value"` (no `prefix:` when it is empty), the value escaped.
+fn write_attr(tag: &mut Vec<u8>, prefix: &[u8], local: &[u8], value: &[u8]) {
+    tag.push(b' ');
+    if !prefix.is_empty() {
+        tag.extend_from_slice(prefix);
+        tag.push(b':');
+    }
+    tag.extend_from_slice(local);
+    tag.extend_from_slice(b"=\"");
+    escape_attr(value, tag);
+    tag.push(b'"');
 }
 
 fn escape_text<S: Sink>(s: &[u8], out: &mut S) {

@@ -1023,30 +1023,31 @@ impl ParsedResponse {
     }
 
     /// The attributes of every AttributeStatement, in document order, in three allocations
-    /// sized by a first pass that allocates nothing.
+    /// sized by a first pass that allocates nothing. That pass counts every child element
+    /// as an attribute or value, without comparing names: a count too high costs a few
+    /// bytes, and the second pass, which compares them, is the one that decides.
     pub(crate) fn attributes(&self) -> Result<Attributes, SamlError> {
         let doc = &self.doc;
-        let attribute_elements = || {
-            doc.children_named(self.assertion, ASSERTION_NS, "AttributeStatement")
-                .flat_map(|s| doc.children_named(s, ASSERTION_NS, "Attribute"))
-                .map(|a| (a, doc.attr(a, "Name").unwrap_or("")))
-        };
+        let statements = || doc.children_named(self.assertion, ASSERTION_NS, "AttributeStatement");
         let (mut count, mut values, mut bytes) = (0, 0, 0);
-        for (attr, name) in attribute_elements() {
+        for attr in statements().flat_map(|s| doc.child_elements(s)) {
             count += 1;
-            bytes += name.len();
-            for v in doc.children_named(attr, ASSERTION_NS, "AttributeValue") {
+            bytes += doc.attr(attr, "Name").map_or(0, str::len);
+            for v in doc.child_elements(attr) {
                 values += 1;
                 bytes += doc.text_content_len(v);
             }
         }
         let mut names: Vec<&str> = Vec::with_capacity(count);
         let mut out = AttributesBuilder::with_capacity(count, values, bytes);
-        for (attr, name) in attribute_elements() {
-            names.push(name);
-            out.attribute(name);
-            for v in doc.children_named(attr, ASSERTION_NS, "AttributeValue") {
-                out.value(|text| doc.push_text_content(v, text));
+        for statement in statements() {
+            for attr in doc.children_named(statement, ASSERTION_NS, "Attribute") {
+                let name = doc.attr(attr, "Name").unwrap_or("");
+                names.push(name);
+                out.attribute(name);
+                for v in doc.children_named(attr, ASSERTION_NS, "AttributeValue") {
+                    out.value(|text| doc.push_text_content(v, text));
+                }
             }
         }
         if let Some(name) = first_duplicate(&mut names) {

@@ -527,13 +527,19 @@ fn is_xml_char(c: char) -> bool {
 fn check_document_chars(src: &str) -> Result<(), XmlError> {
     let bytes = src.as_bytes();
     let allowed = |b: u8| b >= 0x20 || b == b'\t' || b == b'\n' || b == b'\r';
-    // One branch-free pass over blocks (which the compiler vectorizes) finds both a control
-    // character and an 0xEF byte, the first byte of U+FFFE and U+FFFF (EF BF BE, EF BF BF)
-    // and of few other characters; only a block holding one is looked at again.
+    // One branch-free pass over blocks (which the compiler vectorizes, the flags being bytes)
+    // finds both a control character and an 0xEF byte, the first byte of U+FFFE and U+FFFF
+    // (EF BF BE, EF BF BF) and of few other characters; only a block holding one is looked
+    // at again.
     for (i, block) in bytes.chunks(64).enumerate() {
-        let (ok, ef) = block.iter().fold((true, false), |(ok, ef), &b| {
-            (ok & allowed(b), ef | (b == 0xEF))
+        let (bad, ef) = block.iter().fold((0u8, 0u8), |(bad, ef), &b| {
+            let control = u8::from(b < 0x20)
+                & u8::from(b != b'\t')
+                & u8::from(b != b'\n')
+                & u8::from(b != b'\r');
+            (bad | control, ef | u8::from(b == 0xEF))
         });
+        let (ok, ef) = (bad == 0, ef != 0);
         if !ok {
             let at = block.iter().position(|&b| !allowed(b)).unwrap_or(0);
             return Err(malformed(
