@@ -1,5 +1,6 @@
-//! How much SAML validation allocates, counted with dhat: "a few allocations per attribute"
-//! and "cost linear in size" checked as properties of real signed responses. Counts, unlike
+//! How much SAML validation allocates, counted with dhat: "as many allocations whatever the
+//! number of attributes", "cost linear in size" and the peak checked as properties of real
+//! signed responses. Counts, unlike
 //! timings, do not depend on the machine or its load.
 
 #[path = "it/common/mod.rs"]
@@ -37,6 +38,8 @@ fn message(attributes: usize) -> String {
 struct Cost {
     blocks: u64,
     bytes: u64,
+    /// The most bytes live at once during the validation.
+    peak: u64,
     message_bytes: u64,
 }
 
@@ -51,13 +54,15 @@ fn measure(validator: &ResponseValidator, message: &str) -> Cost {
     Cost {
         blocks: after.total_blocks - before.total_blocks,
         bytes: after.total_bytes - before.total_bytes,
+        // dhat's maximum is over the whole run; the messages grow, so each one's is its own.
+        peak: after.max_bytes as u64 - before.curr_bytes as u64,
         message_bytes: message.len() as u64,
     }
 }
 
 // One test: dhat counts for the whole process, so nothing may run beside it.
 #[test]
-fn validation_allocates_a_few_blocks_per_attribute_and_bytes_linear_in_size() {
+fn validation_allocates_as_many_blocks_whatever_the_attributes_and_bytes_linear_in_size() {
     let messages: Vec<(usize, String)> = [100, 1_100, 2_100]
         .into_iter()
         .map(|n| (n, message(n)))
@@ -74,18 +79,25 @@ fn validation_allocates_a_few_blocks_per_attribute_and_bytes_linear_in_size() {
         .collect();
     for ((n, _), c) in messages.iter().zip(&costs) {
         eprintln!(
-            "{n} attributes: {} B message, {} blocks, {} B allocated",
-            c.message_bytes, c.blocks, c.bytes
+            "{n} attributes: {} B message, {} blocks, {} B allocated, peak {} B ({:.2}× the decoded XML)",
+            c.message_bytes,
+            c.blocks,
+            c.bytes,
+            c.peak,
+            c.peak as f64 / (c.message_bytes as f64 * 0.75)
         );
     }
 
-    // Each further attribute costs its name, its value and its list of values: three blocks.
-    // The growth of the document's vectors adds a handful in all, not per attribute.
+    // The document's arrays are sized once and the attributes share three arrays: a thousand
+    // more attributes cost no further allocation (a vector growing past its estimate may add
+    // one or two).
     for w in costs.windows(2) {
-        let per_attribute = (w[1].blocks - w[0].blocks) as f64 / 1_000.0;
+        let more = w[1].blocks.abs_diff(w[0].blocks);
         dhat::assert!(
-            per_attribute <= 3.1,
-            "{per_attribute} blocks per attribute, expected at most 3"
+            more <= 2,
+            "{} then {} blocks: a thousand more attributes cost {more} allocations",
+            w[0].blocks,
+            w[1].blocks
         );
     }
 
@@ -103,5 +115,13 @@ fn validation_allocates_a_few_blocks_per_attribute_and_bytes_linear_in_size() {
     dhat::assert!(
         per_byte <= 8.0,
         "{per_byte} bytes allocated per message byte, expected a small constant"
+    );
+    // At its peak a validation holds the decoded XML, the node arrays and the attributes:
+    // measured 3.2× the decoded XML on 2026-12-08 (issue 18 asks for 2×; the node arrays are
+    // the rest). This bound keeps it from growing.
+    let peak = costs[2].peak as f64 / (costs[2].message_bytes as f64 * 0.75);
+    dhat::assert!(
+        peak <= 3.5,
+        "peak {peak:.2}× the decoded XML, expected at most 3.5×"
     );
 }

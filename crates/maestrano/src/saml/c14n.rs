@@ -305,9 +305,12 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
         let doc = self.doc;
         match &doc.node(id).kind {
             NodeKind::Text(t) => match t.source_range() {
-                // Text straight from the source holds no reference and no CR (both would
-                // have been decoded); with no `>` either, it is its own canonical form.
-                Some(r) if self.copy_source && !doc.source_bytes(r.clone()).contains(&b'>') => {
+                // Text straight from the source is its own canonical form when it holds
+                // nothing canonicalization escapes. Character data outside CDATA can still
+                // hold `>`; a CDATA section's content can hold `&` and `<` too, which the
+                // source shows unescaped: copying those would let `<![CDATA[&amp;]]>` (the
+                // text "&amp;") digest as the text "&".
+                Some(r) if self.copy_source && !needs_text_escape(doc.source_bytes(r.clone())) => {
                     self.out.put_source(r)
                 }
                 _ => escape_text(doc.bytes(*t), &mut self.out),
@@ -544,6 +547,13 @@ fn write_attr(tag: &mut Vec<u8>, prefix: &[u8], local: &[u8], value: &[u8]) {
     tag.push(b'"');
 }
 
+/// Whether [`escape_text`] would change `s`.
+fn needs_text_escape(s: &[u8]) -> bool {
+    s.iter().fold(false, |hit, &b| {
+        hit | matches!(b, b'&' | b'<' | b'>' | b'\r')
+    })
+}
+
 fn escape_text<S: Sink>(s: &[u8], out: &mut S) {
     escape(s, out, |b| match b {
         b'&' => Some(b"&amp;"),
@@ -707,6 +717,26 @@ mod tests {
             copied_puts * 3 < written_puts * 2,
             "{copied_puts} vs {written_puts}"
         );
+    }
+
+    /// What canonicalization escapes is never copied from the source: CDATA content shows
+    /// `&`, `<` and `>` raw, character data `>`, and a single-quoted value may hold `"`.
+    #[test]
+    fn text_and_values_that_need_escaping_are_written_not_copied() {
+        for (xml, canonical) in [
+            ("<a><![CDATA[&amp;]]></a>", "<a>&amp;amp;</a>"),
+            ("<a><![CDATA[x<y>z]]></a>", "<a>x&lt;y&gt;z</a>"),
+            ("<a>x>y</a>", "<a>x&gt;y</a>"),
+            ("<a>&amp;</a>", "<a>&amp;</a>"),
+            ("<a b='\"'></a>", "<a b=\"&quot;\"></a>"),
+            ("<a b=\"&#9;\"></a>", "<a b=\"&#x9;\"></a>"),
+            ("<a b=\"1\"\tc=\"2\"></a>", "<a b=\"1\" c=\"2\"></a>"),
+            ("<a c=\"2\" b=\"1\"></a>", "<a b=\"1\" c=\"2\"></a>"),
+            ("<a b = \"1\"></a >", "<a b=\"1\"></a>"),
+            ("<a/>", "<a></a>"),
+        ] {
+            assert_eq!(exc(&doc(xml), 0, &[]), canonical, "{xml}");
+        }
     }
 
     #[test]
