@@ -65,7 +65,7 @@ fn first_non_base64(input: &[u8]) -> String {
         .enumerate()
         .find(|(_, b)| !in_alphabet(b) && !b.is_ascii_whitespace())
     {
-        Some((at, b)) => format!("byte 0x{b:02X} at offset {at}"),
+        Some((at, b)) => format!("byte 0x{b:02X} at offset {at} of the base64 text"),
         None => {
             let symbols = input.iter().filter(|b| in_alphabet(b)).count();
             format!(

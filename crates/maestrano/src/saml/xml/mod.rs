@@ -272,8 +272,8 @@ impl Document {
         a as usize..b as usize
     }
 
-    /// The source bytes of `span`, which must be a source span; for canonicalization, which
-    /// writes bytes and need not find character boundaries.
+    /// The source bytes in `range`; for canonicalization, which writes bytes and need not
+    /// find character boundaries.
     pub(crate) fn source_bytes(&self, range: Range<usize>) -> &[u8] {
         &self.src.as_bytes()[range]
     }
