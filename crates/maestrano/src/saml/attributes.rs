@@ -273,7 +273,7 @@ mod tests {
             ]
         );
         assert_eq!(a.len(), 4);
-        assert_eq!(a.get("a").unwrap().values().rev().next(), Some("2"));
+        assert_eq!(a.get("a").unwrap().values().next_back(), Some("2"));
         assert_eq!(a.get("b").unwrap().first_value(), None);
         assert_eq!(a.get("c").unwrap().first_value(), Some("3"));
         assert!(a.get("d").is_none());
