@@ -356,10 +356,22 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
                 let (start, tag_end, end) = (start as usize, tag_end as usize, end as usize);
                 if self.copy_source
                     && node.shape & START_AS_CANONICAL != 0
-                    && self.ns_out.is_empty()
                     && inherited_xml.is_empty()
                 {
-                    self.out.put_source(start..tag_end);
+                    if self.ns_out.is_empty() {
+                        self.out.put_source(start..tag_end);
+                    } else {
+                        // The declarations canonicalization adds come first, right after the
+                        // name; the attributes as written follow them.
+                        let name_end = start + 1 + qname_len(prefix, local);
+                        self.out.put_source(start..name_end);
+                        let mut tag = std::mem::take(&mut self.tag);
+                        tag.clear();
+                        self.namespace_declarations(&mut tag);
+                        self.out.put(&tag);
+                        self.tag = tag;
+                        self.out.put_source(name_end..tag_end);
+                    }
                 } else {
                     self.start_tag(e, node.shape, prefix, local, inherited_xml);
                 }
@@ -369,12 +381,7 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
                 }
 
                 if self.copy_source && node.shape & END_AS_CANONICAL != 0 {
-                    let name_len = local.len()
-                        + if prefix.is_empty() {
-                            0
-                        } else {
-                            prefix.len() + 1
-                        };
+                    let name_len = qname_len(prefix, local);
                     self.out.put_source(end - name_len - 3..end);
                 } else {
                     self.out.put(b"</");
@@ -411,18 +418,7 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
             tag.push(b':');
         }
         tag.extend_from_slice(local);
-        for &(p, uri) in &self.ns_out {
-            if p.is_empty() {
-                tag.extend_from_slice(b" xmlns=\"");
-            } else {
-                tag.extend_from_slice(b" xmlns:");
-                tag.extend_from_slice(p);
-                tag.extend_from_slice(b"=\"");
-            }
-            escape_attr(uri, &mut tag);
-            tag.push(b'"');
-            self.rendered.push((p, uri));
-        }
+        self.namespace_declarations(&mut tag);
 
         let attrs = doc.attrs(e);
         let mut order = std::mem::take(&mut self.attr_order);
@@ -469,6 +465,22 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
         tag.push(b'>');
         self.out.put(&tag);
         self.tag = tag;
+    }
+
+    /// Appends the queued namespace declarations to `tag`, and records them as rendered.
+    fn namespace_declarations(&mut self, tag: &mut Vec<u8>) {
+        for &(p, uri) in &self.ns_out {
+            if p.is_empty() {
+                tag.extend_from_slice(b" xmlns=\"");
+            } else {
+                tag.extend_from_slice(b" xmlns:");
+                tag.extend_from_slice(p);
+                tag.extend_from_slice(b"=\"");
+            }
+            escape_attr(uri, tag);
+            tag.push(b'"');
+            self.rendered.push((p, uri));
+        }
     }
 
     /// Decides whether prefix `p` (empty: the default namespace) needs a declaration on this
@@ -536,6 +548,16 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
 /// a namespace rendered above is most often the very declaration in scope.
 fn same(a: &[u8], b: &[u8]) -> bool {
     (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
+}
+
+/// The length of `prefix:local` (`local` without a prefix).
+fn qname_len(prefix: &[u8], local: &[u8]) -> usize {
+    local.len()
+        + if prefix.is_empty() {
+            0
+        } else {
+            prefix.len() + 1
+        }
 }
 
 /// Appends ` prefix:local="value"` (no `prefix:` when it is empty), the value escaped.

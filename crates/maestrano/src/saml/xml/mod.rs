@@ -191,10 +191,10 @@ pub(crate) struct Node {
     pub(crate) shape: u8,
 }
 
-/// The start tag reads exactly as Canonical XML writes it when no namespace declaration is
-/// rendered on it: `<`, the name, each attribute as ` name="value"` in canonical order with a
-/// value that needed no decoding (so none that canonicalization escapes), then `>`; and the
-/// element declares no namespace.
+/// The start tag reads exactly as Canonical XML writes it, but for the namespace declarations
+/// canonicalization renders on it, which go right after the name: `<`, the name, each
+/// attribute as ` name="value"` in canonical order with a value that needed no decoding (so
+/// none that canonicalization escapes), then `>`; and the element declares no namespace.
 pub(crate) const START_AS_CANONICAL: u8 = 1;
 /// The end tag reads `</name>`, with no white space before its `>`.
 pub(crate) const END_AS_CANONICAL: u8 = 2;
