@@ -607,10 +607,12 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// The class of each ASCII byte in a name: 2 may start an NCName, 1 may continue one, 0 may
+/// The class of each byte in a name: 2 may start an NCName, 1 may continue one, 0 may
 /// not appear in one (`:` separates prefix and local name).
-const NAME_CLASS: [u8; 128] = {
-    let mut t = [0u8; 128];
+const NAME_CLASS: [u8; 256] = {
+    // Indexed by any byte, so that a lookup needs no bounds check; non-ASCII bytes are 0 and
+    // names holding them are checked the long way.
+    let mut t = [0u8; 256];
     let mut b = 0;
     while b < 128 {
         let c = b as u8;

@@ -79,10 +79,7 @@ const MAX_REFERENCE_NAME: usize = 8;
 /// and the split (see [`NameSplit`]). The bytes `stop` accepts are never name characters.
 #[inline]
 fn scan_name(b: &[u8], i: usize, stop: impl Fn(u8) -> bool) -> (usize, NameSplit) {
-    let class = |j: usize| {
-        b.get(j)
-            .map_or(0, |&c| NAME_CLASS.get(usize::from(c)).map_or(0, |k| *k))
-    };
+    let class = |j: usize| b.get(j).map_or(0, |&c| NAME_CLASS[usize::from(c)]);
     let mut j = i;
     let mut colon = None;
     // One NCName, then at most one colon and another.
@@ -91,9 +88,10 @@ fn scan_name(b: &[u8], i: usize, stop: impl Fn(u8) -> bool) -> (usize, NameSplit
             break false;
         }
         j += 1;
-        while class(j) != 0 {
-            j += 1;
-        }
+        j += b[j..]
+            .iter()
+            .position(|&c| NAME_CLASS[usize::from(c)] == 0)
+            .unwrap_or(b.len() - j);
         match b.get(j) {
             Some(b':') if colon.is_none() => {
                 colon = Some(j - i);
