@@ -189,10 +189,13 @@ impl ExactSizeIterator for AttributesIter<'_> {}
 
 impl fmt::Debug for AttributesIter<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AttributesIter")
-            .field("remaining", &self.len())
-            .finish()
+        debug_remaining(f, "AttributesIter", self.len())
     }
+}
+
+/// The `Debug` output of an iterator here: how many items remain, never their text.
+fn debug_remaining(f: &mut fmt::Formatter<'_>, name: &str, remaining: usize) -> fmt::Result {
+    f.debug_struct(name).field("remaining", &remaining).finish()
 }
 
 /// The values of one [`Attribute`], in document order.
@@ -224,9 +227,7 @@ impl ExactSizeIterator for AttributeValues<'_> {}
 
 impl fmt::Debug for AttributeValues<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AttributeValues")
-            .field("remaining", &self.len())
-            .finish()
+        debug_remaining(f, "AttributeValues", self.len())
     }
 }
 
@@ -317,6 +318,29 @@ mod tests {
         assert_eq!(a.get("c").unwrap().first_value(), Some("3"));
         assert!(a.get("d").is_none());
         assert!(build(&[]).is_empty());
+    }
+
+    /// Values whose sort keys collide (same length, same last eight bytes) are still told
+    /// apart, and a repeat among them still found, whatever lies between its two places.
+    #[test]
+    fn repeats_are_found_when_sort_keys_collide() {
+        let colliding = ["a_12345678", "b_12345678", "c_12345678"];
+        assert_eq!(first_repeated(3, |i| colliding[i]), None);
+        let repeated = [
+            "a_12345678",
+            "b_12345678",
+            "c_12345678",
+            "b_12345678",
+            "a_1",
+        ];
+        assert_eq!(first_repeated(5, |i| repeated[i]), Some("b_12345678"));
+        let set = build(&[
+            ("x_12345678", &[]),
+            ("y_12345678", &[]),
+            ("x_12345678", &[]),
+        ]);
+        assert_eq!(set.first_repeated_name(), Some("x_12345678"));
+        assert_eq!(build(&[("x", &[]), ("y", &[])]).first_repeated_name(), None);
     }
 
     #[test]

@@ -168,7 +168,7 @@ fn canonicalize_with<S: Sink>(
     sink: &mut S,
 ) {
     let out = Coalescing {
-        src: doc.source_bytes(0..doc.source().len()),
+        src: doc.source().as_bytes(),
         pending: 0..0,
         sink,
     };
@@ -312,7 +312,7 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
                 // hold `>`; a CDATA section's content can hold `&` and `<` too, which the
                 // source shows unescaped: copying those would let `<![CDATA[&amp;]]>` (the
                 // text "&amp;") digest as the text "&".
-                Some(r) if self.copy_source && !needs_text_escape(doc.source_bytes(r.clone())) => {
+                Some(r) if self.copy_source && !needs_text_escape(doc.bytes(*t)) => {
                     self.out.put_source(r)
                 }
                 _ => escape_text(doc.bytes(*t), &mut self.out),
@@ -363,17 +363,15 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
                     } else {
                         // The declarations canonicalization adds come first, right after the
                         // name; the attributes as written follow them.
-                        let name_end = start + 1 + qname_len(prefix, local);
+                        let name_end = start + 1 + e.qname_len();
                         self.out.put_source(start..name_end);
-                        let mut tag = std::mem::take(&mut self.tag);
-                        tag.clear();
-                        self.namespace_declarations(&mut tag);
-                        self.out.put(&tag);
-                        self.tag = tag;
+                        self.put_assembled(|c, tag| c.namespace_declarations(tag));
                         self.out.put_source(name_end..tag_end);
                     }
                 } else {
-                    self.start_tag(e, node.shape, prefix, local, inherited_xml);
+                    self.put_assembled(|c, tag| {
+                        c.start_tag(e, node.shape, prefix, local, inherited_xml, tag);
+                    });
                 }
 
                 for child in doc.children(id) {
@@ -381,8 +379,7 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
                 }
 
                 if self.copy_source && node.shape & END_AS_CANONICAL != 0 {
-                    let name_len = qname_len(prefix, local);
-                    self.out.put_source(end - name_len - 3..end);
+                    self.out.put_source(end - e.qname_len() - 3..end);
                 } else {
                     self.out.put(b"</");
                     if !prefix.is_empty() {
@@ -398,8 +395,18 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
         }
     }
 
-    /// Writes the start tag of `e` from the tree: name, the queued namespace declarations,
-    /// the attributes in canonical order.
+    /// Puts what `build` appends to the reused tag buffer, in one piece: a tag is a dozen
+    /// short pieces.
+    fn put_assembled(&mut self, build: impl FnOnce(&mut Self, &mut Vec<u8>)) {
+        let mut tag = std::mem::take(&mut self.tag);
+        tag.clear();
+        build(self, &mut tag);
+        self.out.put(&tag);
+        self.tag = tag;
+    }
+
+    /// Appends the start tag of `e` written from the tree to `tag`: name, the queued
+    /// namespace declarations, the attributes in canonical order.
     fn start_tag(
         &mut self,
         e: &super::xml::Element,
@@ -407,18 +414,16 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
         prefix: &'d [u8],
         local: &'d [u8],
         inherited_xml: &[(&'d [u8], &'d [u8])],
+        tag: &mut Vec<u8>,
     ) {
         let doc = self.doc;
-        // The tag is assembled apart and put in one piece: a tag is a dozen short pieces.
-        let mut tag = std::mem::take(&mut self.tag);
-        tag.clear();
         tag.push(b'<');
         if !prefix.is_empty() {
             tag.extend_from_slice(prefix);
             tag.push(b':');
         }
         tag.extend_from_slice(local);
-        self.namespace_declarations(&mut tag);
+        self.namespace_declarations(tag);
 
         let attrs = doc.attrs(e);
         let mut order = std::mem::take(&mut self.attr_order);
@@ -450,21 +455,19 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
             let (ans, alocal) = (doc.bytes(a.ns), doc.bytes(a.local));
             while let Some(&&(l, v)) = inh.peek() {
                 if (XML_NS.as_bytes(), l) < (ans, alocal) {
-                    write_attr(&mut tag, b"xml", l, v);
+                    write_attr(tag, b"xml", l, v);
                     inh.next();
                 } else {
                     break;
                 }
             }
-            write_attr(&mut tag, doc.bytes(a.prefix), alocal, doc.bytes(a.value));
+            write_attr(tag, doc.bytes(a.prefix), alocal, doc.bytes(a.value));
         }
         for &(l, v) in inh {
-            write_attr(&mut tag, b"xml", l, v);
+            write_attr(tag, b"xml", l, v);
         }
         self.attr_order = order;
         tag.push(b'>');
-        self.out.put(&tag);
-        self.tag = tag;
     }
 
     /// Appends the queued namespace declarations to `tag`, and records them as rendered.
@@ -548,16 +551,6 @@ impl<'d, S: Sink> Canonicalizer<'d, '_, S> {
 /// a namespace rendered above is most often the very declaration in scope.
 fn same(a: &[u8], b: &[u8]) -> bool {
     (std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()) || a == b
-}
-
-/// The length of `prefix:local` (`local` without a prefix).
-fn qname_len(prefix: &[u8], local: &[u8]) -> usize {
-    local.len()
-        + if prefix.is_empty() {
-            0
-        } else {
-            prefix.len() + 1
-        }
 }
 
 /// Appends ` prefix:local="value"` (no `prefix:` when it is empty), the value escaped.

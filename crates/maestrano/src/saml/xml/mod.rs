@@ -133,8 +133,32 @@ impl Span {
 
     /// Where the span lies in the source, if it is a source span.
     pub(crate) fn source_range(self) -> Option<Range<usize>> {
-        (self.len & DECODED_BIT == 0)
-            .then(|| self.start as usize..self.start as usize + self.len_bytes())
+        (self.len & DECODED_BIT == 0).then(|| self.range())
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.start as usize + self.len_bytes()
+    }
+
+    /// The string the span names, in the source or the side buffer.
+    fn resolve<'b>(self, src: &'b str, decoded: &'b str) -> &'b str {
+        let buf = if self.len & DECODED_BIT != 0 {
+            decoded
+        } else {
+            src
+        };
+        &buf[self.range()]
+    }
+
+    /// [`resolve`](Self::resolve) as bytes, without finding character boundaries again: for
+    /// comparisons and canonical output.
+    fn resolve_bytes<'b>(self, src: &'b str, decoded: &'b str) -> &'b [u8] {
+        let buf = if self.len & DECODED_BIT != 0 {
+            decoded
+        } else {
+            src
+        };
+        &buf.as_bytes()[self.range()]
     }
 }
 
@@ -165,6 +189,16 @@ pub(crate) struct Element {
     pub(crate) ns: Span,
     pub(crate) attrs: Range<u32>,
     pub(crate) ns_decls: Range<u32>,
+}
+
+impl Element {
+    /// The length in bytes of the name as written, `prefix:local` or `local`.
+    pub(crate) fn qname_len(&self) -> usize {
+        match self.prefix.len_bytes() {
+            0 => self.local.len_bytes(),
+            p => p + 1 + self.local.len_bytes(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -232,28 +266,14 @@ impl Document {
     }
 
     pub(crate) fn str(&self, span: Span) -> &str {
-        let len = (span.len & !DECODED_BIT) as usize;
-        let start = span.start as usize;
-        let buf = if span.len & DECODED_BIT != 0 {
-            &self.decoded
-        } else {
-            &self.src
-        };
-        &buf[start..start + len]
+        span.resolve(&self.src, &self.decoded)
     }
 
     /// The bytes of `span`: what [`str`](Self::str) returns without finding character
     /// boundaries again, for comparisons and canonical output.
     #[inline]
     pub(crate) fn bytes(&self, span: Span) -> &[u8] {
-        let len = (span.len & !DECODED_BIT) as usize;
-        let start = span.start as usize;
-        let buf = if span.len & DECODED_BIT != 0 {
-            self.decoded.as_bytes()
-        } else {
-            self.src.as_bytes()
-        };
-        &buf[start..start + len]
+        span.resolve_bytes(&self.src, &self.decoded)
     }
 
     /// The root element.
@@ -270,12 +290,6 @@ impl Document {
     pub(crate) fn source_range(&self, id: NodeId) -> Range<usize> {
         let (a, _, b) = self.nodes[id].src_range;
         a as usize..b as usize
-    }
-
-    /// The source bytes in `range`; for canonicalization, which writes bytes and need not
-    /// find character boundaries.
-    pub(crate) fn source_bytes(&self, range: Range<usize>) -> &[u8] {
-        &self.src.as_bytes()[range]
     }
 
     /// The byte offset just past the start tag of element `id`.
@@ -431,7 +445,7 @@ impl Document {
     pub(crate) fn text_content_len(&self, id: NodeId) -> usize {
         (id..self.nodes[id].end)
             .map(|n| match self.nodes[n].kind {
-                NodeKind::Text(t) => self.str(t).len(),
+                NodeKind::Text(t) => t.len_bytes(),
                 _ => 0,
             })
             .sum()
@@ -743,12 +757,9 @@ impl<'a> Parser<'a> {
     /// The span of `s`, which must be a slice of the source; text that is not (quick-xml
     /// returned an owned copy) is copied into the side buffer.
     fn span_of(&mut self, s: &str) -> Span {
-        let base = self.src.as_ptr() as usize;
-        let p = s.as_ptr() as usize;
-        if p >= base && p + s.len() <= base + self.src.len() {
-            Span::src(p - base..p - base + s.len())
-        } else {
-            self.push_decoded(s)
+        match self.source_offset(s) {
+            Some(at) => Span::src(at..at + s.len()),
+            None => self.push_decoded(s),
         }
     }
 
@@ -766,25 +777,13 @@ impl<'a> Parser<'a> {
     }
 
     fn str(&self, span: Span) -> &str {
-        let len = (span.len & !DECODED_BIT) as usize;
-        let start = span.start as usize;
-        if span.len & DECODED_BIT != 0 {
-            &self.decoded[start..start + len]
-        } else {
-            &self.src[start..start + len]
-        }
+        span.resolve(self.src, &self.decoded)
     }
 
     /// [`Document::bytes`] while parsing.
     #[inline]
     fn bytes(&self, span: Span) -> &[u8] {
-        let len = (span.len & !DECODED_BIT) as usize;
-        let start = span.start as usize;
-        if span.len & DECODED_BIT != 0 {
-            &self.decoded.as_bytes()[start..start + len]
-        } else {
-            &self.src.as_bytes()[start..start + len]
-        }
+        span.resolve_bytes(self.src, &self.decoded)
     }
 
     fn push_node(&mut self, kind: NodeKind) -> Result<NodeId, XmlError> {
@@ -1081,7 +1080,7 @@ impl<'a> Parser<'a> {
                 let written = key_at > 0
                     && bytes[key_at - 1] == b' '
                     && bytes.get(value_end) == Some(&b'"')
-                    && value.len & DECODED_BIT == 0;
+                    && value.source_range().is_some();
                 written.then_some(n + key.len() + raw_value.len() + 4)
             });
             if key == "xmlns" || key.starts_with("xmlns:") {
@@ -1236,15 +1235,10 @@ impl<'a> Parser<'a> {
         if let Some(id) = self.stack.pop() {
             self.nodes[id].end = self.nodes.len();
             self.nodes[id].src_range.2 = src_end as u32;
-            if let NodeKind::Element(e) = &self.nodes[id].kind {
-                let name_len = e.local.len_bytes()
-                    + match e.prefix.len_bytes() {
-                        0 => 0,
-                        n => n + 1,
-                    };
-                if end_tag_len == Some(name_len + 3) {
-                    self.nodes[id].shape |= END_AS_CANONICAL;
-                }
+            if let NodeKind::Element(e) = &self.nodes[id].kind
+                && end_tag_len == Some(e.qname_len() + 3)
+            {
+                self.nodes[id].shape |= END_AS_CANONICAL;
             }
             if let Some(mark) = self.ns_marks.pop() {
                 self.ns_stack.truncate(mark);
